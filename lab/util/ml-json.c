@@ -1,0 +1,89 @@
+/* jansson helpers (see ml-json.h). */
+#include <stdio.h>
+#include <string.h>
+
+#include "ml-error.h"
+#include "ml-fs.h"
+#include "ml-json.h"
+#include "ml-common.h"
+
+int ml_json_write_file(const char *path, json_t *value)
+{
+	ml_autofree char *text = json_dumps(value, JSON_INDENT(2) | JSON_SORT_KEYS);
+	size_t len;
+	char *withnl;
+	int ret;
+
+	if (!text) {
+		ml_error("cannot serialise JSON for %s", path);
+		return -1;
+	}
+	len = strlen(text);
+	withnl = malloc(len + 2);
+	if (!withnl)
+		abort();
+	memcpy(withnl, text, len);
+	withnl[len] = '\n';
+	withnl[len + 1] = '\0';
+	ret = ml_write_atomic(path, withnl, len + 1, 0644);
+	free(withnl);
+	return ret;
+}
+
+json_t *ml_json_load_file(const char *path, size_t limit)
+{
+	ml_autofree char *data = NULL;
+	size_t len;
+	json_error_t jerr;
+	json_t *v;
+
+	if (ml_read_file(path, limit, &data, &len) < 0)
+		return NULL;
+	v = json_loadb(data, len, 0, &jerr);
+	if (!v)
+		ml_error("%s:%d:%d: invalid JSON: %s", path, jerr.line, jerr.column, jerr.text);
+	return v;
+}
+
+json_t *ml_json_parse(const char *data, size_t len, const char *what)
+{
+	json_error_t jerr;
+	json_t *v = json_loadb(data, len, 0, &jerr);
+
+	if (!v)
+		ml_error("%s: invalid JSON at column %d: %s", what, jerr.column, jerr.text);
+	return v;
+}
+
+const char *ml_json_str(const json_t *obj, const char *key)
+{
+	return json_string_value(json_object_get(obj, key));
+}
+
+long long ml_json_int(const json_t *obj, const char *key, long long def)
+{
+	json_t *v = json_object_get(obj, key);
+	return json_is_integer(v) ? (long long)json_integer_value(v) : def;
+}
+
+bool ml_json_bool(const json_t *obj, const char *key, bool def)
+{
+	json_t *v = json_object_get(obj, key);
+	return json_is_boolean(v) ? json_is_true(v) : def;
+}
+
+void ml_json_set(json_t *obj, const char *key, json_t *value)
+{
+	if (!value || json_object_set_new(obj, key, value) < 0)
+		abort();
+}
+
+void ml_json_set_str(json_t *obj, const char *key, const char *s)
+{
+	ml_json_set(obj, key, s ? json_string(s) : json_null());
+}
+
+void ml_json_set_int(json_t *obj, const char *key, long long v)
+{
+	ml_json_set(obj, key, json_integer(v));
+}

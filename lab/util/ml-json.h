@@ -1,0 +1,26 @@
+/* jansson helpers: atomic JSON files, bounded parsing, and typed getters that
+ * report what was missing instead of crashing on a malformed document. */
+#ifndef ML_JSON_H
+#define ML_JSON_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+/* Dump value (sorted keys, 2-space indent) to path atomically. */
+int ml_json_write_file(const char *path, json_t *value);
+/* Load a JSON file of at most limit bytes; the error names file, line, column. */
+json_t *ml_json_load_file(const char *path, size_t limit);
+/* Parse one JSON document from a buffer; the error names what is wrong. */
+json_t *ml_json_parse(const char *data, size_t len, const char *what);
+
+/* Getters: NULL / -1 / def when the key is absent or of another type. */
+const char *ml_json_str(const json_t *obj, const char *key);
+long long ml_json_int(const json_t *obj, const char *key, long long def);
+bool ml_json_bool(const json_t *obj, const char *key, bool def);
+
+/* json_object_set_new that never fails silently (aborts on OOM). */
+void ml_json_set(json_t *obj, const char *key, json_t *value);
+void ml_json_set_str(json_t *obj, const char *key, const char *s); /* NULL -> null */
+void ml_json_set_int(json_t *obj, const char *key, long long v);
+
+#endif

@@ -1,0 +1,304 @@
+/* Process supervision (see ml-proc.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "ml-error.h"
+#include "ml-proc.h"
+#include "ml-common.h"
+
+static const char *const default_env[] = {
+	"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+	"LC_ALL=C.UTF-8",
+	NULL,
+};
+
+long long ml_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* In the child: report "what: strerror" through the pipe and exit. Only
+ * async-signal-safe calls between fork and exec. */
+static void __attribute__((noreturn)) child_fail(int errfd, const char *what, int err)
+{
+	char msg[512];
+	int n = snprintf(msg, sizeof(msg), "%s: %s", what, strerror(err));
+	if (n > 0 && write(errfd, msg, (size_t)n) < 0) {
+		/* nothing more we can do */
+	}
+	_exit(127);
+}
+
+static int child_redirect(int fd, int target, int errfd)
+{
+	if (fd < 0) {
+		fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			child_fail(errfd, "open /dev/null", errno);
+	}
+	if (fd != target && dup2(fd, target) < 0)
+		child_fail(errfd, "dup2", errno);
+	if (fd == target)
+		fcntl(fd, F_SETFD, 0);
+	return 0;
+}
+
+static void child_enter_root(const struct ml_proc_spec *spec, int errfd)
+{
+	char target[4096];
+
+	if (unshare(CLONE_NEWNS) < 0)
+		child_fail(errfd, "unshare(CLONE_NEWNS) (a private mount namespace needs root or CAP_SYS_ADMIN)", errno);
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		child_fail(errfd, "making / private", errno);
+
+	snprintf(target, sizeof(target), "%s/dev", spec->root);
+	if (mount("/dev", target, NULL, MS_BIND | MS_REC, NULL) < 0)
+		child_fail(errfd, "bind-mounting /dev into the root", errno);
+	snprintf(target, sizeof(target), "%s/proc", spec->root);
+	if (mount("proc", target, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+		child_fail(errfd, "mounting /proc in the root", errno);
+	snprintf(target, sizeof(target), "%s/sys", spec->root);
+	if (mount("/sys", target, NULL, MS_BIND | MS_REC, NULL) < 0)
+		child_fail(errfd, "bind-mounting /sys into the root", errno);
+	snprintf(target, sizeof(target), "%s/tmp", spec->root);
+	if (mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=64m") < 0)
+		child_fail(errfd, "mounting /tmp in the root", errno);
+
+	for (size_t i = 0; i < spec->n_binds; i++) {
+		const struct ml_bind *b = &spec->binds[i];
+		snprintf(target, sizeof(target), "%s%s", spec->root, b->inner_path);
+		if (mount(b->host_path, target, NULL, MS_BIND, NULL) < 0)
+			child_fail(errfd, "bind-mounting a work directory into the root", errno);
+		if (b->readonly &&
+		    mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
+			child_fail(errfd, "remounting a bind mount read-only", errno);
+	}
+	if (chroot(spec->root) < 0)
+		child_fail(errfd, "chroot into the root", errno);
+	if (chdir("/") < 0)
+		child_fail(errfd, "chdir /", errno);
+}
+
+int ml_proc_spawn(const struct ml_proc_spec *spec, pid_t *pidp)
+{
+	int errpipe[2];
+	pid_t parent = getpid();
+	pid_t pid;
+	char msg[512];
+	ssize_t n;
+
+	if (!spec->argv || !spec->argv[0]) {
+		ml_error("no program to run");
+		return -1;
+	}
+	if (pipe2(errpipe, O_CLOEXEC) < 0) {
+		ml_error_errno(errno, "pipe");
+		return -1;
+	}
+	pid = fork();
+	if (pid < 0) {
+		ml_error_errno(errno, "cannot fork to run %s", spec->argv[0]);
+		close(errpipe[0]);
+		close(errpipe[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		sigset_t all;
+		int fd = errpipe[1];
+
+		/* Die with the process that started us, even if it is SIGKILLed. */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+			child_fail(fd, "prctl(PR_SET_PDEATHSIG)", errno);
+		if (getppid() != parent)
+			_exit(127); /* parent already gone */
+		setpgid(0, 0);
+		sigemptyset(&all);
+		sigprocmask(SIG_SETMASK, &all, NULL);
+		for (int s = 1; s < NSIG; s++)
+			if (s != SIGKILL && s != SIGSTOP)
+				signal(s, SIG_DFL);
+
+		child_redirect(spec->stdin_fd, 0, fd);
+		child_redirect(spec->stdout_fd, 1, fd);
+		child_redirect(spec->stderr_fd, 2, fd);
+		if (spec->root)
+			child_enter_root(spec, fd);
+		if (spec->chdir && chdir(spec->chdir) < 0)
+			child_fail(fd, "chdir", errno);
+		execve(spec->argv[0], (char *const *)spec->argv,
+		       (char *const *)(spec->envp ? spec->envp : default_env));
+		child_fail(fd, "exec", errno);
+	}
+	/* Also set the group from the parent to close the race with kill(-pid). */
+	setpgid(pid, pid);
+	close(errpipe[1]);
+	do {
+		n = read(errpipe[0], msg, sizeof(msg) - 1);
+	} while (n < 0 && errno == EINTR);
+	close(errpipe[0]);
+	if (n > 0) {
+		msg[n] = '\0';
+		waitpid(pid, NULL, 0);
+		ml_error("cannot start %s%s%s: %s", spec->argv[0],
+			 spec->root ? " in root " : "", spec->root ? spec->root : "", msg);
+		return -1;
+	}
+	*pidp = pid;
+	return 0;
+}
+
+int ml_proc_wait(pid_t pid, int timeout_ms, int *status)
+{
+	long long deadline = timeout_ms < 0 ? -1 : ml_now_ms() + timeout_ms;
+	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+
+	for (;;) {
+		pid_t r = waitpid(pid, status, WNOHANG);
+		long long left;
+		if (r == pid) {
+			if (pidfd >= 0)
+				close(pidfd);
+			return 0;
+		}
+		if (r < 0 && errno != EINTR) {
+			ml_error_errno(errno, "waitpid %d", (int)pid);
+			if (pidfd >= 0)
+				close(pidfd);
+			return -1;
+		}
+		left = deadline < 0 ? 1000 : deadline - ml_now_ms();
+		if (left <= 0) {
+			if (pidfd >= 0)
+				close(pidfd);
+			return 1;
+		}
+		if (pidfd >= 0) {
+			struct pollfd p = { .fd = pidfd, .events = POLLIN };
+			poll(&p, 1, (int)(left > 1000 ? 1000 : left));
+		} else {
+			struct timespec ts = { 0, 10 * 1000 * 1000 };
+			nanosleep(&ts, NULL);
+		}
+	}
+}
+
+bool ml_proc_exited(pid_t pid, int *status)
+{
+	int st;
+	if (pid <= 0)
+		return true;
+	if (waitpid(pid, &st, WNOHANG) == pid) {
+		if (status)
+			*status = st;
+		return true;
+	}
+	return false;
+}
+
+void ml_proc_kill(pid_t pid)
+{
+	if (pid <= 0)
+		return;
+	kill(-pid, SIGKILL);
+	kill(pid, SIGKILL);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+}
+
+void ml_proc_status_str(int status, char *buf, size_t len)
+{
+	if (WIFEXITED(status))
+		snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(buf, len, "killed by signal %d (%s)%s", WTERMSIG(status),
+			 strsignal(WTERMSIG(status)), WCOREDUMP(status) ? ", core dumped" : "");
+	else
+		snprintf(buf, len, "stopped (status 0x%x)", status);
+}
+
+int ml_proc_run(const struct ml_proc_spec *spec_in, int timeout_ms, struct ml_buf *out,
+		struct ml_buf *err, int *status)
+{
+	struct ml_proc_spec spec = *spec_in;
+	int opipe[2] = { -1, -1 }, epipe[2] = { -1, -1 };
+	long long deadline = timeout_ms < 0 ? -1 : ml_now_ms() + timeout_ms;
+	pid_t pid;
+	int open_fds = 2;
+
+	if (pipe2(opipe, O_CLOEXEC) < 0 || pipe2(epipe, O_CLOEXEC) < 0) {
+		ml_error_errno(errno, "pipe");
+		goto fail_pipes;
+	}
+	spec.stdout_fd = opipe[1];
+	spec.stderr_fd = epipe[1];
+	if (ml_proc_spawn(&spec, &pid) < 0)
+		goto fail_pipes;
+	close(opipe[1]);
+	close(epipe[1]);
+	opipe[1] = epipe[1] = -1;
+
+	while (open_fds > 0) {
+		struct pollfd p[2] = { { .fd = opipe[0], .events = POLLIN },
+				       { .fd = epipe[0], .events = POLLIN } };
+		long long left = deadline < 0 ? 1000 : deadline - ml_now_ms();
+		if (left <= 0) {
+			ml_proc_kill(pid);
+			ml_error("%s did not finish within %d s and was killed", spec.argv[0],
+				 timeout_ms / 1000);
+			goto fail_pipes;
+		}
+		if (poll(p, 2, (int)(left > 1000 ? 1000 : left)) < 0 && errno != EINTR) {
+			ml_error_errno(errno, "poll");
+			ml_proc_kill(pid);
+			goto fail_pipes;
+		}
+		for (int i = 0; i < 2; i++) {
+			struct ml_buf *b = i == 0 ? out : err;
+			struct ml_buf scratch = ML_BUF_INIT(65536);
+			ssize_t n;
+			if (p[i].fd < 0 || !(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			/* Past a buffer's cap, keep draining so the child never blocks. */
+			n = ml_buf_read_fd(b ? b : &scratch, p[i].fd, 65536);
+			if (n < 0 && b && b->len >= (b->limit ? b->limit : ML_BUF_DEFAULT_LIMIT) - 65536)
+				n = ml_buf_read_fd(&scratch, p[i].fd, 65536);
+			ml_buf_free(&scratch);
+			if (n <= 0) {
+				close(p[i].fd);
+				if (i == 0)
+					opipe[0] = -1;
+				else
+					epipe[0] = -1;
+				open_fds--;
+			}
+		}
+	}
+	if (ml_proc_wait(pid, deadline < 0 ? -1 : (int)(deadline - ml_now_ms() + 1), status) != 0) {
+		ml_proc_kill(pid);
+		ml_error("%s did not finish in time and was killed", spec.argv[0]);
+		return -1;
+	}
+	return 0;
+
+fail_pipes:
+	for (int i = 0; i < 2; i++) {
+		if (opipe[i] >= 0)
+			close(opipe[i]);
+		if (epipe[i] >= 0)
+			close(epipe[i]);
+	}
+	return -1;
+}

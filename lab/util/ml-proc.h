@@ -1,0 +1,59 @@
+/* Process supervision: every child miglab starts gets its own process group
+ * and PR_SET_PDEATHSIG(SIGKILL), so it dies with the miglab process that
+ * started it, whatever way that one ends. Children start from argv arrays
+ * only; optionally inside a private mount namespace chrooted into a Debian
+ * root, with host directories bind-mounted into it. */
+#ifndef ML_PROC_H
+#define ML_PROC_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "ml-buf.h"
+
+struct ml_bind {
+	const char *host_path;  /* existing directory on the host */
+	const char *inner_path; /* absolute mount point inside the root (must exist) */
+	bool readonly;
+};
+
+struct ml_proc_spec {
+	const char *const *argv; /* argv[0] is the program path as seen by the child */
+	const char *const *envp; /* NULL: a minimal fixed environment */
+	int stdin_fd;            /* -1: /dev/null */
+	int stdout_fd;           /* -1: /dev/null */
+	int stderr_fd;           /* -1: /dev/null */
+	const char *root;        /* chroot into this directory in a new mount ns */
+	const struct ml_bind *binds;
+	size_t n_binds;
+	const char *chdir;       /* working directory (inside the root, if any) */
+};
+
+/* Start a child. On success *pid is set and the child is its own process
+ * group leader. Failures in the child before exec (mount, chroot, exec) are
+ * reported here with their cause. */
+int ml_proc_spawn(const struct ml_proc_spec *spec, pid_t *pid);
+
+/* Wait for a child for at most timeout_ms (-1: forever). Returns 0 when it
+ * exited (status set), 1 on timeout, -1 on error. */
+int ml_proc_wait(pid_t pid, int timeout_ms, int *status);
+
+/* Non-blocking: true if the child has exited (and reaps it into *status). */
+bool ml_proc_exited(pid_t pid, int *status);
+
+/* SIGKILL the child's whole process group and reap it. Safe on 0/-1 pids. */
+void ml_proc_kill(pid_t pid);
+
+/* Describe a wait status: "exited with status 1", "killed by signal 6 (Aborted)". */
+void ml_proc_status_str(int status, char *buf, size_t len);
+
+/* Run argv to completion (in a root if spec->root), capturing stdout and
+ * stderr (each capped at the buffers' limits). Returns 0 if it ran (the exit
+ * status is in *status), -1 if it could not run or timed out (killed). */
+int ml_proc_run(const struct ml_proc_spec *spec, int timeout_ms, struct ml_buf *out,
+		struct ml_buf *err, int *status);
+
+/* Monotonic milliseconds. */
+long long ml_now_ms(void);
+
+#endif

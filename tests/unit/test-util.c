@@ -1,0 +1,165 @@
+/* Unit tests of the base library: capped buffers, atomic files, error
+ * context, process supervision. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "ml-buf.h"
+#include "ml-error.h"
+#include "ml-fs.h"
+#include "ml-json.h"
+#include "ml-proc.h"
+#include "testhelp.h"
+#include "ml-common.h"
+
+static void test_buf_limit(void **state)
+{
+	struct ml_buf b = ML_BUF_INIT(10);
+	(void)state;
+	assert_int_equal(ml_buf_puts(&b, "hello"), 0);
+	assert_int_equal(ml_buf_puts(&b, "world"), 0);
+	assert_string_equal(b.data, "helloworld");
+	assert_int_equal(ml_buf_puts(&b, "!"), -1);
+	assert_non_null(strstr(ml_error_message(), "limit of 10 bytes"));
+	assert_int_equal(b.len, 10);
+	ml_buf_consume(&b, 5);
+	assert_string_equal(b.data, "world");
+	assert_int_equal(ml_buf_printf(&b, "%d", 12345), 0);
+	assert_string_equal(b.data, "world12345");
+	ml_buf_free(&b);
+}
+
+static void test_error_context(void **state)
+{
+	(void)state;
+	ml_error_reset();
+	assert_string_equal(ml_error_message(), "unknown error");
+	ml_error_errno(ENOENT, "cannot open %s", "x.ini");
+	assert_int_equal(ml_error_context("loading matrix"), -1);
+	assert_string_equal(ml_error_message(),
+			    "loading matrix: cannot open x.ini: No such file or directory");
+	assert_non_null(strstr(ml_error_origin(), "test-util.c"));
+}
+
+static void test_atomic_write(void **state)
+{
+	ml_autofree char *dir = ml_test_tmpdir();
+	ml_autofree char *path = ml_path_join(dir, "a/b/file.json");
+	ml_autofree char *sub = ml_path_join(dir, "a/b");
+	char *data = NULL;
+	size_t len;
+	json_t *v;
+	(void)state;
+
+	assert_int_equal(ml_mkdir_p(sub, 0755), 0);
+	v = json_pack("{s:i, s:s}", "n", 3, "s", "<x>");
+	assert_int_equal(ml_json_write_file(path, v), 0);
+	json_decref(v);
+	assert_int_equal(ml_read_file(path, 1 << 20, &data, &len), 0);
+	assert_non_null(strstr(data, "\"n\": 3"));
+	free(data);
+	/* Over the cap: an error naming the limit, not a truncated read. */
+	assert_int_equal(ml_read_file(path, 4, &data, &len), -1);
+	assert_non_null(strstr(ml_error_message(), "larger than the limit"));
+	/* No temporary files left beside it. */
+	{
+		ml_autofree char *tmpglob = ml_path_join(sub, "file.json.tmp.XXXXXX");
+		assert_false(ml_path_exists(tmpglob));
+	}
+	v = ml_json_load_file(path, 1 << 20);
+	assert_non_null(v);
+	assert_int_equal(ml_json_int(v, "n", -1), 3);
+	json_decref(v);
+	assert_int_equal(ml_write_atomic(path, "{", 1, 0644), 0);
+	assert_null(ml_json_load_file(path, 1 << 20));
+	assert_non_null(strstr(ml_error_message(), "invalid JSON"));
+	ml_test_rmtree(dir);
+}
+
+static void test_proc_run_and_status(void **state)
+{
+	const char *argv[] = { "/bin/sh", "-c", "echo out; echo err >&2; exit 3", NULL };
+	struct ml_proc_spec spec = { .argv = argv, .stdin_fd = -1 };
+	struct ml_buf out = ML_BUF_INIT(0), err = ML_BUF_INIT(0);
+	char desc[128];
+	int status = 0;
+	(void)state;
+
+	assert_int_equal(ml_proc_run(&spec, 10000, &out, &err, &status), 0);
+	assert_string_equal(out.data, "out\n");
+	assert_string_equal(err.data, "err\n");
+	ml_proc_status_str(status, desc, sizeof(desc));
+	assert_string_equal(desc, "exited with status 3");
+	ml_buf_free(&out);
+	ml_buf_free(&err);
+}
+
+static void test_proc_exec_failure_named(void **state)
+{
+	const char *argv[] = { "/nonexistent/qemu-system-x86_64", NULL };
+	struct ml_proc_spec spec = { .argv = argv, .stdin_fd = -1 };
+	pid_t pid;
+	(void)state;
+
+	assert_int_equal(ml_proc_spawn(&spec, &pid), -1);
+	assert_non_null(strstr(ml_error_message(), "/nonexistent/qemu-system-x86_64"));
+	assert_non_null(strstr(ml_error_message(), "No such file"));
+}
+
+/* True if pid exists and is not a zombie (a killed orphan may linger as a
+ * zombie until its new parent reaps it; that is dead enough). */
+static int process_is_live(pid_t pid)
+{
+	char path[64], buf[256];
+	FILE *f;
+	char *p;
+	int live = 0;
+
+	for (int i = 0; i < 200; i++) {
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+		f = fopen(path, "r");
+		if (!f)
+			return 0;
+		live = fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')) && p[2] != 'Z' && p[2] != 'X';
+		fclose(f);
+		if (!live)
+			return 0;
+		usleep(10000);
+	}
+	return live;
+}
+
+static void test_proc_timeout_kills_group(void **state)
+{
+	/* The child starts a grandchild; a timeout must kill both. */
+	const char *argv[] = { "/bin/sh", "-c", "sleep 30 & echo $!; wait", NULL };
+	struct ml_proc_spec spec = { .argv = argv, .stdin_fd = -1 };
+	struct ml_buf out = ML_BUF_INIT(0);
+	int status;
+	long long t0 = ml_now_ms();
+	(void)state;
+
+	assert_int_equal(ml_proc_run(&spec, 500, &out, NULL, &status), -1);
+	assert_true(ml_now_ms() - t0 < 5000);
+	assert_non_null(strstr(ml_error_message(), "killed"));
+	assert_true(out.len > 0);
+	assert_false(process_is_live((pid_t)atoi(out.data)));
+	ml_buf_free(&out);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_buf_limit),
+		cmocka_unit_test(test_error_context),
+		cmocka_unit_test(test_atomic_write),
+		cmocka_unit_test(test_proc_run_and_status),
+		cmocka_unit_test(test_proc_exec_failure_named),
+		cmocka_unit_test(test_proc_timeout_kills_group),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

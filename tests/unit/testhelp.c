@@ -1,0 +1,34 @@
+/* Helpers shared by miglab's cmocka unit tests (see testhelp.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ml-fs.h"
+#include "testhelp.h"
+#include "ml-common.h"
+
+const char *ml_test_data(const char *rel)
+{
+	static char path[4096];
+	snprintf(path, sizeof(path), "%s/%s", MIGLAB_TEST_DATA, rel);
+	return path;
+}
+
+char *ml_test_tmpdir(void)
+{
+	char tmpl[] = "/tmp/miglab-test-XXXXXX";
+	char *d = mkdtemp(tmpl);
+	assert_non_null(d);
+	return strdup(d);
+}
+
+void ml_test_rmtree(const char *dir)
+{
+	ml_rm_rf(dir);
+}
+
+int ml_test_regenerate(void)
+{
+	const char *v = getenv("MIGLAB_REGENERATE");
+	return v && strcmp(v, "1") == 0;
+}

@@ -1,0 +1,19 @@
+/* Helpers shared by miglab's cmocka unit tests. */
+#ifndef ML_TESTHELP_H
+#define ML_TESTHELP_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+/* Path of a file under tests/data (static buffer, valid until next call). */
+const char *ml_test_data(const char *rel);
+/* A fresh temporary directory, removed by ml_test_rmtree(). Caller frees. */
+char *ml_test_tmpdir(void);
+void ml_test_rmtree(const char *dir);
+/* True when MIGLAB_REGENERATE=1: data-driven tests rewrite expected files. */
+int ml_test_regenerate(void);
+
+#endif
