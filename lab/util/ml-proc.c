@@ -22,6 +22,35 @@ static const char *const default_env[] = {
 	NULL,
 };
 
+volatile sig_atomic_t ml_interrupted;
+
+static void on_interrupt(int sig)
+{
+	ml_interrupted = sig;
+}
+
+void ml_interrupt_install(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_interrupt;
+	sigemptyset(&sa.sa_mask);
+	/* No SA_RESTART: blocking calls return EINTR and loops re-check the flag. */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+bool ml_check_interrupted(void)
+{
+	if (!ml_interrupted)
+		return false;
+	ml_error("interrupted by %s", sigabbrev_np(ml_interrupted) ? sigabbrev_np(ml_interrupted) : "a signal");
+	return true;
+}
+
 long long ml_now_ms(void)
 {
 	struct timespec ts;
@@ -185,6 +214,11 @@ int ml_proc_wait(pid_t pid, int timeout_ms, int *status)
 				close(pidfd);
 			return 1;
 		}
+		if (ml_check_interrupted()) {
+			if (pidfd >= 0)
+				close(pidfd);
+			return -1;
+		}
 		if (pidfd >= 0) {
 			struct pollfd p = { .fd = pidfd, .events = POLLIN };
 			poll(&p, 1, (int)(left > 1000 ? 1000 : left));
@@ -258,6 +292,11 @@ int ml_proc_run(const struct ml_proc_spec *spec_in, int timeout_ms, struct ml_bu
 			ml_proc_kill(pid);
 			ml_error("%s did not finish within %d s and was killed", spec.argv[0],
 				 timeout_ms / 1000);
+			goto fail_pipes;
+		}
+		if (ml_check_interrupted()) {
+			ml_proc_kill(pid);
+			ml_error_context("%s killed", spec.argv[0]);
 			goto fail_pipes;
 		}
 		if (poll(p, 2, (int)(left > 1000 ? 1000 : left)) < 0 && errno != EINTR) {

@@ -6,6 +6,7 @@
 #ifndef ML_PROC_H
 #define ML_PROC_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -55,5 +56,14 @@ int ml_proc_run(const struct ml_proc_spec *spec, int timeout_ms, struct ml_buf *
 
 /* Monotonic milliseconds. */
 long long ml_now_ms(void);
+
+/* Set by ml_interrupt_install()'s handler on SIGINT/SIGTERM/SIGHUP (holds the
+ * signal number). Every bounded wait in miglab (process waits, socket reads,
+ * connects) checks it and gives up with an "interrupted" error, so the cell
+ * can collect what exists and kill what it started. */
+extern volatile sig_atomic_t ml_interrupted;
+void ml_interrupt_install(void);
+/* Report "interrupted by SIGX" and return true if an interrupt is pending. */
+bool ml_check_interrupted(void);
 
 #endif

@@ -1,0 +1,63 @@
+/* QEMU builds: one QEMU install identified by provider and exact version.
+ *   debian:SUITE   pulled from Debian's packages into a self-contained root
+ *                  made with mmdebstrap and cached; run chrooted in a private
+ *                  mount namespace (see docs/builds.md for why).
+ *   path:/abs/qemu-system-x86_64   a QEMU already on this host.
+ * A build's manifest (build.json) records the exact package versions, the
+ * `--version` line, the sha256 of the binary and its machine types. */
+#ifndef ML_BUILD_H
+#define ML_BUILD_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "config.h"
+
+enum ml_provider_kind {
+	ML_PROVIDER_DEBIAN,
+	ML_PROVIDER_PATH,
+};
+
+struct ml_build {
+	char *spec;            /* as given: "debian:trixie" */
+	enum ml_provider_kind kind;
+	char *suite;           /* debian: "trixie" */
+	char *dir;             /* debian: cache directory of this build */
+	char *root;            /* debian: the chroot; NULL for path: */
+	char *qemu;            /* the program as the QEMU process sees it */
+	char *qemu_host_path;  /* the same file seen from the host */
+	char *version;         /* "10.0.2" (from --version) */
+	char *version_line;    /* whole first line of --version */
+	char *package_version; /* debian: version of qemu-system-x86 */
+	char sha256[65];       /* of the binary */
+	json_t *packages;      /* debian: { package: version } of the whole root */
+	json_t *machines;      /* [ {name, alias?, default, deprecated} ] */
+};
+
+/* Debian suites miglab knows how to pull QEMU from. */
+extern const char *const ml_debian_suites[];
+
+/* Parse and validate a provider spec without touching the network or disk
+ * (beyond checking a path: binary exists). */
+int ml_build_parse(const char *spec, struct ml_build *out);
+
+/* Parse, then make or reuse the build: for debian:, a cached root whose
+ * manifest matches its files is reused, a missing, partial or damaged one is
+ * (re)built. refresh forces a rebuild. */
+int ml_build_provision(const struct ml_config *cfg, const char *spec, bool refresh,
+		       struct ml_build *out);
+
+void ml_build_clear(struct ml_build *b);
+json_t *ml_build_to_json(const struct ml_build *b);
+
+/* Machine types, resolving aliases ("q35" -> "pc-q35-10.0"). Returns the
+ * canonical name (borrowed) or NULL if the build does not have it. */
+const char *ml_build_find_machine(const struct ml_build *b, const char *name);
+
+/* Parse the text of `qemu-system-x86_64 -machine help` into the machines
+ * array of the manifest. Exposed for unit tests. */
+json_t *ml_build_parse_machine_help(const char *text);
+/* "QEMU emulator version 7.2.22 (Debian ...)" -> "7.2.22". */
+char *ml_build_parse_version_line(const char *text);
+
+#endif

@@ -1,0 +1,690 @@
+/* The cell state machine (see cell.h and DESIGN.md "The cell"). Each step
+ * either passes or ends the cell with a verdict naming the phase and quoting
+ * the evidence (QEMU's stderr, a QMP error, the guest's answer). Whatever
+ * happens, every QEMU the cell started is stopped before it returns. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+
+#include "cell.h"
+#include "ml-error.h"
+#include "ml-fs.h"
+#include "ml-json.h"
+#include "ml-proc.h"
+#include "probe-client.h"
+#include "qmp.h"
+#include "ml-common.h"
+
+#define DISK_MIB 16
+
+enum { VM_SRC, VM_DST, VM_BACK, VM_MAX };
+static const char *const vm_names[VM_MAX] = { "src", "dst", "back" };
+
+struct cell {
+	const struct ml_cell_spec *spec;
+	struct ml_cell_result res;
+	char *id;
+	char *run_dir;  /* short directory for sockets and the shared disk */
+	char *disk;
+	const char *src_machine;
+	const char *dst_machine;
+	struct ml_vm *vms[VM_MAX];
+	char *boot_id;            /* the guest's boot, from its first hello */
+	long long heartbeat;      /* the last heartbeat seen */
+	bool decided;
+};
+
+static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
+static char *fmt(const char *f, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, f);
+	if (vasprintf(&s, f, ap) < 0)
+		abort();
+	va_end(ap);
+	return s;
+}
+
+void ml_cell_spec_defaults(struct ml_cell_spec *s)
+{
+	if (!s->accel)
+		s->accel = "tcg";
+	if (!s->scenario)
+		s->scenario = "forward-back";
+	if (s->memory_mib <= 0)
+		s->memory_mib = 256;
+	if (s->workload_mib <= 0)
+		s->workload_mib = 64;
+	if (s->boot_timeout_ms <= 0)
+		s->boot_timeout_ms = 60000;
+	if (s->migrate_timeout_ms <= 0)
+		s->migrate_timeout_ms = 120000;
+	if (s->verify_timeout_ms <= 0)
+		s->verify_timeout_ms = 30000;
+	if (!s->runner)
+		s->runner = &ml_local_runner;
+}
+
+/* "debian:trixie" -> "trixie"; "path:/opt/q/bin/qemu-system-x86_64" -> "path-<8 hex>". */
+static char *slug_of(const char *spec, const char *hash)
+{
+	const char *colon = strchr(spec, ':');
+	if (strncmp(spec, "debian:", 7) == 0)
+		return strdup(colon + 1);
+	return fmt("%.*s-%.8s", colon ? (int)(colon - spec) : 4, spec, hash);
+}
+
+static void sha256_hex(const char *data, char out[65])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+
+	EVP_Digest(data, strlen(data), md, &n, EVP_sha256(), NULL);
+	for (unsigned int i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+static void append_args(struct ml_buf *b, const char *tag, const char *const *args)
+{
+	for (size_t i = 0; args && args[i]; i++)
+		ml_buf_printf(b, "%s=%s\n", tag, args[i]);
+}
+
+char *ml_cell_id(const struct ml_cell_spec *s)
+{
+	struct ml_buf key = ML_BUF_INIT(0);
+	char h[65], hs[65], hd[65];
+	ml_autofree char *src = NULL;
+	ml_autofree char *dst = NULL;
+	ml_autofree char *kern = NULL;
+	char *id;
+
+	/* Everything that changes what runs, one "name=value" per line. */
+	ml_buf_printf(&key, "src=%s\ndst=%s\nmachine=%s\nkernel=%s\nscenario=%s\naccel=%s\n"
+			    "memory=%d\nworkload=%d\n",
+		      s->src->spec, s->dst->spec, s->machine, s->kernel_spec, s->scenario, s->accel,
+		      s->memory_mib, s->workload_mib);
+	append_args(&key, "src_arg", s->src_extra_args);
+	append_args(&key, "dst_arg", s->dst_extra_args);
+	sha256_hex(key.data, h);
+	sha256_hex(s->src->spec, hs);
+	sha256_hex(s->dst->spec, hd);
+	ml_buf_free(&key);
+	src = slug_of(s->src->spec, hs);
+	dst = slug_of(s->dst->spec, hd);
+	kern = slug_of(s->kernel_spec, h);
+	id = fmt("%s-to-%s-%s-k-%s-%.8s", src, dst, s->machine, kern, h);
+	/* Keep ids safe as directory names whatever the inputs were. */
+	for (char *p = id; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '.' || *p == '-' || *p == '_'))
+			*p = '_';
+	return id;
+}
+
+/* ---- verdicts ---------------------------------------------------------- */
+
+/* End the current phase and decide the cell. Returns -1 so step functions can
+ * `return cell_decide(...)`. */
+static int cell_decide(struct cell *c, json_t *phase, enum ml_verdict v, const char *reason,
+		       const char *evidence)
+{
+	if (phase)
+		ml_result_phase_end(&c->res, phase,
+				    v == ML_VERDICT_ERROR  ? ML_PHASE_ERROR
+				    : v == ML_VERDICT_SKIP ? ML_PHASE_SKIP
+							   : ML_PHASE_FAIL,
+				    evidence ? evidence : reason);
+	if (!c->decided)
+		ml_result_set_verdict(&c->res, v, phase ? ml_json_str(phase, "name") : NULL, reason,
+				      evidence);
+	c->decided = true;
+	return -1;
+}
+
+static int cell_fail(struct cell *c, json_t *phase, const char *reason, const char *evidence)
+{
+	return cell_decide(c, phase, ML_VERDICT_FAIL, reason, evidence);
+}
+
+/* The lab itself failed (or was interrupted): the last reported error says why. */
+static int cell_error(struct cell *c, json_t *phase, const char *what)
+{
+	ml_autofree char *reason = fmt("%s: %s", what, ml_error_message());
+	return cell_decide(c, phase, ML_VERDICT_ERROR, reason, NULL);
+}
+
+/* The last lines of a VM's console, as evidence for a guest that said nothing. */
+static char *console_tail(const struct ml_vm *vm, size_t max)
+{
+	char *data = NULL;
+	size_t len = 0;
+	char *out;
+
+	if (!vm || ml_read_file(vm->serial_path, 64 << 20, &data, &len) < 0)
+		return strdup("(no console output)");
+	out = strdup(len > max ? data + len - max : data);
+	free(data);
+	/* The console is untrusted bytes; keep it printable. */
+	for (char *p = out; *p; p++)
+		if ((unsigned char)*p < 0x20 && *p != '\n' && *p != '\t')
+			*p = '?';
+	return out;
+}
+
+/* QEMU died or is dying: give it a moment to exit, then quote its stderr. */
+static char *death_evidence(struct ml_vm *vm)
+{
+	char desc[128];
+	ml_autofree char *tail = NULL;
+
+	vm->ops->vm_wait_exit(vm, 2000);
+	tail = ml_vm_stderr_tail(vm, 4000);
+	if (!vm->exited)
+		return fmt("QEMU (%s) is still running; stderr:\n%s", vm->name, tail);
+	ml_proc_status_str(vm->exit_status, desc, sizeof(desc));
+	return fmt("QEMU (%s) %s; stderr:\n%s", vm->name, desc, *tail ? tail : "(empty)");
+}
+
+/* ---- steps ------------------------------------------------------------- */
+
+static int start_vm(struct cell *c, json_t *phase, int which, const struct ml_build *b,
+		    const char *machine, bool incoming, const char *const *extra)
+{
+	const struct ml_cell_spec *s = c->spec;
+	ml_autofree char *append = fmt("console=ttyS0 panic=-1 quiet miglab.ram_mib=%d",
+				       s->workload_mib);
+	ml_autofree char *label = fmt("%s/%s", c->id, vm_names[which]);
+	struct ml_vm_spec vs = {
+		.name = vm_names[which],
+		.label = label,
+		.qemu = b->qemu,
+		.root = b->root,
+		.machine = machine,
+		.accel = s->accel,
+		.memory_mib = s->memory_mib,
+		.smp = 1,
+		.kernel_path = s->guest->kernel_path,
+		.initrd_path = s->guest->initrd_path,
+		.append = append,
+		.disk_path = c->disk,
+		.incoming = incoming,
+		.extra_args = extra,
+		.out_dir = c->res.dir,
+		.run_dir = c->run_dir,
+	};
+	int r = s->runner->vm_start(&vs, &c->vms[which]);
+	struct ml_vm *vm = c->vms[which];
+	char key[64];
+
+	if (vm && vm->argv) {
+		json_t *cmds = json_object_get(c->res.doc, "commands");
+		if (!cmds) {
+			cmds = json_object();
+			ml_json_set(c->res.doc, "commands", cmds);
+		}
+		ml_json_set(cmds, vm_names[which], json_incref(vm->argv));
+		snprintf(key, sizeof(key), "qemu_stderr_%s", vm->name);
+		ml_result_add_log(&c->res, key, strrchr(vm->stderr_path, '/') + 1);
+		snprintf(key, sizeof(key), "console_%s", vm->name);
+		ml_result_add_log(&c->res, key, strrchr(vm->serial_path, '/') + 1);
+		snprintf(key, sizeof(key), "qmp_%s", vm->name);
+		ml_result_add_log(&c->res, key, strrchr(vm->qmp_log_path, '/') + 1);
+		snprintf(key, sizeof(key), "probe_%s", vm->name);
+		ml_result_add_log(&c->res, key, strrchr(vm->probe_log_path, '/') + 1);
+	}
+	if (r < 0) {
+		if (ml_interrupted)
+			return cell_error(c, phase, "interrupted");
+		/* QEMU refused to start (bad machine, missing device, crash): a QEMU
+		 * failure with its own words as evidence. */
+		ml_autofree char *reason = fmt("QEMU (%s, %s) failed to start", vm_names[which],
+					       b->version);
+		return cell_fail(c, phase, reason, ml_error_message());
+	}
+	return 0;
+}
+
+static int probe_status(struct cell *c, struct ml_vm *vm, int timeout_ms, json_t **st)
+{
+	return ml_probe_call(vm->probe, "status", NULL, timeout_ms, st);
+}
+
+/* The heartbeat counter of a status reply (docs/probe-protocol.md), -1 if absent. */
+static long long heartbeat_of(const json_t *st)
+{
+	return ml_json_int(json_object_get(st, "heartbeat"), "count", -1);
+}
+
+/* Boot on the source build, wait for the probe's hello, start the workload. */
+static int step_boot(struct cell *c)
+{
+	const struct ml_cell_spec *s = c->spec;
+	json_t *phase = ml_result_phase_begin(&c->res, "boot-src");
+	json_t *fig = json_object_get(phase, "figures");
+	struct ml_vm *vm;
+	json_t *hello = NULL, *ret = NULL, *kvm = NULL;
+	long long t0;
+
+	if (start_vm(c, phase, VM_SRC, s->src, c->src_machine, false, s->src_extra_args) < 0)
+		return -1;
+	vm = c->vms[VM_SRC];
+	if (ml_qmp_execute(vm->qmp, "query-kvm", NULL, 5000, &kvm) == 0) {
+		ml_json_set(c->res.doc, "accel_actual",
+			    json_string(ml_json_bool(kvm, "enabled", false) ? "kvm" : "tcg"));
+		json_decref(kvm);
+	}
+	if (s->runner->probe_connect(vm, 10000) < 0) {
+		if (!s->runner->vm_alive(vm)) {
+			ml_autofree char *ev = death_evidence(vm);
+			return cell_fail(c, phase, "the source QEMU died during boot", ev);
+		}
+		return cell_error(c, phase, "cannot reach the probe channel");
+	}
+	if (ml_probe_hello(vm->probe, s->boot_timeout_ms, &hello) < 0) {
+		ml_autofree char *why = strdup(ml_error_message());
+		if (ml_interrupted)
+			return cell_error(c, phase, "interrupted");
+		if (!s->runner->vm_alive(vm)) {
+			ml_autofree char *ev = death_evidence(vm);
+			return cell_fail(c, phase, "the source QEMU died during boot", ev);
+		}
+		{
+			ml_autofree char *con = console_tail(vm, 3000);
+			ml_autofree char *ev = fmt("%s\nguest console (last lines):\n%s", why, con);
+			ml_autofree char *reason = fmt("the probe agent never said hello within %d s",
+						       s->boot_timeout_ms / 1000);
+			return cell_fail(c, phase, reason, ev);
+		}
+	}
+	ml_json_set_int(fig, "boot_to_hello_ms", ml_now_ms() - vm->started_ms);
+	ml_json_set(c->res.doc, "guest_hello", json_incref(hello));
+	c->boot_id = ml_json_str(hello, "boot_id") ? strdup(ml_json_str(hello, "boot_id")) : NULL;
+	json_decref(hello);
+
+	t0 = ml_now_ms();
+	if (ml_probe_call(vm->probe, "ram-start", json_pack("{s:i}", "mib", s->workload_mib),
+			  s->verify_timeout_ms, &ret) < 0)
+		return cell_fail(c, phase, "the probe agent could not start the RAM workload",
+				 ml_error_message());
+	json_decref(ret);
+	ml_json_set_int(fig, "workload_start_ms", ml_now_ms() - t0);
+	if (probe_status(c, vm, s->verify_timeout_ms, &ret) < 0)
+		return cell_fail(c, phase, "the probe agent does not answer", ml_error_message());
+	c->heartbeat = heartbeat_of(ret);
+	json_decref(ret);
+	ml_result_phase_end(&c->res, phase, ML_PHASE_PASS, NULL);
+	return 0;
+}
+
+/* Keep the figures of query-migrate that tell how the migration went. */
+static void record_migration_figures(json_t *fig, json_t *info)
+{
+	static const char *const keys[] = { "status", "total-time", "downtime", "setup-time",
+					    "expected-downtime", "error-desc" };
+	static const char *const ram_keys[] = { "transferred", "total", "duplicate", "normal",
+						"mbps", "dirty-sync-count", "pages-per-second",
+						"precopy-bytes", "downtime-bytes" };
+	json_t *ram = json_object_get(info, "ram");
+
+	for (size_t i = 0; i < ML_ARRAY_SIZE(keys); i++) {
+		json_t *v = json_object_get(info, keys[i]);
+		if (v)
+			ml_json_set(fig, keys[i], json_incref(v));
+	}
+	for (size_t i = 0; ram && i < ML_ARRAY_SIZE(ram_keys); i++) {
+		json_t *v = json_object_get(ram, ram_keys[i]);
+		if (v) {
+			char k[64];
+			snprintf(k, sizeof(k), "ram-%s", ram_keys[i]);
+			ml_json_set(fig, k, json_incref(v));
+		}
+	}
+}
+
+/* Wait until the destination runs the guest, or say why it does not. */
+static int wait_running(struct cell *c, json_t *phase, struct ml_vm *to, int timeout_ms)
+{
+	long long deadline = ml_now_ms() + timeout_ms;
+	ml_autofree char *status = NULL;
+
+	for (;;) {
+		free(status);
+		status = NULL;
+		if (ml_qmp_query_status(to->qmp, 5000, &status) < 0) {
+			ml_autofree char *ev = NULL;
+			if (ml_interrupted)
+				return cell_error(c, phase, "interrupted");
+			ev = death_evidence(to);
+			return cell_fail(c, phase,
+					 "the destination QEMU died after the source reported completed",
+					 ev);
+		}
+		if (strcmp(status, "running") == 0)
+			return 0;
+		if (ml_now_ms() > deadline) {
+			ml_autofree char *tail = ml_vm_stderr_tail(to, 2000);
+			ml_autofree char *reason = fmt("the destination did not resume the guest: "
+						       "its status is '%s' %d s after the source "
+						       "completed", status, timeout_ms / 1000);
+			return cell_fail(c, phase, reason, *tail ? tail : NULL);
+		}
+		usleep(50 * 1000);
+	}
+}
+
+/* After a migration: the guest is the same boot, its heartbeat goes on, its
+ * memory verifies. */
+static int verify_guest(struct cell *c, json_t *phase, struct ml_vm *to)
+{
+	const struct ml_cell_spec *s = c->spec;
+	json_t *fig = json_object_get(phase, "figures");
+	json_t *st = NULL, *st2 = NULL, *ver = NULL;
+	long long hb1, hb2, t0 = ml_now_ms();
+	const char *boot_id;
+
+	if (s->runner->probe_connect(to, 10000) < 0)
+		return cell_error(c, phase, "cannot reach the probe channel on the destination");
+	/* The first request may cross a reply lost in the switch-over: retry. */
+	if (ml_probe_hello(to->probe, s->verify_timeout_ms, &st) < 0) {
+		ml_autofree char *why = strdup(ml_error_message());
+		ml_autofree char *con = console_tail(to, 3000);
+		ml_autofree char *ev = fmt("%s\nguest console (last lines):\n%s", why, con);
+		if (ml_interrupted)
+			return cell_error(c, phase, "interrupted");
+		if (!s->runner->vm_alive(to)) {
+			ml_autofree char *dev = death_evidence(to);
+			return cell_fail(c, phase, "the destination QEMU died after migration", dev);
+		}
+		return cell_fail(c, phase, "the guest hangs after migration: the probe does not answer",
+				 ev);
+	}
+	boot_id = ml_json_str(st, "boot_id");
+	if (c->boot_id && boot_id && strcmp(boot_id, c->boot_id) != 0) {
+		ml_autofree char *ev = fmt("boot_id before: %s, after: %s", c->boot_id, boot_id);
+		json_decref(st);
+		return cell_fail(c, phase, "the guest rebooted during migration", ev);
+	}
+	json_decref(st);
+	if (probe_status(c, to, s->verify_timeout_ms, &st) < 0)
+		return cell_fail(c, phase, "the probe stopped answering after migration",
+				 ml_error_message());
+	hb1 = heartbeat_of(st);
+	json_decref(st);
+	usleep(300 * 1000);
+	if (probe_status(c, to, s->verify_timeout_ms, &st2) < 0)
+		return cell_fail(c, phase, "the probe stopped answering after migration",
+				 ml_error_message());
+	hb2 = heartbeat_of(st2);
+	json_decref(st2);
+	ml_json_set_int(fig, "heartbeat_before", c->heartbeat);
+	ml_json_set_int(fig, "heartbeat_after", hb2);
+	if (hb1 < c->heartbeat || hb2 <= hb1) {
+		ml_autofree char *ev = fmt("heartbeat before migration %lld, after: %lld then %lld "
+					   "300 ms later",
+					   c->heartbeat, hb1, hb2);
+		return cell_fail(c, phase,
+				 hb1 < c->heartbeat ? "the guest's heartbeat went backwards"
+						    : "the guest hangs after migration: its heartbeat stopped",
+				 ev);
+	}
+	c->heartbeat = hb2;
+	if (ml_probe_call(to->probe, "ram-verify", NULL, s->verify_timeout_ms, &ver) < 0)
+		return cell_fail(c, phase, "the probe could not verify the RAM workload",
+				 ml_error_message());
+	if (!ml_json_bool(ver, "ok", false)) {
+		ml_autofree char *ev = json_dumps(ver, JSON_COMPACT | JSON_SORT_KEYS);
+		json_decref(ver);
+		return cell_fail(c, phase, "memory corruption: the RAM workload does not verify", ev);
+	}
+	ml_json_set_int(fig, "ram_verified_pages", ml_json_int(ver, "pages", 0));
+	json_decref(ver);
+	ml_json_set_int(fig, "verify_ms", ml_now_ms() - t0);
+	return 0;
+}
+
+static const char *const migration_done_states[] = { "completed", "failed", "cancelled", NULL };
+
+/* Migrate the guest from vms[from] to a new QEMU vms[to] of build b. */
+static int step_migrate(struct cell *c, const char *phase_name, int from, int to,
+			const struct ml_build *b, const char *machine, const char *const *extra)
+{
+	const struct ml_cell_spec *s = c->spec;
+	json_t *phase = ml_result_phase_begin(&c->res, phase_name);
+	json_t *fig = json_object_get(phase, "figures");
+	struct ml_vm *src = c->vms[from], *dst;
+	ml_autofree char *sock = fmt("%s/mig-%s.sock", c->run_dir, vm_names[to]);
+	ml_autofree char *dst_view = NULL;
+	ml_autofree char *src_view = NULL;
+	json_t *info = NULL;
+	const char *status;
+
+	if (start_vm(c, phase, to, b, machine, true, extra) < 0)
+		return -1;
+	dst = c->vms[to];
+	dst_view = s->runner->view_path(dst, sock);
+	src_view = s->runner->view_path(src, sock);
+	if (!dst_view || !src_view) {
+		ml_error("the migration socket %s is not visible to both QEMUs", sock);
+		return cell_error(c, phase, "lab setup");
+	}
+	{
+		ml_autofree char *uri = fmt("unix:%s", dst_view);
+		if (ml_qmp_execute(dst->qmp, "migrate-incoming", json_pack("{s:s}", "uri", uri),
+				   10000, NULL) < 0) {
+			ml_autofree char *ev = strdup(ml_error_message());
+			if (!s->runner->vm_alive(dst)) {
+				ml_autofree char *dev = death_evidence(dst);
+				return cell_fail(c, phase, "the destination QEMU died", dev);
+			}
+			return cell_fail(c, phase, "the destination refused migrate-incoming", ev);
+		}
+	}
+	/* Loopback: let the migration use what the host gives (QEMU's default cap
+	 * of 128 MiB/s models a network, not this test). */
+	ml_qmp_execute(src->qmp, "migrate-set-parameters",
+		       json_pack("{s:I}", "max-bandwidth", (json_int_t)(8LL << 30)), 5000, NULL);
+	{
+		ml_autofree char *uri = fmt("unix:%s", src_view);
+		if (ml_qmp_execute(src->qmp, "migrate", json_pack("{s:s}", "uri", uri), 10000,
+				   NULL) < 0) {
+			ml_autofree char *ev = strdup(ml_error_message());
+			return cell_fail(c, phase, "the source refused to start the migration", ev);
+		}
+	}
+	if (ml_qmp_wait_migration(src->qmp, migration_done_states, s->migrate_timeout_ms, &info) < 0) {
+		ml_autofree char *why = strdup(ml_error_message());
+		if (ml_qmp_last_err(src->qmp) == ML_QMP_ERR_TIMEOUT || ml_interrupted) {
+			json_t *last = NULL;
+			ml_qmp_execute(src->qmp, "migrate_cancel", NULL, 5000, NULL);
+			if (ml_qmp_query_migrate(src->qmp, 5000, &last) == 0) {
+				record_migration_figures(fig, last);
+				json_decref(last);
+			}
+			if (ml_interrupted)
+				return cell_error(c, phase, "interrupted");
+			{
+				ml_autofree char *reason = fmt("the migration did not complete within %d s "
+							       "(cancelled)",
+							       s->migrate_timeout_ms / 1000);
+				return cell_fail(c, phase, reason, why);
+			}
+		}
+		if (!s->runner->vm_alive(src)) {
+			ml_autofree char *ev = death_evidence(src);
+			return cell_fail(c, phase, "the source QEMU died during migration", ev);
+		}
+		return cell_error(c, phase, "lost the source's QMP during migration");
+	}
+	record_migration_figures(fig, info);
+	status = ml_json_str(info, "status");
+	if (strcmp(status, "completed") != 0) {
+		/* The destination usually says why it refused the stream, then exits. */
+		ml_autofree char *dev = death_evidence(dst);
+		ml_autofree char *ev = fmt("source: migration %s: %s\n%s", status,
+					   ml_json_str(info, "error-desc") ? ml_json_str(info, "error-desc")
+									   : "(no error-desc)",
+					   dev);
+		ml_autofree char *reason = fmt("the migration %s", status);
+		json_decref(info);
+		return cell_fail(c, phase, reason, ev);
+	}
+	json_decref(info);
+	/* "completed" on the source is not enough: the destination must run. */
+	if (wait_running(c, phase, dst, 10000) < 0)
+		return -1;
+	if (verify_guest(c, phase, dst) < 0)
+		return -1;
+	/* The source is done: let it quit, then make sure it is gone. */
+	ml_qmp_execute(src->qmp, "quit", NULL, 2000, NULL);
+	s->runner->vm_wait_exit(src, 2000);
+	s->runner->vm_stop(src);
+	ml_result_phase_end(&c->res, phase, ML_PHASE_PASS, NULL);
+	return 0;
+}
+
+static int make_run_dir(struct cell *c)
+{
+	char tmpl[] = "/tmp/miglab-XXXXXX";
+	int fd;
+
+	if (!mkdtemp(tmpl)) {
+		ml_error_errno(errno, "cannot create a run directory in /tmp");
+		return -1;
+	}
+	c->run_dir = strdup(tmpl);
+	c->disk = fmt("%s/disk.raw", c->run_dir);
+	fd = open(c->disk, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 || ftruncate(fd, (off_t)DISK_MIB << 20) < 0) {
+		ml_error_errno(errno, "cannot create %s", c->disk);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+static json_t *cell_inputs(const struct ml_cell_spec *s)
+{
+	json_t *in = json_object();
+	json_t *extra = json_object();
+
+	ml_json_set(in, "src", ml_build_to_json(s->src));
+	ml_json_set(in, "dst", ml_build_to_json(s->dst));
+	/* The machine lists are in the builds' manifests; keep cell.json small. */
+	json_object_del(json_object_get(in, "src"), "machines");
+	json_object_del(json_object_get(in, "dst"), "machines");
+	json_object_del(json_object_get(in, "src"), "packages");
+	json_object_del(json_object_get(in, "dst"), "packages");
+	ml_json_set_str(in, "machine", s->machine);
+	ml_json_set_str(in, "kernel", s->kernel_spec);
+	ml_json_set(in, "guest", ml_guest_to_json(s->guest));
+	ml_json_set_str(in, "scenario", s->scenario);
+	ml_json_set_str(in, "accel", s->accel);
+	ml_json_set_int(in, "memory_mib", s->memory_mib);
+	ml_json_set_int(in, "workload_mib", s->workload_mib);
+	ml_json_set_str(in, "runner", s->runner->name);
+	for (int k = 0; k < 2; k++) {
+		const char *const *args = k ? s->dst_extra_args : s->src_extra_args;
+		json_t *a = json_array();
+		for (size_t i = 0; args && args[i]; i++)
+			json_array_append_new(a, json_string(args[i]));
+		ml_json_set(extra, k ? "dst" : "src", a);
+	}
+	ml_json_set(in, "extra_args", extra);
+	return in;
+}
+
+/* Is the machine type on both sides? An alias ("q35") is resolved on the
+ * source and the destination must have the same concrete machine type:
+ * migrating pc-q35-7.2 into pc-q35-10.0 is not a migration QEMU supports. A
+ * machine absent on one side is a skip with the reason, never a silent drop. */
+static int check_machines(struct cell *c)
+{
+	const struct ml_cell_spec *s = c->spec;
+	const struct ml_build *missing;
+	ml_autofree char *reason = NULL;
+	json_t *phase;
+
+	c->src_machine = ml_build_find_machine(s->src, s->machine);
+	if (c->src_machine)
+		c->dst_machine = ml_build_find_machine(s->dst, c->src_machine);
+	if (c->src_machine && c->dst_machine) {
+		ml_json_set_str(c->res.doc, "machine", c->src_machine);
+		return 0;
+	}
+	missing = c->src_machine ? s->dst : s->src;
+	if (c->src_machine && strcmp(c->src_machine, s->machine) != 0)
+		reason = fmt("machine type %s (%s on %s) does not exist in %s (QEMU %s)", s->machine,
+			     c->src_machine, s->src->spec, missing->spec, missing->version);
+	else
+		reason = fmt("machine type %s does not exist in %s (QEMU %s)", s->machine,
+			     missing->spec, missing->version);
+	phase = ml_result_phase_begin(&c->res, "plan");
+	return cell_decide(c, phase, ML_VERDICT_SKIP, reason, NULL);
+}
+
+int ml_cell_run(const struct ml_cell_spec *spec, const char *run_dir, const char *run_id,
+		enum ml_verdict *verdict, char **cell_dir_out)
+{
+	struct cell c = { .spec = spec };
+	ml_autofree char *cells = ml_path_join(run_dir, "cells");
+	ml_autofree char *dir = NULL;
+	int ret;
+
+	c.id = ml_cell_id(spec);
+	dir = ml_path_join(cells, c.id);
+	if (ml_result_new(&c.res, dir, run_id, c.id, cell_inputs(spec)) < 0) {
+		free(c.id);
+		return -1;
+	}
+	ml_json_set_str(c.res.doc, "accel", spec->accel);
+	ml_result_write(&c.res);
+
+	if (check_machines(&c) == 0) {
+		if (make_run_dir(&c) < 0)
+			cell_error(&c, NULL, "lab setup");
+		else if (step_boot(&c) == 0 &&
+			 step_migrate(&c, "migrate-forward", VM_SRC, VM_DST, spec->dst,
+				      c.dst_machine, spec->dst_extra_args) == 0 &&
+			 step_migrate(&c, "migrate-back", VM_DST, VM_BACK, spec->src,
+				      c.src_machine, spec->src_extra_args) == 0)
+			ml_result_set_verdict(&c.res, ML_VERDICT_PASS, NULL,
+					      "forward and back migrations passed", NULL);
+	}
+	/* Collect: stop whatever still runs; the logs are already in the cell dir. */
+	for (int i = 0; i < VM_MAX; i++) {
+		if (!c.vms[i])
+			continue;
+		spec->runner->vm_stop(c.vms[i]);
+		if (c.vms[i]->exited) {
+			char desc[128];
+			char key[64];
+			ml_proc_status_str(c.vms[i]->exit_status, desc, sizeof(desc));
+			snprintf(key, sizeof(key), "exit_%s", vm_names[i]);
+			ml_json_set_str(c.res.doc, key, desc);
+		}
+		spec->runner->vm_free(c.vms[i]);
+	}
+	if (c.run_dir)
+		ml_rm_rf(c.run_dir);
+	ret = ml_result_write(&c.res);
+	if (verdict)
+		ml_verdict_parse(ml_json_str(c.res.doc, "verdict"), verdict);
+	if (cell_dir_out)
+		*cell_dir_out = strdup(dir);
+	ml_result_clear(&c.res);
+	free(c.id);
+	free(c.run_dir);
+	free(c.disk);
+	free(c.boot_id);
+	return ret;
+}

@@ -1,0 +1,45 @@
+/* The cell: one (source build, destination build, machine, kernel, scenario)
+ * run as DESIGN.md describes: boot on the source, probe, start workloads,
+ * migrate forward to the destination build, verify, migrate back to a fresh
+ * source-build QEMU, verify, collect. The cell alone decides the verdict. */
+#ifndef ML_CELL_H
+#define ML_CELL_H
+
+#include "build.h"
+#include "config.h"
+#include "guest.h"
+#include "result.h"
+#include "runner.h"
+
+struct ml_cell_spec {
+	const struct ml_build *src;
+	const struct ml_build *dst;
+	const struct ml_guest *guest;
+	const char *kernel_spec;     /* as given: "debian:bookworm" */
+	const char *machine;         /* as given; aliases are resolved per build */
+	const char *accel;           /* "tcg" (default) or "kvm" */
+	const char *scenario;        /* "forward-back" */
+	int memory_mib;              /* guest RAM, default 256 */
+	int workload_mib;            /* RAM integrity region, default 64 */
+	int boot_timeout_ms;         /* source boot to the probe's hello, default 60 s */
+	int migrate_timeout_ms;      /* one migration, default 120 s */
+	int verify_timeout_ms;       /* probe answers after a migration, default 30 s */
+	const char *const *src_extra_args; /* appended to the source-build QEMUs */
+	const char *const *dst_extra_args; /* appended to the destination QEMU */
+	const struct ml_runner_ops *runner; /* default: local */
+};
+
+/* Fill unset fields with defaults. */
+void ml_cell_spec_defaults(struct ml_cell_spec *s);
+
+/* The cell's stable id: a readable slug plus a hash of every input that
+ * changes what runs ("bookworm-to-trixie-pc-q35-7.2-k-bookworm-1a2b3c4d"). */
+char *ml_cell_id(const struct ml_cell_spec *s);
+
+/* Run the cell, writing <run_dir>/cells/<cell-id>/. Returns 0 when the cell
+ * ran to a verdict (any verdict) and -1 when it could not even be recorded.
+ * *cell_dir (caller frees) is where its results are. */
+int ml_cell_run(const struct ml_cell_spec *s, const char *run_dir, const char *run_id,
+		enum ml_verdict *verdict, char **cell_dir);
+
+#endif

@@ -1,0 +1,416 @@
+/* The local runner: QEMU as a child process of miglab on this host, either
+ * a host binary or a Debian root's binary chrooted in a private mount
+ * namespace. Sockets live in a short per-cell run directory; the cell's
+ * output directory and the guest's directory are bind-mounted into the root
+ * at fixed places, so the command line is the same whatever the host paths. */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "jsonline.h"
+#include "ml-error.h"
+#include "ml-fs.h"
+#include "ml-json.h"
+#include "ml-proc.h"
+#include "probe-client.h"
+#include "qmp.h"
+#include "runner.h"
+#include "ml-common.h"
+
+#define ROOT_RUN_DIR "/miglab/run"
+#define ROOT_OUT_DIR "/miglab/out"
+#define ROOT_GUEST_DIR "/miglab/guest"
+#define QMP_START_TIMEOUT_MS 30000
+#define QMP_HANDSHAKE_TIMEOUT_MS 10000
+
+static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
+static char *fmt(const char *f, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, f);
+	if (vasprintf(&s, f, ap) < 0)
+		abort();
+	va_end(ap);
+	return s;
+}
+
+static char *guest_dir_of(const char *kernel_path)
+{
+	ml_autofree char *copy = strdup(kernel_path);
+	return strdup(dirname(copy));
+}
+
+static char *map_path(const char *host_path, const char *host_dir, const char *inner_dir)
+{
+	size_t n = strlen(host_dir);
+	if (strncmp(host_path, host_dir, n) == 0 && (host_path[n] == '/' || host_path[n] == '\0'))
+		return fmt("%s%s", inner_dir, host_path + n);
+	return NULL;
+}
+
+static char *local_view_path(const struct ml_vm *vm, const char *host_path)
+{
+	char *p;
+
+	if (!vm->root)
+		return strdup(host_path);
+	if ((p = map_path(host_path, vm->run_dir, ROOT_RUN_DIR)) ||
+	    (p = map_path(host_path, vm->out_dir, ROOT_OUT_DIR)))
+		return p;
+	return NULL;
+}
+
+/* Transcript lines: "+12.345 > {...}" with seconds since the VM started. */
+static void transcript(void *opaque, char dir, const char *line, size_t len)
+{
+	struct ml_vm *vm = opaque;
+
+	if (!vm->qmp_log)
+		return;
+	fprintf(vm->qmp_log, "%+.3f %c %.*s\n", (double)(ml_now_ms() - vm->started_ms) / 1000.0,
+		dir, (int)len, line);
+	fflush(vm->qmp_log);
+}
+
+static void probe_transcript(void *opaque, char dir, const char *line, size_t len)
+{
+	struct ml_vm *vm = opaque;
+	if (!vm->probe_log)
+		return;
+	/* Long replies (ABI dumps) are summarised; the data lands in its own file. */
+	if (len > 2000)
+		fprintf(vm->probe_log, "%+.3f %c %.2000s... (%zu bytes)\n",
+			(double)(ml_now_ms() - vm->started_ms) / 1000.0, dir, line, len);
+	else
+		fprintf(vm->probe_log, "%+.3f %c %.*s\n",
+			(double)(ml_now_ms() - vm->started_ms) / 1000.0, dir, (int)len, line);
+	fflush(vm->probe_log);
+}
+
+static void argv_push(json_t *argv, const char *s)
+{
+	json_array_append_new(argv, json_string(s));
+}
+
+/* Build QEMU's command line. Paths are as the process sees them. */
+static json_t *build_argv(const struct ml_vm_spec *s, const struct ml_vm *vm)
+{
+	json_t *a = json_array();
+	const char *gdir = s->root ? ROOT_GUEST_DIR : NULL;
+	ml_autofree char *kernel = gdir ? fmt("%s/%s", gdir, strrchr(s->kernel_path, '/') + 1)
+					: strdup(s->kernel_path);
+	ml_autofree char *initrd = gdir ? fmt("%s/%s", gdir, strrchr(s->initrd_path, '/') + 1)
+					: strdup(s->initrd_path);
+	ml_autofree char *qmp = local_view_path(vm, vm->qmp_sock);
+	ml_autofree char *probe = local_view_path(vm, vm->probe_sock);
+	ml_autofree char *serial = local_view_path(vm, vm->serial_path);
+	ml_autofree char *disk = s->disk_path ? local_view_path(vm, s->disk_path) : NULL;
+	ml_autofree char *t = NULL;
+
+	argv_push(a, s->qemu);
+	argv_push(a, "-name");
+	t = fmt("guest=miglab-%s,process=miglab:%s", s->name, s->label ? s->label : s->name);
+	argv_push(a, t);
+	argv_push(a, "-nodefaults");
+	argv_push(a, "-no-user-config");
+	argv_push(a, "-display");
+	argv_push(a, "none");
+	argv_push(a, "-machine");
+	argv_push(a, s->machine);
+	argv_push(a, "-accel");
+	argv_push(a, s->accel);
+	if (s->cpu) {
+		argv_push(a, "-cpu");
+		argv_push(a, s->cpu);
+	}
+	argv_push(a, "-m");
+	free(t);
+	t = fmt("%d", s->memory_mib);
+	argv_push(a, t);
+	argv_push(a, "-smp");
+	free(t);
+	t = fmt("%d", s->smp > 0 ? s->smp : 1);
+	argv_push(a, t);
+	argv_push(a, "-kernel");
+	argv_push(a, kernel);
+	argv_push(a, "-initrd");
+	argv_push(a, initrd);
+	argv_push(a, "-append");
+	argv_push(a, s->append);
+	/* The console is for humans: a file beside cell.json. */
+	argv_push(a, "-chardev");
+	free(t);
+	t = fmt("file,id=console0,path=%s", serial);
+	argv_push(a, t);
+	argv_push(a, "-serial");
+	argv_push(a, "chardev:console0");
+	argv_push(a, "-chardev");
+	free(t);
+	t = fmt("socket,id=qmp0,path=%s,server=on,wait=off", qmp);
+	argv_push(a, t);
+	argv_push(a, "-mon");
+	argv_push(a, "chardev=qmp0,mode=control");
+	/* The probe agent's channel: a named virtio-serial port. */
+	argv_push(a, "-device");
+	argv_push(a, "virtio-serial-pci,id=vser0");
+	argv_push(a, "-chardev");
+	free(t);
+	t = fmt("socket,id=probe0,path=%s,server=on,wait=off", probe);
+	argv_push(a, t);
+	argv_push(a, "-device");
+	argv_push(a, "virtserialport,bus=vser0.0,chardev=probe0,name=org.miglab.probe");
+	/* Devices whose state migrates: entropy, network, block. */
+	argv_push(a, "-device");
+	argv_push(a, "virtio-rng-pci,id=rng0");
+	argv_push(a, "-netdev");
+	argv_push(a, "user,id=net0,restrict=on");
+	argv_push(a, "-device");
+	argv_push(a, "virtio-net-pci,id=nic0,netdev=net0,mac=52:54:00:12:34:56");
+	if (disk) {
+		argv_push(a, "-blockdev");
+		free(t);
+		t = fmt("driver=file,node-name=disk0-file,filename=%s", disk);
+		argv_push(a, t);
+		argv_push(a, "-blockdev");
+		argv_push(a, "driver=raw,node-name=disk0,file=disk0-file");
+		argv_push(a, "-device");
+		argv_push(a, "virtio-blk-pci,id=blk0,drive=disk0");
+	}
+	if (s->incoming) {
+		argv_push(a, "-incoming");
+		argv_push(a, "defer");
+	}
+	for (size_t i = 0; s->extra_args && s->extra_args[i]; i++)
+		argv_push(a, s->extra_args[i]);
+	return a;
+}
+
+static bool local_vm_alive(struct ml_vm *vm)
+{
+	int st;
+	if (vm->exited || vm->pid <= 0)
+		return false;
+	if (ml_proc_exited(vm->pid, &st)) {
+		vm->exited = true;
+		vm->exit_status = st;
+		return false;
+	}
+	return true;
+}
+
+static int alive_cb(void *opaque)
+{
+	return local_vm_alive(opaque);
+}
+
+char *ml_vm_stderr_tail(const struct ml_vm *vm, size_t max)
+{
+	char *data = NULL;
+	size_t len = 0, start;
+	char *out;
+
+	if (!vm || !vm->stderr_path || ml_read_file(vm->stderr_path, 64 << 20, &data, &len) < 0)
+		return strdup("");
+	while (len && (data[len - 1] == '\n' || data[len - 1] == ' '))
+		data[--len] = '\0';
+	start = len > max ? len - max : 0;
+	out = strdup(data + start);
+	free(data);
+	return out;
+}
+
+/* The error when QEMU is gone: its exit status and what it printed. */
+static void report_exit(struct ml_vm *vm, const char *when)
+{
+	char desc[128];
+	ml_autofree char *tail = ml_vm_stderr_tail(vm, 2000);
+
+	ml_proc_status_str(vm->exit_status, desc, sizeof(desc));
+	ml_error("QEMU (%s) %s: it %s%s%s", vm->name, when, desc, *tail ? "; stderr:\n" : "",
+		 tail);
+}
+
+static int local_vm_start(const struct ml_vm_spec *s, struct ml_vm **out)
+{
+	struct ml_vm *vm = calloc(1, sizeof(*vm));
+	ml_autofree char *gdir = NULL;
+	ml_autoclose int errfd = -1;
+	const char **argv = NULL;
+	struct ml_bind binds[3];
+	int fd;
+
+	if (!vm)
+		abort();
+	*out = vm;
+	vm->ops = &ml_local_runner;
+	vm->name = strdup(s->name);
+	vm->root = s->root;
+	vm->out_dir = strdup(s->out_dir);
+	vm->run_dir = strdup(s->run_dir);
+	vm->stderr_path = fmt("%s/qemu-%s.stderr", s->out_dir, s->name);
+	vm->serial_path = fmt("%s/console-%s.log", s->out_dir, s->name);
+	vm->qmp_log_path = fmt("%s/qmp-%s.log", s->out_dir, s->name);
+	vm->probe_log_path = fmt("%s/probe-%s.log", s->out_dir, s->name);
+	vm->qmp_sock = fmt("%s/qmp-%s.sock", s->run_dir, s->name);
+	vm->probe_sock = fmt("%s/probe-%s.sock", s->run_dir, s->name);
+	unlink(vm->qmp_sock);
+	unlink(vm->probe_sock);
+	if (s->disk_path && s->root && !map_path(s->disk_path, s->run_dir, s->run_dir)) {
+		ml_error("the disk image must be inside the run directory %s", s->run_dir);
+		return -1;
+	}
+	vm->argv = build_argv(s, vm);
+
+	errfd = open(vm->stderr_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	vm->qmp_log = fopen(vm->qmp_log_path, "we");
+	vm->probe_log = fopen(vm->probe_log_path, "we");
+	if (errfd < 0 || !vm->qmp_log || !vm->probe_log) {
+		ml_error_errno(errno, "cannot create the logs of %s in %s", s->name, s->out_dir);
+		return -1;
+	}
+	argv = calloc(json_array_size(vm->argv) + 1, sizeof(*argv));
+	if (!argv)
+		abort();
+	for (size_t i = 0; i < json_array_size(vm->argv); i++)
+		argv[i] = json_string_value(json_array_get(vm->argv, i));
+
+	gdir = guest_dir_of(s->kernel_path);
+	binds[0] = (struct ml_bind){ s->run_dir, ROOT_RUN_DIR, false };
+	binds[1] = (struct ml_bind){ s->out_dir, ROOT_OUT_DIR, false };
+	binds[2] = (struct ml_bind){ gdir, ROOT_GUEST_DIR, true };
+	{
+		struct ml_proc_spec ps = {
+			.argv = argv,
+			.stdin_fd = -1,
+			.stdout_fd = errfd,
+			.stderr_fd = errfd,
+			.root = s->root,
+			.binds = s->root ? binds : NULL,
+			.n_binds = s->root ? ML_ARRAY_SIZE(binds) : 0,
+		};
+		vm->started_ms = ml_now_ms();
+		if (ml_proc_spawn(&ps, &vm->pid) < 0) {
+			free(argv);
+			return ml_error_context("starting QEMU (%s)", s->name);
+		}
+	}
+	free(argv);
+
+	if (ml_unix_connect(vm->qmp_sock, QMP_START_TIMEOUT_MS, alive_cb, vm, &fd) < 0) {
+		if (!local_vm_alive(vm)) {
+			report_exit(vm, "exited at start");
+			return -1;
+		}
+		return ml_error_context("QEMU (%s) did not open its QMP socket", s->name);
+	}
+	{
+		char peer[64];
+		snprintf(peer, sizeof(peer), "QMP of %s", s->name);
+		vm->qmp = ml_qmp_new(fd, peer, transcript, vm);
+	}
+	if (ml_qmp_handshake(vm->qmp, QMP_HANDSHAKE_TIMEOUT_MS) < 0) {
+		if (!local_vm_alive(vm) || ml_proc_wait(vm->pid, 500, &vm->exit_status) == 0) {
+			vm->exited = true;
+			report_exit(vm, "exited during the QMP handshake");
+			return -1;
+		}
+		return ml_error_context("QEMU (%s)", s->name);
+	}
+	return 0;
+}
+
+static int local_probe_connect(struct ml_vm *vm, int timeout_ms)
+{
+	char peer[64];
+	int fd;
+
+	if (vm->probe)
+		return 0;
+	if (ml_unix_connect(vm->probe_sock, timeout_ms, alive_cb, vm, &fd) < 0)
+		return ml_error_context("probe channel of %s", vm->name);
+	snprintf(peer, sizeof(peer), "probe in %s", vm->name);
+	return ml_probe_open(fd, peer, probe_transcript, vm, &vm->probe);
+}
+
+static bool local_vm_wait_exit(struct ml_vm *vm, int timeout_ms)
+{
+	if (vm->exited || vm->pid <= 0)
+		return true;
+	if (ml_proc_wait(vm->pid, timeout_ms, &vm->exit_status) == 0) {
+		vm->exited = true;
+		return true;
+	}
+	return false;
+}
+
+static void local_vm_stop(struct ml_vm *vm)
+{
+	if (!vm)
+		return;
+	if (vm->probe) {
+		ml_probe_free(vm->probe);
+		vm->probe = NULL;
+	}
+	if (vm->qmp) {
+		ml_qmp_free(vm->qmp);
+		vm->qmp = NULL;
+	}
+	if (vm->pid > 0 && !vm->exited) {
+		int st;
+		if (ml_proc_exited(vm->pid, &st)) {
+			vm->exit_status = st;
+		} else {
+			ml_proc_kill(vm->pid);
+			vm->exit_status = W_EXITCODE(0, SIGKILL);
+		}
+		vm->exited = true;
+	}
+	if (vm->qmp_sock)
+		unlink(vm->qmp_sock);
+	if (vm->probe_sock)
+		unlink(vm->probe_sock);
+	if (vm->qmp_log) {
+		fclose(vm->qmp_log);
+		vm->qmp_log = NULL;
+	}
+	if (vm->probe_log) {
+		fclose(vm->probe_log);
+		vm->probe_log = NULL;
+	}
+}
+
+static void local_vm_free(struct ml_vm *vm)
+{
+	if (!vm)
+		return;
+	local_vm_stop(vm);
+	json_decref(vm->argv);
+	free(vm->name);
+	free(vm->stderr_path);
+	free(vm->serial_path);
+	free(vm->qmp_log_path);
+	free(vm->probe_log_path);
+	free(vm->qmp_sock);
+	free(vm->probe_sock);
+	free(vm->out_dir);
+	free(vm->run_dir);
+	free(vm);
+}
+
+const struct ml_runner_ops ml_local_runner = {
+	.name = "local",
+	.vm_start = local_vm_start,
+	.probe_connect = local_probe_connect,
+	.view_path = local_view_path,
+	.vm_alive = local_vm_alive,
+	.vm_wait_exit = local_vm_wait_exit,
+	.vm_stop = local_vm_stop,
+	.vm_free = local_vm_free,
+};

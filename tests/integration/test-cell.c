@@ -1,0 +1,369 @@
+/* Integration tests of `miglab cell` with real QEMU builds from Debian roots,
+ * a real guest kernel and the real probe agent. They need root (chroot in a
+ * private mount namespace) and builds fetched by `miglab fetch debian:bookworm
+ * debian:bookworm-backports --kernel debian:bookworm` (tests/run.sh does it). */
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "ml-buf.h"
+#include "ml-fs.h"
+#include "ml-json.h"
+#include "ml-proc.h"
+#include "testhelp.h"
+#include "ml-common.h"
+
+static char *results_dir;
+
+struct run {
+	int status;        /* exit code of miglab */
+	struct ml_buf out; /* stdout + stderr */
+	json_t *cell;      /* the cell.json it named, if any */
+};
+
+static void run_clear(struct run *r)
+{
+	ml_buf_free(&r->out);
+	json_decref(r->cell);
+}
+
+/* The "results: DIR" line miglab prints. */
+static json_t *load_cell(const char *out)
+{
+	const char *p = strstr(out, "results: ");
+	char path[4096];
+	size_t n;
+
+	if (!p)
+		return NULL;
+	p += strlen("results: ");
+	n = strcspn(p, "\n");
+	snprintf(path, sizeof(path), "%.*s/cell.json", (int)n, p);
+	return ml_json_load_file(path, 64 << 20);
+}
+
+static void run_miglab(struct run *r, const char *const *args)
+{
+	const char *argv[64] = { MIGLAB_BIN, "cell", "--results-dir", results_dir };
+	size_t n = 4;
+	struct ml_buf err = ML_BUF_INIT(0);
+	struct ml_proc_spec spec = { .stdin_fd = -1 };
+
+	for (size_t i = 0; args[i] && n < ML_ARRAY_SIZE(argv) - 1; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	spec.argv = argv;
+	memset(r, 0, sizeof(*r));
+	assert_int_equal(ml_proc_run(&spec, 600000, &r->out, &err, &r->status), 0);
+	ml_buf_puts(&r->out, err.data ? err.data : "");
+	ml_buf_free(&err);
+	r->status = WIFEXITED(r->status) ? WEXITSTATUS(r->status) : 128 + WTERMSIG(r->status);
+	print_message("%s\n", r->out.data);
+	r->cell = load_cell(r->out.data);
+}
+
+static json_t *phase(json_t *cell, const char *name)
+{
+	size_t i;
+	json_t *p;
+	json_array_foreach(json_object_get(cell, "phases"), i, p)
+		if (strcmp(ml_json_str(p, "name"), name) == 0)
+			return p;
+	return NULL;
+}
+
+/* Children of pid whose command is a QEMU. */
+static size_t qemu_children(pid_t parent, pid_t *out, size_t max)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	size_t n = 0;
+
+	while (d && (e = readdir(d))) {
+		char path[300], line[256];
+		FILE *f;
+		pid_t ppid = -1;
+		int is_qemu = 0;
+
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/status", e->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		while (fgets(line, sizeof(line), f)) {
+			if (strncmp(line, "PPid:", 5) == 0)
+				ppid = atoi(line + 5);
+			if (strncmp(line, "Name:", 5) == 0 && (strstr(line, "qemu") || strstr(line, "miglab:")))
+				is_qemu = 1;
+		}
+		fclose(f);
+		if (ppid == parent && is_qemu && n < max)
+			out[n++] = atoi(e->d_name);
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static int alive(pid_t pid)
+{
+	char path[64], buf[512];
+	FILE *f;
+	char *p;
+	int live;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	live = fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')) && p[2] != 'Z' && p[2] != 'X';
+	fclose(f);
+	return live;
+}
+
+static void test_cell_passes_both_directions(void **state)
+{
+	const char *args[] = { "--src", "debian:bookworm", "--dst", "debian:bookworm-backports",
+			       "--machine", "pc-q35-7.2", NULL };
+	struct run r;
+	json_t *fwd, *back, *boot;
+	(void)state;
+
+	run_miglab(&r, args);
+	assert_int_equal(r.status, 0);
+	assert_non_null(r.cell);
+	assert_string_equal(ml_json_str(r.cell, "verdict"), "pass");
+	assert_string_equal(ml_json_str(r.cell, "accel"), "tcg");
+	boot = phase(r.cell, "boot-src");
+	fwd = phase(r.cell, "migrate-forward");
+	back = phase(r.cell, "migrate-back");
+	assert_non_null(boot);
+	assert_non_null(fwd);
+	assert_non_null(back);
+	assert_string_equal(ml_json_str(fwd, "status"), "pass");
+	assert_string_equal(ml_json_str(back, "status"), "pass");
+	assert_true(ml_json_int(json_object_get(boot, "figures"), "boot_to_hello_ms", 0) > 0);
+	assert_string_equal(ml_json_str(json_object_get(fwd, "figures"), "status"), "completed");
+	assert_true(ml_json_int(json_object_get(fwd, "figures"), "total-time", 0) > 0);
+	assert_true(ml_json_int(json_object_get(fwd, "figures"), "ram-transferred", 0) > 0);
+	assert_true(json_is_integer(json_object_get(json_object_get(back, "figures"), "downtime")));
+	/* The workload really ran and was checked on both destinations. */
+	assert_true(ml_json_int(json_object_get(fwd, "figures"), "ram_verified_pages", 0) >= 16384);
+	assert_true(ml_json_int(json_object_get(back, "figures"), "ram_verified_pages", 0) >= 16384);
+	/* Exact versions of both sides are recorded. */
+	assert_non_null(strstr(ml_json_str(json_object_get(json_object_get(r.cell, "inputs"), "src"),
+					   "version"), "7.2"));
+	assert_non_null(strstr(ml_json_str(json_object_get(json_object_get(r.cell, "inputs"), "dst"),
+					   "version"), "10.0"));
+	run_clear(&r);
+}
+
+static void test_incompatible_destination_fails_with_qemu_text(void **state)
+{
+	/* A device only the source has: the destination cannot place its state. */
+	const char *args[] = { "--src", "debian:bookworm", "--dst", "debian:bookworm-backports",
+			       "--machine", "pc-q35-7.2", "--src-arg", "-device", "--src-arg",
+			       "virtio-balloon-pci,id=only-on-src", NULL };
+	struct run r;
+	json_t *failure;
+	const char *ev;
+	(void)state;
+
+	run_miglab(&r, args);
+	assert_int_equal(r.status, 1);
+	assert_non_null(r.cell);
+	assert_string_equal(ml_json_str(r.cell, "verdict"), "fail");
+	failure = json_object_get(r.cell, "failure");
+	assert_non_null(failure);
+	assert_string_equal(ml_json_str(failure, "phase"), "migrate-forward");
+	ev = ml_json_str(failure, "evidence");
+	assert_non_null(ev);
+	/* QEMU's own words, from the destination's stderr. */
+	assert_non_null(strstr(ev, "virtio-balloon"));
+	assert_non_null(strstr(ev, "QEMU (dst)"));
+	run_clear(&r);
+}
+
+static void test_machine_missing_on_one_side_is_skip(void **state)
+{
+	const char *args[] = { "--src", "debian:bookworm", "--dst", "debian:bookworm-backports",
+			       "--machine", "pc-q35-10.0", NULL };
+	struct run r;
+	(void)state;
+
+	run_miglab(&r, args);
+	assert_int_equal(r.status, 0);
+	assert_non_null(r.cell);
+	assert_string_equal(ml_json_str(r.cell, "verdict"), "skip");
+	assert_non_null(strstr(ml_json_str(r.cell, "reason"), "pc-q35-10.0 does not exist in debian:bookworm"));
+	run_clear(&r);
+}
+
+static void test_qemu_failing_at_start_is_named(void **state)
+{
+	const char *args[] = { "--src", "debian:bookworm", "--dst", "debian:bookworm-backports",
+			       "--machine", "pc-q35-7.2", "--dst-arg", "-device", "--dst-arg",
+			       "no-such-device-model", NULL };
+	struct run r;
+	const char *ev;
+	(void)state;
+
+	run_miglab(&r, args);
+	assert_int_equal(r.status, 1);
+	assert_string_equal(ml_json_str(r.cell, "verdict"), "fail");
+	assert_string_equal(ml_json_str(json_object_get(r.cell, "failure"), "phase"), "migrate-forward");
+	assert_non_null(strstr(ml_json_str(r.cell, "reason"), "failed to start"));
+	ev = ml_json_str(json_object_get(r.cell, "failure"), "evidence");
+	assert_non_null(strstr(ev, "no-such-device-model"));
+	run_clear(&r);
+}
+
+static void test_probe_silence_is_explained(void **state)
+{
+	/* One second is less than the guest needs to boot (about 3.5 s). */
+	const char *args[] = { "--src", "debian:bookworm", "--dst", "debian:bookworm",
+			       "--machine", "q35", "--boot-timeout", "1", NULL };
+	struct run r;
+	const char *ev;
+	(void)state;
+
+	run_miglab(&r, args);
+	assert_int_equal(r.status, 1);
+	assert_string_equal(ml_json_str(r.cell, "verdict"), "fail");
+	assert_non_null(strstr(ml_json_str(r.cell, "reason"), "never said hello within 1 s"));
+	ev = ml_json_str(json_object_get(r.cell, "failure"), "evidence");
+	assert_non_null(strstr(ev, "guest console"));
+	run_clear(&r);
+}
+
+static void test_bad_input_is_named(void **state)
+{
+	const char *a1[] = { "--src", "debian:nosuchsuite", "--dst", "debian:bookworm",
+			     "--machine", "q35", NULL };
+	const char *a2[] = { "--src", "debian:bookworm", "--dst", "ftp:whatever", "--machine",
+			     "q35", NULL };
+	const char *a3[] = { "--src", "debian:bookworm", "--dst", "debian:bookworm", "--machine",
+			     "q35", "--kernel", "debian:nosuchsuite", NULL };
+	struct run r;
+	(void)state;
+
+	run_miglab(&r, a1);
+	assert_int_equal(r.status, 2);
+	assert_non_null(strstr(r.out.data, "unknown Debian suite 'nosuchsuite'"));
+	run_clear(&r);
+	run_miglab(&r, a2);
+	assert_int_equal(r.status, 2);
+	assert_non_null(strstr(r.out.data, "unknown build provider 'ftp:whatever'"));
+	run_clear(&r);
+	run_miglab(&r, a3);
+	assert_int_equal(r.status, 2);
+	assert_non_null(strstr(r.out.data, "nosuchsuite"));
+	run_clear(&r);
+}
+
+/* Start a cell, wait until its QEMU runs, deliver sig to miglab, and check
+ * that no QEMU it started survives. */
+static void interrupt_cell(int sig, const char *run_id)
+{
+	const char *argv[] = { MIGLAB_BIN, "cell", "--results-dir", results_dir, "--run-id", run_id,
+			       "--src", "debian:bookworm", "--dst", "debian:bookworm-backports",
+			       "--machine", "pc-q35-7.2", NULL };
+	struct ml_proc_spec spec = { .argv = argv, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = 2 };
+	pid_t pid, qemus[8];
+	size_t n = 0;
+	int status;
+
+	assert_int_equal(ml_proc_spawn(&spec, &pid), 0);
+	for (int i = 0; i < 600 && n == 0; i++) {
+		usleep(100 * 1000);
+		n = qemu_children(pid, qemus, ML_ARRAY_SIZE(qemus));
+	}
+	assert_true(n > 0);
+	usleep(1500 * 1000); /* let the guest boot a little */
+	assert_int_equal(kill(pid, sig), 0);
+	assert_int_equal(ml_proc_wait(pid, 30000, &status), 0);
+	for (size_t i = 0; i < n; i++) {
+		for (int t = 0; t < 100 && alive(qemus[i]); t++)
+			usleep(50 * 1000);
+		assert_false(alive(qemus[i]));
+	}
+	if (sig == SIGINT) {
+		/* An interrupted cell is recorded as an error of the lab, not a QEMU failure. */
+		assert_int_equal(WEXITSTATUS(status), 128 + SIGINT);
+		{
+			ml_autofree char *cells = NULL;
+			DIR *d;
+			struct dirent *e;
+			json_t *cell = NULL;
+			if (asprintf(&cells, "%s/%s/cells", results_dir, run_id) < 0)
+				abort();
+			d = opendir(cells);
+			assert_non_null(d);
+			while ((e = readdir(d)))
+				if (e->d_name[0] != '.') {
+					ml_autofree char *p = NULL;
+					if (asprintf(&p, "%s/%s/cell.json", cells, e->d_name) < 0)
+						abort();
+					cell = ml_json_load_file(p, 1 << 24);
+				}
+			closedir(d);
+			assert_non_null(cell);
+			assert_string_equal(ml_json_str(cell, "verdict"), "error");
+			assert_non_null(strstr(ml_json_str(cell, "reason"), "interrupted"));
+			json_decref(cell);
+		}
+	}
+}
+
+static void test_sigint_leaves_no_qemu(void **state)
+{
+	(void)state;
+	interrupt_cell(SIGINT, "sigint-test");
+}
+
+static void test_sigkill_leaves_no_qemu(void **state)
+{
+	(void)state;
+	interrupt_cell(SIGKILL, "sigkill-test");
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	results_dir = ml_test_tmpdir();
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	if (!getenv("MIGLAB_KEEP_TEST_RESULTS"))
+		ml_test_rmtree(results_dir);
+	else
+		print_message("results kept in %s\n", results_dir);
+	free(results_dir);
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bad_input_is_named),
+		cmocka_unit_test(test_cell_passes_both_directions),
+		cmocka_unit_test(test_incompatible_destination_fails_with_qemu_text),
+		cmocka_unit_test(test_machine_missing_on_one_side_is_skip),
+		cmocka_unit_test(test_qemu_failing_at_start_is_named),
+		cmocka_unit_test(test_probe_silence_is_explained),
+		cmocka_unit_test(test_sigint_leaves_no_qemu),
+		cmocka_unit_test(test_sigkill_leaves_no_qemu),
+	};
+	if (geteuid() != 0) {
+		print_message("integration tests need root (chroot in a mount namespace)\n");
+		return 77;
+	}
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
