@@ -250,6 +250,12 @@ static int read_message(struct ml_qmp *q, long long deadline, const char *what, 
 		}
 		if (r != ML_JSONLINE_OK) {
 			ml_error_context("%s", what);
+			if (ml_interrupted) {
+				/* Not the connection's fault: keep it, so the caller
+				 * can still send migrate_cancel or quit. */
+				q->last_err = ML_QMP_ERR_IO;
+				return -1;
+			}
 			return mark_dead(q);
 		}
 		owned = m;

@@ -20,7 +20,11 @@
  *   with an excerpt of it in the error.
  * - After ML_QMP_ERR_IO the connection is dead: every later call fails at once
  *   with ML_QMP_ERR_IO and the first cause in its message. A timeout leaves
- *   the connection usable (the late reply is skipped as stale).
+ *   the connection usable (the late reply is skipped as stale), and so does an
+ *   interrupt (ml_interrupted, see ml-proc.h): the call fails with
+ *   ML_QMP_ERR_IO and "interrupted by TERM" (or INT, HUP), but commands can
+ *   still be sent (migrate_cancel, quit), though no reply is read while the
+ *   flag is set.
  * - Every failing call reports through ml_error() (see ml-error.h), with the
  *   peer name and the command in the message, and returns -1.
  * - timeout_ms: milliseconds for the whole call; -1 waits forever.
@@ -97,7 +101,7 @@ void ml_qmp_free(struct ml_qmp *q);
 
 /* query-status: *status gets "running", "paused", "prelaunch", "inmigrate",
  * "postmigrate", "finish-migrate", "shutdown", "internal-error", ...
- * (caller frees). 7.2 also answers "singlestep", which 9.1+ dropped: do not
+ * (caller frees). 7.2 also answers "singlestep", 11.1 no longer does: do not
  * rely on anything but "status" and "running". */
 int ml_qmp_query_status(struct ml_qmp *q, int timeout_ms, char **status);
 
