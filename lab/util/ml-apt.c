@@ -167,8 +167,13 @@ static int write_apt_conf(struct ml_apt *apt)
 	}
 	ml_buf_puts(&conf, "// written by miglab: this apt sandbox reads no host configuration\n");
 	ml_buf_printf(&conf, "Dir \"%s/\";\n", apt->root);
+	/* keep the binary cache (each apt-cache call is ~1 s faster with it),
+	 * not its source twin, and keep the package lists compressed: a
+	 * sandbox holds ~60 MB instead of ~160 MB */
 	ml_buf_puts(&conf, "Dir::Cache::pkgcache \"pkgcache.bin\";\n"
-			   "Dir::Cache::srcpkgcache \"srcpkgcache.bin\";\n");
+			   "Dir::Cache::srcpkgcache \"\";\n"
+			   "Acquire::GzipIndexes \"true\";\n"
+			   "Acquire::CompressionTypes::Order { \"gz\"; };\n");
 	if (asprintf(&apt->env_apt_config, "APT_CONFIG=%s", path) < 0)
 		abort();
 	return ml_write_atomic(path, conf.data, conf.len, 0644);

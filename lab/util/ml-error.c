@@ -15,6 +15,7 @@ static _Thread_local int error_set;
 void ml_error_report(const char *file, const char *func, int line, int errnum,
 		     const char *fmt, ...)
 {
+	int saved_errno = errno; /* callers still look at errno after reporting */
 	va_list ap;
 	int n;
 
@@ -30,6 +31,7 @@ void ml_error_report(const char *file, const char *func, int line, int errnum,
 	error_set = 1;
 	if (getenv("MIGLAB_DEBUG"))
 		fprintf(stderr, "miglab: debug: %s: %s\n", error_origin, error_message);
+	errno = saved_errno;
 }
 
 int ml_error_context(const char *fmt, ...)
