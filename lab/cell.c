@@ -660,10 +660,14 @@ int ml_cell_run(const struct ml_cell_spec *spec, const char *run_dir, const char
 			ml_result_set_verdict(&c.res, ML_VERDICT_PASS, NULL,
 					      "forward and back migrations passed", NULL);
 	}
-	/* Collect: stop whatever still runs; the logs are already in the cell dir. */
+	/* Collect: stop whatever still runs (politely first, when QEMU still
+	 * answers); the logs are already in the cell directory. */
 	for (int i = 0; i < VM_MAX; i++) {
 		if (!c.vms[i])
 			continue;
+		if (c.vms[i]->qmp && !ml_interrupted && spec->runner->vm_alive(c.vms[i]) &&
+		    ml_qmp_execute(c.vms[i]->qmp, "quit", NULL, 2000, NULL) == 0)
+			spec->runner->vm_wait_exit(c.vms[i], 2000);
 		spec->runner->vm_stop(c.vms[i]);
 		if (c.vms[i]->exited) {
 			char desc[128];

@@ -262,9 +262,12 @@ static int local_vm_start(const struct ml_vm_spec *s, struct ml_vm **out)
 	vm->probe_sock = fmt("%s/probe-%s.sock", s->run_dir, s->name);
 	unlink(vm->qmp_sock);
 	unlink(vm->probe_sock);
-	if (s->disk_path && s->root && !map_path(s->disk_path, s->run_dir, s->run_dir)) {
-		ml_error("the disk image must be inside the run directory %s", s->run_dir);
-		return -1;
+	if (s->disk_path && s->root) {
+		ml_autofree char *inner = map_path(s->disk_path, s->run_dir, ROOT_RUN_DIR);
+		if (!inner) {
+			ml_error("the disk image must be inside the run directory %s", s->run_dir);
+			return -1;
+		}
 	}
 	vm->argv = build_argv(s, vm);
 
