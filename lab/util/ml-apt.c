@@ -348,8 +348,11 @@ int ml_apt_update(struct ml_apt *apt, bool force)
 		return 0;
 
 	ran = apt_run(apt, APT_GET, args, NULL, UPDATE_TIMEOUT_MS, &out, &err, &status) == 0;
+	/* apt-get update exits 0 when an index could not be fetched and it kept
+	 * the old one ("W: Failed to fetch ..."): that is a failed refresh too */
 	if (ran && WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
-	    !(err.data && strstr(err.data, "E: "))) {
+	    !(err.data && (strstr(err.data, "E: ") || strstr(err.data, "W: Failed to fetch") ||
+			   strstr(err.data, "W: Some index files failed")))) {
 		char when[32];
 		int n = snprintf(when, sizeof(when), "%lld\n", (long long)time(NULL));
 		return ml_write_atomic(stamp, when, (size_t)n, 0644);
