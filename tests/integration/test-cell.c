@@ -331,6 +331,61 @@ static void test_sigkill_leaves_no_qemu(void **state)
 	interrupt_cell(SIGKILL, "sigkill-test");
 }
 
+/* A cached root whose QEMU binary went missing is detected and rebuilt.
+ * Works on a hard-linked copy of the cache: unlinking in the copy never
+ * touches the original. */
+static void test_damaged_root_is_rebuilt(void **state)
+{
+	const char *cache = getenv("MIGLAB_CACHE_DIR");
+	ml_autofree char *home_cache = NULL;
+	ml_autofree char *copy = ml_path_join(results_dir, "cache-copy");
+	ml_autofree char *src_builds = NULL;
+	ml_autofree char *dst_builds = ml_path_join(copy, "builds");
+	ml_autofree char *qemu = ml_path_join(copy, "builds/debian-bookworm/root/usr/bin/qemu-system-x86_64");
+	ml_autofree char *manifest = ml_path_join(copy, "builds/debian-bookworm/build.json");
+	const char *cp[] = { "/bin/cp", "-al", NULL, NULL, NULL };
+	const char *fetch[] = { MIGLAB_BIN, "fetch", "--cache-dir", copy, "debian:bookworm",
+				"--kernel", "debian:bookworm", NULL };
+	struct ml_proc_spec spec = { .stdin_fd = -1 };
+	struct ml_buf out = ML_BUF_INIT(0), err = ML_BUF_INIT(0);
+	json_t *before, *after;
+	int status;
+	(void)state;
+
+	if (!cache) {
+		if (asprintf(&home_cache, "%s/.cache/miglab", getenv("HOME") ? getenv("HOME") : "/root") < 0)
+			abort();
+		cache = home_cache;
+	}
+	src_builds = ml_path_join(cache, "builds");
+	assert_int_equal(ml_mkdir_p(copy, 0755), 0);
+	cp[2] = src_builds;
+	cp[3] = dst_builds;
+	spec.argv = cp;
+	assert_int_equal(ml_proc_run(&spec, 120000, &out, &err, &status), 0);
+	assert_int_equal(status, 0);
+	before = ml_json_load_file(manifest, 1 << 24);
+	assert_non_null(before);
+	assert_int_equal(unlink(qemu), 0);
+
+	ml_buf_reset(&out);
+	ml_buf_reset(&err);
+	spec.argv = fetch;
+	assert_int_equal(ml_proc_run(&spec, 600000, &out, &err, &status), 0);
+	print_message("%s%s\n", out.data ? out.data : "", err.data ? err.data : "");
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_non_null(strstr(err.data, "cached root is damaged"));
+	assert_true(ml_path_exists(qemu));
+	after = ml_json_load_file(manifest, 1 << 24);
+	assert_non_null(after);
+	/* Rebuilt from the same suite: the same QEMU package. */
+	assert_string_equal(ml_json_str(before, "package_version"), ml_json_str(after, "package_version"));
+	json_decref(before);
+	json_decref(after);
+	ml_buf_free(&out);
+	ml_buf_free(&err);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -360,6 +415,7 @@ int main(void)
 		cmocka_unit_test(test_probe_silence_is_explained),
 		cmocka_unit_test(test_sigint_leaves_no_qemu),
 		cmocka_unit_test(test_sigkill_leaves_no_qemu),
+		cmocka_unit_test(test_damaged_root_is_rebuilt),
 	};
 	if (geteuid() != 0) {
 		print_message("integration tests need root (chroot in a mount namespace)\n");
