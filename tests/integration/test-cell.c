@@ -338,13 +338,14 @@ static void test_damaged_root_is_rebuilt(void **state)
 {
 	const char *cache = getenv("MIGLAB_CACHE_DIR");
 	ml_autofree char *home_cache = NULL;
-	ml_autofree char *copy = ml_path_join(results_dir, "cache-copy");
+	ml_autofree char *copy = NULL;
 	ml_autofree char *src_builds = NULL;
-	ml_autofree char *dst_builds = ml_path_join(copy, "builds");
-	ml_autofree char *qemu = ml_path_join(copy, "builds/debian-bookworm/root/usr/bin/qemu-system-x86_64");
-	ml_autofree char *manifest = ml_path_join(copy, "builds/debian-bookworm/build.json");
-	const char *cp[] = { "/bin/cp", "-al", NULL, NULL, NULL };
-	const char *fetch[] = { MIGLAB_BIN, "fetch", "--cache-dir", copy, "debian:bookworm",
+	ml_autofree char *src_guests = NULL;
+	ml_autofree char *src_apt = NULL;
+	ml_autofree char *qemu = NULL;
+	ml_autofree char *manifest = NULL;
+	const char *cp[] = { "/bin/cp", "-al", NULL, NULL, NULL, NULL, NULL };
+	const char *fetch[] = { MIGLAB_BIN, "fetch", "--cache-dir", NULL, "debian:bookworm",
 				"--kernel", "debian:bookworm", NULL };
 	struct ml_proc_spec spec = { .stdin_fd = -1 };
 	struct ml_buf out = ML_BUF_INIT(0), err = ML_BUF_INIT(0);
@@ -357,10 +358,22 @@ static void test_damaged_root_is_rebuilt(void **state)
 			abort();
 		cache = home_cache;
 	}
+	/* Inside the cache: hard links need the same file system. */
+	if (asprintf(&copy, "%s/.test-damaged-%d", cache, (int)getpid()) < 0)
+		abort();
 	src_builds = ml_path_join(cache, "builds");
+	src_guests = ml_path_join(cache, "guests");
+	src_apt = ml_path_join(cache, "apt");
+	qemu = ml_path_join(copy, "builds/debian-bookworm/root/usr/bin/qemu-system-x86_64");
+	manifest = ml_path_join(copy, "builds/debian-bookworm/build.json");
+	fetch[3] = copy;
+	ml_rm_rf(copy);
 	assert_int_equal(ml_mkdir_p(copy, 0755), 0);
+	/* The guest and apt caches come along so the fetch needs no download. */
 	cp[2] = src_builds;
-	cp[3] = dst_builds;
+	cp[3] = src_guests;
+	cp[4] = src_apt;
+	cp[5] = copy;
 	spec.argv = cp;
 	assert_int_equal(ml_proc_run(&spec, 120000, &out, &err, &status), 0);
 	assert_int_equal(status, 0);
@@ -384,6 +397,7 @@ static void test_damaged_root_is_rebuilt(void **state)
 	json_decref(after);
 	ml_buf_free(&out);
 	ml_buf_free(&err);
+	assert_int_equal(ml_rm_rf(copy), 0);
 }
 
 static int setup(void **state)
