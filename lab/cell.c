@@ -12,6 +12,7 @@
 #include <openssl/evp.h>
 
 #include "cell.h"
+#include "ml-buf.h"
 #include "ml-error.h"
 #include "ml-fs.h"
 #include "ml-json.h"
@@ -39,19 +40,6 @@ struct cell {
 	bool decided;
 };
 
-static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-static char *fmt(const char *f, ...)
-{
-	va_list ap;
-	char *s;
-
-	va_start(ap, f);
-	if (vasprintf(&s, f, ap) < 0)
-		abort();
-	va_end(ap);
-	return s;
-}
-
 void ml_cell_spec_defaults(struct ml_cell_spec *s)
 {
 	if (!s->accel)
@@ -78,7 +66,7 @@ static char *slug_of(const char *spec, const char *hash)
 	const char *colon = strchr(spec, ':');
 	if (strncmp(spec, "debian:", 7) == 0)
 		return strdup(colon + 1);
-	return fmt("%.*s-%.8s", colon ? (int)(colon - spec) : 4, spec, hash);
+	return ml_strdup_printf("%.*s-%.8s", colon ? (int)(colon - spec) : 4, spec, hash);
 }
 
 static void sha256_hex(const char *data, char out[65])
@@ -120,7 +108,7 @@ char *ml_cell_id(const struct ml_cell_spec *s)
 	src = slug_of(s->src->spec, hs);
 	dst = slug_of(s->dst->spec, hd);
 	kern = slug_of(s->kernel_spec, h);
-	id = fmt("%s-to-%s-%s-k-%s-%.8s", src, dst, s->machine, kern, h);
+	id = ml_strdup_printf("%s-to-%s-%s-k-%s-%.8s", src, dst, s->machine, kern, h);
 	/* Keep ids safe as directory names whatever the inputs were. */
 	for (char *p = id; *p; p++)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
@@ -157,7 +145,7 @@ static int cell_fail(struct cell *c, json_t *phase, const char *reason, const ch
 /* The lab itself failed (or was interrupted): the last reported error says why. */
 static int cell_error(struct cell *c, json_t *phase, const char *what)
 {
-	ml_autofree char *reason = fmt("%s: %s", what, ml_error_message());
+	ml_autofree char *reason = ml_strdup_printf("%s: %s", what, ml_error_message());
 	return cell_decide(c, phase, ML_VERDICT_ERROR, reason, NULL);
 }
 
@@ -188,9 +176,9 @@ static char *death_evidence(struct ml_vm *vm)
 	vm->ops->vm_wait_exit(vm, 2000);
 	tail = ml_vm_stderr_tail(vm, 4000);
 	if (!vm->exited)
-		return fmt("QEMU (%s) is still running; stderr:\n%s", vm->name, tail);
+		return ml_strdup_printf("QEMU (%s) is still running; stderr:\n%s", vm->name, tail);
 	ml_proc_status_str(vm->exit_status, desc, sizeof(desc));
-	return fmt("QEMU (%s) %s; stderr:\n%s", vm->name, desc, *tail ? tail : "(empty)");
+	return ml_strdup_printf("QEMU (%s) %s; stderr:\n%s", vm->name, desc, *tail ? tail : "(empty)");
 }
 
 /* ---- steps ------------------------------------------------------------- */
@@ -199,9 +187,9 @@ static int start_vm(struct cell *c, json_t *phase, int which, const struct ml_bu
 		    const char *machine, bool incoming, const char *const *extra)
 {
 	const struct ml_cell_spec *s = c->spec;
-	ml_autofree char *append = fmt("console=ttyS0 panic=-1 quiet miglab.ram_mib=%d",
+	ml_autofree char *append = ml_strdup_printf("console=ttyS0 panic=-1 quiet miglab.ram_mib=%d",
 				       s->workload_mib);
-	ml_autofree char *label = fmt("%s/%s", c->id, vm_names[which]);
+	ml_autofree char *label = ml_strdup_printf("%s/%s", c->id, vm_names[which]);
 	struct ml_vm_spec vs = {
 		.name = vm_names[which],
 		.label = label,
@@ -245,7 +233,7 @@ static int start_vm(struct cell *c, json_t *phase, int which, const struct ml_bu
 			return cell_error(c, phase, "interrupted");
 		/* QEMU refused to start (bad machine, missing device, crash): a QEMU
 		 * failure with its own words as evidence. */
-		ml_autofree char *reason = fmt("QEMU (%s, %s) failed to start", vm_names[which],
+		ml_autofree char *reason = ml_strdup_printf("QEMU (%s, %s) failed to start", vm_names[which],
 					       b->version);
 		return cell_fail(c, phase, reason, ml_error_message());
 	}
@@ -298,8 +286,8 @@ static int step_boot(struct cell *c)
 		}
 		{
 			ml_autofree char *con = console_tail(vm, 3000);
-			ml_autofree char *ev = fmt("%s\nguest console (last lines):\n%s", why, con);
-			ml_autofree char *reason = fmt("the probe agent never said hello within %d s",
+			ml_autofree char *ev = ml_strdup_printf("%s\nguest console (last lines):\n%s", why, con);
+			ml_autofree char *reason = ml_strdup_printf("the probe agent never said hello within %d s",
 						       s->boot_timeout_ms / 1000);
 			return cell_fail(c, phase, reason, ev);
 		}
@@ -371,7 +359,7 @@ static int wait_running(struct cell *c, json_t *phase, struct ml_vm *to, int tim
 			return 0;
 		if (ml_now_ms() > deadline) {
 			ml_autofree char *tail = ml_vm_stderr_tail(to, 2000);
-			ml_autofree char *reason = fmt("the destination did not resume the guest: "
+			ml_autofree char *reason = ml_strdup_printf("the destination did not resume the guest: "
 						       "its status is '%s' %d s after the source "
 						       "completed", status, timeout_ms / 1000);
 			return cell_fail(c, phase, reason, *tail ? tail : NULL);
@@ -396,7 +384,7 @@ static int verify_guest(struct cell *c, json_t *phase, struct ml_vm *to)
 	if (ml_probe_hello(to->probe, s->verify_timeout_ms, &st) < 0) {
 		ml_autofree char *why = strdup(ml_error_message());
 		ml_autofree char *con = console_tail(to, 3000);
-		ml_autofree char *ev = fmt("%s\nguest console (last lines):\n%s", why, con);
+		ml_autofree char *ev = ml_strdup_printf("%s\nguest console (last lines):\n%s", why, con);
 		if (ml_interrupted)
 			return cell_error(c, phase, "interrupted");
 		if (!s->runner->vm_alive(to)) {
@@ -408,7 +396,7 @@ static int verify_guest(struct cell *c, json_t *phase, struct ml_vm *to)
 	}
 	boot_id = ml_json_str(st, "boot_id");
 	if (c->boot_id && boot_id && strcmp(boot_id, c->boot_id) != 0) {
-		ml_autofree char *ev = fmt("boot_id before: %s, after: %s", c->boot_id, boot_id);
+		ml_autofree char *ev = ml_strdup_printf("boot_id before: %s, after: %s", c->boot_id, boot_id);
 		json_decref(st);
 		return cell_fail(c, phase, "the guest rebooted during migration", ev);
 	}
@@ -427,7 +415,7 @@ static int verify_guest(struct cell *c, json_t *phase, struct ml_vm *to)
 	ml_json_set_int(fig, "heartbeat_before", c->heartbeat);
 	ml_json_set_int(fig, "heartbeat_after", hb2);
 	if (hb1 < c->heartbeat || hb2 <= hb1) {
-		ml_autofree char *ev = fmt("heartbeat before migration %lld, after: %lld then %lld "
+		ml_autofree char *ev = ml_strdup_printf("heartbeat before migration %lld, after: %lld then %lld "
 					   "300 ms later",
 					   c->heartbeat, hb1, hb2);
 		return cell_fail(c, phase,
@@ -460,7 +448,7 @@ static int step_migrate(struct cell *c, const char *phase_name, int from, int to
 	json_t *phase = ml_result_phase_begin(&c->res, phase_name);
 	json_t *fig = json_object_get(phase, "figures");
 	struct ml_vm *src = c->vms[from], *dst;
-	ml_autofree char *sock = fmt("%s/mig-%s.sock", c->run_dir, vm_names[to]);
+	ml_autofree char *sock = ml_strdup_printf("%s/mig-%s.sock", c->run_dir, vm_names[to]);
 	ml_autofree char *dst_view = NULL;
 	ml_autofree char *src_view = NULL;
 	json_t *info = NULL;
@@ -476,7 +464,7 @@ static int step_migrate(struct cell *c, const char *phase_name, int from, int to
 		return cell_error(c, phase, "lab setup");
 	}
 	{
-		ml_autofree char *uri = fmt("unix:%s", dst_view);
+		ml_autofree char *uri = ml_strdup_printf("unix:%s", dst_view);
 		if (ml_qmp_execute(dst->qmp, "migrate-incoming", json_pack("{s:s}", "uri", uri),
 				   10000, NULL) < 0) {
 			ml_autofree char *ev = strdup(ml_error_message());
@@ -492,7 +480,7 @@ static int step_migrate(struct cell *c, const char *phase_name, int from, int to
 	ml_qmp_execute(src->qmp, "migrate-set-parameters",
 		       json_pack("{s:I}", "max-bandwidth", (json_int_t)(8LL << 30)), 5000, NULL);
 	{
-		ml_autofree char *uri = fmt("unix:%s", src_view);
+		ml_autofree char *uri = ml_strdup_printf("unix:%s", src_view);
 		if (ml_qmp_execute(src->qmp, "migrate", json_pack("{s:s}", "uri", uri), 10000,
 				   NULL) < 0) {
 			ml_autofree char *ev = strdup(ml_error_message());
@@ -511,7 +499,7 @@ static int step_migrate(struct cell *c, const char *phase_name, int from, int to
 			if (ml_interrupted)
 				return cell_error(c, phase, "interrupted");
 			{
-				ml_autofree char *reason = fmt("the migration did not complete within %d s "
+				ml_autofree char *reason = ml_strdup_printf("the migration did not complete within %d s "
 							       "(cancelled)",
 							       s->migrate_timeout_ms / 1000);
 				return cell_fail(c, phase, reason, why);
@@ -528,11 +516,11 @@ static int step_migrate(struct cell *c, const char *phase_name, int from, int to
 	if (strcmp(status, "completed") != 0) {
 		/* The destination usually says why it refused the stream, then exits. */
 		ml_autofree char *dev = death_evidence(dst);
-		ml_autofree char *ev = fmt("source: migration %s: %s\n%s", status,
+		ml_autofree char *ev = ml_strdup_printf("source: migration %s: %s\n%s", status,
 					   ml_json_str(info, "error-desc") ? ml_json_str(info, "error-desc")
 									   : "(no error-desc)",
 					   dev);
-		ml_autofree char *reason = fmt("the migration %s", status);
+		ml_autofree char *reason = ml_strdup_printf("the migration %s", status);
 		json_decref(info);
 		return cell_fail(c, phase, reason, ev);
 	}
@@ -560,7 +548,7 @@ static int make_run_dir(struct cell *c)
 		return -1;
 	}
 	c->run_dir = strdup(tmpl);
-	c->disk = fmt("%s/disk.raw", c->run_dir);
+	c->disk = ml_strdup_printf("%s/disk.raw", c->run_dir);
 	fd = open(c->disk, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0 || ftruncate(fd, (off_t)DISK_MIB << 20) < 0) {
 		ml_error_errno(errno, "cannot create %s", c->disk);
@@ -623,10 +611,10 @@ static int check_machines(struct cell *c)
 	}
 	missing = c->src_machine ? s->dst : s->src;
 	if (c->src_machine && strcmp(c->src_machine, s->machine) != 0)
-		reason = fmt("machine type %s (%s on %s) does not exist in %s (QEMU %s)", s->machine,
+		reason = ml_strdup_printf("machine type %s (%s on %s) does not exist in %s (QEMU %s)", s->machine,
 			     c->src_machine, s->src->spec, missing->spec, missing->version);
 	else
-		reason = fmt("machine type %s does not exist in %s (QEMU %s)", s->machine,
+		reason = ml_strdup_printf("machine type %s does not exist in %s (QEMU %s)", s->machine,
 			     missing->spec, missing->version);
 	phase = ml_result_phase_begin(&c->res, "plan");
 	return cell_decide(c, phase, ML_VERDICT_SKIP, reason, NULL);

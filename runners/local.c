@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 
 #include "jsonline.h"
+#include "ml-buf.h"
 #include "ml-error.h"
 #include "ml-fs.h"
 #include "ml-json.h"
@@ -28,19 +29,6 @@
 #define QMP_START_TIMEOUT_MS 30000
 #define QMP_HANDSHAKE_TIMEOUT_MS 10000
 
-static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-static char *fmt(const char *f, ...)
-{
-	va_list ap;
-	char *s;
-
-	va_start(ap, f);
-	if (vasprintf(&s, f, ap) < 0)
-		abort();
-	va_end(ap);
-	return s;
-}
-
 static char *guest_dir_of(const char *kernel_path)
 {
 	ml_autofree char *copy = strdup(kernel_path);
@@ -51,7 +39,7 @@ static char *map_path(const char *host_path, const char *host_dir, const char *i
 {
 	size_t n = strlen(host_dir);
 	if (strncmp(host_path, host_dir, n) == 0 && (host_path[n] == '/' || host_path[n] == '\0'))
-		return fmt("%s%s", inner_dir, host_path + n);
+		return ml_strdup_printf("%s%s", inner_dir, host_path + n);
 	return NULL;
 }
 
@@ -104,9 +92,9 @@ static json_t *build_argv(const struct ml_vm_spec *s, const struct ml_vm *vm)
 {
 	json_t *a = json_array();
 	const char *gdir = s->root ? ROOT_GUEST_DIR : NULL;
-	ml_autofree char *kernel = gdir ? fmt("%s/%s", gdir, strrchr(s->kernel_path, '/') + 1)
+	ml_autofree char *kernel = gdir ? ml_strdup_printf("%s/%s", gdir, strrchr(s->kernel_path, '/') + 1)
 					: strdup(s->kernel_path);
-	ml_autofree char *initrd = gdir ? fmt("%s/%s", gdir, strrchr(s->initrd_path, '/') + 1)
+	ml_autofree char *initrd = gdir ? ml_strdup_printf("%s/%s", gdir, strrchr(s->initrd_path, '/') + 1)
 					: strdup(s->initrd_path);
 	ml_autofree char *qmp = local_view_path(vm, vm->qmp_sock);
 	ml_autofree char *probe = local_view_path(vm, vm->probe_sock);
@@ -116,7 +104,7 @@ static json_t *build_argv(const struct ml_vm_spec *s, const struct ml_vm *vm)
 
 	argv_push(a, s->qemu);
 	argv_push(a, "-name");
-	t = fmt("guest=miglab-%s,process=miglab:%s", s->name, s->label ? s->label : s->name);
+	t = ml_strdup_printf("guest=miglab-%s,process=miglab:%s", s->name, s->label ? s->label : s->name);
 	argv_push(a, t);
 	argv_push(a, "-nodefaults");
 	argv_push(a, "-no-user-config");
@@ -132,11 +120,11 @@ static json_t *build_argv(const struct ml_vm_spec *s, const struct ml_vm *vm)
 	}
 	argv_push(a, "-m");
 	free(t);
-	t = fmt("%d", s->memory_mib);
+	t = ml_strdup_printf("%d", s->memory_mib);
 	argv_push(a, t);
 	argv_push(a, "-smp");
 	free(t);
-	t = fmt("%d", s->smp > 0 ? s->smp : 1);
+	t = ml_strdup_printf("%d", s->smp > 0 ? s->smp : 1);
 	argv_push(a, t);
 	argv_push(a, "-kernel");
 	argv_push(a, kernel);
@@ -147,13 +135,13 @@ static json_t *build_argv(const struct ml_vm_spec *s, const struct ml_vm *vm)
 	/* The console is for humans: a file beside cell.json. */
 	argv_push(a, "-chardev");
 	free(t);
-	t = fmt("file,id=console0,path=%s", serial);
+	t = ml_strdup_printf("file,id=console0,path=%s", serial);
 	argv_push(a, t);
 	argv_push(a, "-serial");
 	argv_push(a, "chardev:console0");
 	argv_push(a, "-chardev");
 	free(t);
-	t = fmt("socket,id=qmp0,path=%s,server=on,wait=off", qmp);
+	t = ml_strdup_printf("socket,id=qmp0,path=%s,server=on,wait=off", qmp);
 	argv_push(a, t);
 	argv_push(a, "-mon");
 	argv_push(a, "chardev=qmp0,mode=control");
@@ -162,7 +150,7 @@ static json_t *build_argv(const struct ml_vm_spec *s, const struct ml_vm *vm)
 	argv_push(a, "virtio-serial-pci,id=vser0");
 	argv_push(a, "-chardev");
 	free(t);
-	t = fmt("socket,id=probe0,path=%s,server=on,wait=off", probe);
+	t = ml_strdup_printf("socket,id=probe0,path=%s,server=on,wait=off", probe);
 	argv_push(a, t);
 	argv_push(a, "-device");
 	argv_push(a, "virtserialport,bus=vser0.0,chardev=probe0,name=org.miglab.probe");
@@ -176,7 +164,7 @@ static json_t *build_argv(const struct ml_vm_spec *s, const struct ml_vm *vm)
 	if (disk) {
 		argv_push(a, "-blockdev");
 		free(t);
-		t = fmt("driver=file,node-name=disk0-file,filename=%s", disk);
+		t = ml_strdup_printf("driver=file,node-name=disk0-file,filename=%s", disk);
 		argv_push(a, t);
 		argv_push(a, "-blockdev");
 		argv_push(a, "driver=raw,node-name=disk0,file=disk0-file");
@@ -254,12 +242,12 @@ static int local_vm_start(const struct ml_vm_spec *s, struct ml_vm **out)
 	vm->root = s->root;
 	vm->out_dir = strdup(s->out_dir);
 	vm->run_dir = strdup(s->run_dir);
-	vm->stderr_path = fmt("%s/qemu-%s.stderr", s->out_dir, s->name);
-	vm->serial_path = fmt("%s/console-%s.log", s->out_dir, s->name);
-	vm->qmp_log_path = fmt("%s/qmp-%s.log", s->out_dir, s->name);
-	vm->probe_log_path = fmt("%s/probe-%s.log", s->out_dir, s->name);
-	vm->qmp_sock = fmt("%s/qmp-%s.sock", s->run_dir, s->name);
-	vm->probe_sock = fmt("%s/probe-%s.sock", s->run_dir, s->name);
+	vm->stderr_path = ml_strdup_printf("%s/qemu-%s.stderr", s->out_dir, s->name);
+	vm->serial_path = ml_strdup_printf("%s/console-%s.log", s->out_dir, s->name);
+	vm->qmp_log_path = ml_strdup_printf("%s/qmp-%s.log", s->out_dir, s->name);
+	vm->probe_log_path = ml_strdup_printf("%s/probe-%s.log", s->out_dir, s->name);
+	vm->qmp_sock = ml_strdup_printf("%s/qmp-%s.sock", s->run_dir, s->name);
+	vm->probe_sock = ml_strdup_printf("%s/probe-%s.sock", s->run_dir, s->name);
 	unlink(vm->qmp_sock);
 	unlink(vm->probe_sock);
 	if (s->disk_path && s->root) {

@@ -136,3 +136,17 @@ ssize_t ml_buf_read_fd(struct ml_buf *b, int fd, size_t chunk)
 	b->data[b->len] = '\0';
 	return n;
 }
+
+char *ml_strdup_printf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		abort();
+	return s;
+}

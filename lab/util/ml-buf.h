@@ -35,6 +35,10 @@ char *ml_buf_steal(struct ml_buf *b);
  * fd with nothing to read (not reported). */
 ssize_t ml_buf_read_fd(struct ml_buf *b, int fd, size_t chunk);
 
+/* A new formatted string (like asprintf, but aborts on OOM so callers need
+ * no error path for it). */
+char *ml_strdup_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 #define ml_autobuf __attribute__((cleanup(ml_buf_free)))
 
 #endif

@@ -109,22 +109,6 @@ static size_t qemu_children(pid_t parent, pid_t *out, size_t max)
 	return n;
 }
 
-static int alive(pid_t pid)
-{
-	char path[64], buf[512];
-	FILE *f;
-	char *p;
-	int live;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	live = fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')) && p[2] != 'Z' && p[2] != 'X';
-	fclose(f);
-	return live;
-}
-
 static void test_cell_passes_both_directions(void **state)
 {
 	const char *args[] = { "--src", "debian:bookworm", "--dst", "debian:bookworm-backports",
@@ -287,9 +271,7 @@ static void interrupt_cell(int sig, const char *run_id)
 	assert_int_equal(kill(pid, sig), 0);
 	assert_int_equal(ml_proc_wait(pid, 30000, &status), 0);
 	for (size_t i = 0; i < n; i++) {
-		for (int t = 0; t < 100 && alive(qemus[i]); t++)
-			usleep(50 * 1000);
-		assert_false(alive(qemus[i]));
+		assert_false(ml_test_pid_wait_dead(qemus[i], 5000));
 	}
 	if (sig == SIGINT) {
 		/* An interrupted cell is recorded as an error of the lab, not a QEMU failure. */

@@ -110,29 +110,6 @@ static void test_proc_exec_failure_named(void **state)
 	assert_non_null(strstr(ml_error_message(), "No such file"));
 }
 
-/* True if pid exists and is not a zombie (a killed orphan may linger as a
- * zombie until its new parent reaps it; that is dead enough). */
-static int process_is_live(pid_t pid)
-{
-	char path[64], buf[256];
-	FILE *f;
-	char *p;
-	int live = 0;
-
-	for (int i = 0; i < 200; i++) {
-		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-		f = fopen(path, "r");
-		if (!f)
-			return 0;
-		live = fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')) && p[2] != 'Z' && p[2] != 'X';
-		fclose(f);
-		if (!live)
-			return 0;
-		usleep(10000);
-	}
-	return live;
-}
-
 static void test_proc_timeout_kills_group(void **state)
 {
 	/* The child starts a grandchild; a timeout must kill both. */
@@ -147,7 +124,7 @@ static void test_proc_timeout_kills_group(void **state)
 	assert_true(ml_now_ms() - t0 < 5000);
 	assert_non_null(strstr(ml_error_message(), "killed"));
 	assert_true(out.len > 0);
-	assert_false(process_is_live((pid_t)atoi(out.data)));
+	assert_false(ml_test_pid_wait_dead(atoi(out.data), 2000));
 	ml_buf_free(&out);
 }
 

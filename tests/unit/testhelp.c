@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ml-fs.h"
 #include "testhelp.h"
@@ -25,6 +26,29 @@ char *ml_test_tmpdir(void)
 void ml_test_rmtree(const char *dir)
 {
 	ml_rm_rf(dir);
+}
+
+int ml_test_pid_live(int pid)
+{
+	char path[64], buf[512];
+	FILE *f;
+	char *p;
+	int live;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	live = fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')) && p[2] != 'Z' && p[2] != 'X';
+	fclose(f);
+	return live;
+}
+
+int ml_test_pid_wait_dead(int pid, int timeout_ms)
+{
+	for (int waited = 0; waited < timeout_ms && ml_test_pid_live(pid); waited += 10)
+		usleep(10000);
+	return ml_test_pid_live(pid);
 }
 
 int ml_test_regenerate(void)

@@ -13,6 +13,12 @@ const char *ml_test_data(const char *rel);
 /* A fresh temporary directory, removed by ml_test_rmtree(). Caller frees. */
 char *ml_test_tmpdir(void);
 void ml_test_rmtree(const char *dir);
+/* True if pid exists and is neither a zombie nor dead (a killed orphan may
+ * linger as a zombie until its new parent reaps it: that counts as dead). */
+int ml_test_pid_live(int pid);
+/* Wait up to timeout_ms for pid to stop being live; returns ml_test_pid_live(). */
+int ml_test_pid_wait_dead(int pid, int timeout_ms);
+
 /* True when MIGLAB_REGENERATE=1: data-driven tests rewrite expected files. */
 int ml_test_regenerate(void);
 
