@@ -12,6 +12,24 @@
 #define HEARTBEAT_STACK (64 * 1024)
 #define LATE_MS 100
 
+/* The agent's clocks live with the heartbeat, which is their main user. */
+static long long clock_ms(clockid_t id)
+{
+	struct timespec ts;
+	clock_gettime(id, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+long long probe_mono_ms(void)
+{
+	return clock_ms(CLOCK_MONOTONIC);
+}
+
+long long probe_boottime_ms(void)
+{
+	return clock_ms(CLOCK_BOOTTIME);
+}
+
 static void *heartbeat_thread(void *opaque)
 {
 	struct probe_heartbeat *hb = opaque;

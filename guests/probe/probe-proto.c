@@ -39,28 +39,11 @@ void probe_log(const char *fmt, ...)
 	fprintf(stderr, "miglab-probe: %s\n", msg);
 }
 
-static long long clock_ms(clockid_t id)
-{
-	struct timespec ts;
-	clock_gettime(id, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-long long probe_mono_ms(void)
-{
-	return clock_ms(CLOCK_MONOTONIC);
-}
-
-long long probe_boottime_ms(void)
-{
-	return clock_ms(CLOCK_BOOTTIME);
-}
-
 static uint64_t random_u64(void)
 {
 	uint64_t v;
 	if (getrandom(&v, sizeof(v), GRND_NONBLOCK) != (ssize_t)sizeof(v))
-		v = (uint64_t)clock_ms(CLOCK_MONOTONIC) * 0x9e3779b97f4a7c15ULL ^ (uint64_t)getpid();
+		v = (uint64_t)probe_mono_ms() * 0x9e3779b97f4a7c15ULL ^ (uint64_t)getpid();
 	return v;
 }
 
