@@ -1,0 +1,27 @@
+/* Exports of a run for CI consumers, made from the result files alone
+ * (<run>/cells/<id>/cell.json): JUnit XML (one testcase per cell, failures
+ * with the reason and evidence) and TAP version 13. Untrusted text (QEMU and
+ * guest output quoted as evidence) is escaped for XML and kept to one
+ * comment block per cell in TAP. */
+#ifndef ML_EXPORT_H
+#define ML_EXPORT_H
+
+#include <jansson.h>
+
+/* Load every cell.json of a run directory, sorted by cell id, into a new
+ * array. Cells whose cell.json is missing or unreadable are skipped with a
+ * warning on stderr (a run being written may have partial cells). */
+json_t *ml_run_load_cells(const char *run_dir);
+
+/* Count verdicts of an array of cell documents: {"pass": N, ...}. */
+json_t *ml_run_count_verdicts(json_t *cells);
+
+int ml_export_junit(const char *run_dir, const char *run_id, json_t *cells, const char *path);
+int ml_export_tap(json_t *cells, const char *path);
+
+/* Escape text for XML character data and attribute values: & < > " ' and
+ * control bytes other than tab/newline (which XML 1.0 cannot carry) become
+ * entities or U+FFFD. Caller frees. */
+char *ml_xml_escape(const char *s);
+
+#endif
