@@ -20,6 +20,9 @@ struct ml_command {
 
 int cmd_fetch(int argc, char **argv);
 int cmd_cell(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
 
 /* Options every command accepts; ids above 1000 so they never clash with
  * a command's own. */

@@ -11,7 +11,10 @@
 
 static const struct ml_command commands[] = {
 	{ "fetch", cmd_fetch, "make or refresh QEMU builds and guest kernels (cached)" },
+	{ "plan", cmd_plan, "list the cells a matrix file expands to" },
+	{ "run", cmd_run, "run a matrix (or --resume a run): the lab's main job" },
 	{ "cell", cmd_cell, "run one cell: boot, migrate forward and back, record a verdict" },
+	{ "merge", cmd_merge, "join runs (shards) of one matrix into one run" },
 };
 
 static void usage(FILE *f)

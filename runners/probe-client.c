@@ -128,6 +128,9 @@ static int wait_reply(struct ml_probe *p, const char *cmd, long long min_id, lon
 		if (r == ML_JSONLINE_EOF)
 			return ml_error_context("%s", cmd);
 		if (r == ML_JSONLINE_ERROR) {
+			/* An interrupt is not garbage: give up at once, saying why. */
+			if (ml_interrupted)
+				return ml_error_context("%s", cmd);
 			if (p->ch.in.len > p->ch.max_line) {
 				p->broken = 1;
 				return ml_error_context("%s", cmd);

@@ -23,10 +23,12 @@ static const char *const default_env[] = {
 };
 
 volatile sig_atomic_t ml_interrupted;
+volatile sig_atomic_t ml_interrupt_count;
 
 static void on_interrupt(int sig)
 {
 	ml_interrupted = sig;
+	ml_interrupt_count++;
 }
 
 void ml_interrupt_install(void)

@@ -62,6 +62,8 @@ long long ml_now_ms(void);
  * connects) checks it and gives up with an "interrupted" error, so the cell
  * can collect what exists and kill what it started. */
 extern volatile sig_atomic_t ml_interrupted;
+/* How many interrupting signals arrived (a second one means "now"). */
+extern volatile sig_atomic_t ml_interrupt_count;
 void ml_interrupt_install(void);
 /* Report "interrupted by SIGX" and return true if an interrupt is pending. */
 bool ml_check_interrupted(void);

@@ -1,0 +1,901 @@
+/* Running a matrix: provisioning, the scheduler, progress, interruption,
+ * resume, sharding, merging and the run's summary files (see run.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+
+#include "build.h"
+#include "cell.h"
+#include "cli.h"
+#include "export.h"
+#include "guest.h"
+#include "matrix.h"
+#include "ml-buf.h"
+#include "ml-error.h"
+#include "ml-fs.h"
+#include "ml-json.h"
+#include "ml-proc.h"
+#include "plan.h"
+#include "result.h"
+#include "run.h"
+#include "ml-common.h"
+
+#define DEFAULT_GRACE_S 60
+/* After SIGTERM a cell cancels its migration and records itself; past this
+ * it is killed (its QEMUs die with it through PR_SET_PDEATHSIG). */
+#define STOP_KILL_AFTER_MS 20000
+
+/* One planned cell, ready to run. */
+struct run_cell {
+	struct ml_cell_spec spec;
+	char *id;
+	const char *skip_reason;  /* planned skip (borrowed from the plan) */
+	char *error;              /* the lab cannot run it (a build failed) */
+	bool done;                /* finished in an earlier attempt (resume) */
+	pid_t pid;                /* running */
+	long long started_ms;
+	bool stop_sent;
+	char *verdict;            /* when finished */
+};
+
+struct run {
+	const struct ml_config *cfg;
+	struct ml_matrix m;
+	struct ml_build *builds;
+	char **build_errors;
+	struct ml_guest *guests;
+	char **guest_errors;
+	struct ml_plan plan;
+	struct run_cell *cells;
+	size_t n;
+	char *id;
+	char *dir;
+	char *matrix_sha256;
+	long long started_ms;
+	char *started_at;
+	unsigned jobs;
+	unsigned shard_index, shard_total;
+};
+
+static int sha256_file_hex(const char *path, char out[65])
+{
+	return ml_sha256_file(path, out);
+}
+
+/* ---- preparing: builds, guests, plan ------------------------------------ */
+
+/* Make every build and guest the matrix names. A build or kernel that cannot
+ * be made does not stop the run: its cells become errors naming why. */
+static int provision_all(struct run *r, bool refresh, bool guests_too)
+{
+	size_t nb = r->m.n_builds, nk = r->m.n_kernels;
+
+	r->builds = calloc(nb, sizeof(*r->builds));
+	r->build_errors = calloc(nb, sizeof(char *));
+	r->guests = calloc(nk, sizeof(*r->guests));
+	r->guest_errors = calloc(nk, sizeof(char *));
+	if (!r->builds || !r->build_errors || !r->guests || !r->guest_errors)
+		abort();
+	for (size_t i = 0; i < nb; i++) {
+		const char *provider = r->m.builds[i].provider;
+		if (ml_build_provision(r->cfg, provider, refresh, &r->builds[i]) < 0) {
+			r->build_errors[i] = ml_strdup_printf("build %s (%s) could not be made: %s",
+							      r->m.builds[i].name, provider,
+							      ml_error_message());
+			fprintf(stderr, "miglab: %s\n", r->build_errors[i]);
+			ml_build_parse(provider, &r->builds[i]); /* keep spec for ids */
+			if (!r->builds[i].spec)
+				r->builds[i].spec = strdup(provider);
+		} else {
+			fprintf(stderr, "miglab: build %-20s %-28s QEMU %s\n", r->m.builds[i].name,
+				provider, r->builds[i].version);
+		}
+		if (ml_interrupted)
+			return -1;
+	}
+	if (!guests_too)
+		return 0;
+	if (!r->cfg->probe_path) {
+		ml_error("cannot find the miglab-probe agent beside miglab; set MIGLAB_PROBE");
+		return -1;
+	}
+	for (size_t i = 0; i < nk; i++) {
+		const char *provider = r->m.kernels[i].provider;
+		if (ml_guest_provision(r->cfg->cache_dir, provider, r->cfg->probe_path, r->cfg->mirror,
+				       &r->guests[i]) < 0) {
+			r->guest_errors[i] = ml_strdup_printf("guest kernel %s (%s) could not be made: %s",
+							      r->m.kernels[i].name, provider,
+							      ml_error_message());
+			fprintf(stderr, "miglab: %s\n", r->guest_errors[i]);
+		} else {
+			fprintf(stderr, "miglab: kernel %-19s %-28s %s\n", r->m.kernels[i].name,
+				provider, r->guests[i].kernel_release);
+		}
+		if (ml_interrupted)
+			return -1;
+	}
+	return 0;
+}
+
+static int make_plan(struct run *r)
+{
+	json_t **machines = calloc(r->m.n_builds, sizeof(*machines));
+	struct ml_plan full = { 0 };
+	int ret;
+
+	if (!machines)
+		abort();
+	for (size_t i = 0; i < r->m.n_builds; i++)
+		machines[i] = r->builds[i].machines ? r->builds[i].machines : json_array();
+	ret = ml_plan_expand(&r->m, machines, &full);
+	for (size_t i = 0; i < r->m.n_builds; i++)
+		if (!r->builds[i].machines)
+			json_decref(machines[i]);
+	free(machines);
+	if (ret < 0)
+		return ml_error_context("planning %s", r->m.path);
+	if (r->shard_total) {
+		ret = ml_plan_shard(&full, r->shard_index, r->shard_total, &r->plan);
+		ml_plan_clear(&full);
+		if (ret < 0)
+			return -1;
+	} else {
+		r->plan = full;
+	}
+
+	r->n = r->plan.n;
+	r->cells = calloc(r->n ? r->n : 1, sizeof(*r->cells));
+	if (!r->cells)
+		abort();
+	for (size_t i = 0; i < r->n; i++) {
+		const struct ml_plan_cell *pc = &r->plan.cells[i];
+		struct run_cell *c = &r->cells[i];
+		struct ml_cell_spec *s = &c->spec;
+
+		s->src = &r->builds[pc->src];
+		s->dst = &r->builds[pc->dst];
+		s->guest = &r->guests[pc->kernel];
+		s->kernel_spec = r->m.kernels[pc->kernel].provider;
+		s->machine = pc->machine;
+		s->accel = r->m.accel;
+		s->scenario = r->m.scenario;
+		s->memory_mib = r->m.memory_mib;
+		s->workload_mib = r->m.workload_mib;
+		s->boot_timeout_ms = r->m.boot_timeout_s * 1000;
+		s->migrate_timeout_ms = r->m.migrate_timeout_s * 1000;
+		s->verify_timeout_ms = r->m.verify_timeout_s * 1000;
+		ml_cell_spec_defaults(s);
+		c->id = ml_cell_id(s);
+		c->skip_reason = pc->skip_reason;
+		if (r->build_errors[pc->src])
+			c->error = strdup(r->build_errors[pc->src]);
+		else if (r->build_errors[pc->dst])
+			c->error = strdup(r->build_errors[pc->dst]);
+		else if (r->guest_errors[pc->kernel])
+			c->error = strdup(r->guest_errors[pc->kernel]);
+	}
+	return 0;
+}
+
+static int load_matrix(struct run *r, const char *path)
+{
+	if (ml_matrix_load(path, &r->m) < 0)
+		return -1;
+	r->matrix_sha256 = calloc(1, 65);
+	if (!r->matrix_sha256)
+		abort();
+	return sha256_file_hex(path, r->matrix_sha256);
+}
+
+static void run_free(struct run *r)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		free(r->cells[i].id);
+		free(r->cells[i].error);
+		free(r->cells[i].verdict);
+	}
+	free(r->cells);
+	for (size_t i = 0; r->builds && i < r->m.n_builds; i++) {
+		ml_build_clear(&r->builds[i]);
+		free(r->build_errors[i]);
+	}
+	for (size_t i = 0; r->guests && i < r->m.n_kernels; i++) {
+		ml_guest_clear(&r->guests[i]);
+		free(r->guest_errors[i]);
+	}
+	free(r->builds);
+	free(r->build_errors);
+	free(r->guests);
+	free(r->guest_errors);
+	ml_plan_clear(&r->plan);
+	ml_matrix_clear(&r->m);
+	free(r->id);
+	free(r->dir);
+	free(r->matrix_sha256);
+	free(r->started_at);
+}
+
+/* ---- run.json and the summary files ------------------------------------ */
+
+static json_t *run_builds_json(const struct run *r)
+{
+	json_t *b = json_object();
+	for (size_t i = 0; i < r->m.n_builds; i++) {
+		json_t *j = ml_build_to_json(&r->builds[i]);
+		ml_json_set_str(j, "name", r->m.builds[i].name);
+		if (r->build_errors[i])
+			ml_json_set_str(j, "error", r->build_errors[i]);
+		ml_json_set(b, r->m.builds[i].name, j);
+	}
+	return b;
+}
+
+static json_t *run_kernels_json(const struct run *r)
+{
+	json_t *k = json_object();
+	for (size_t i = 0; i < r->m.n_kernels; i++) {
+		json_t *j = r->guests[i].kernel_release ? ml_guest_to_json(&r->guests[i]) : json_object();
+		ml_json_set_str(j, "provider", r->m.kernels[i].provider);
+		if (r->guest_errors[i])
+			ml_json_set_str(j, "error", r->guest_errors[i]);
+		ml_json_set(k, r->m.kernels[i].name, j);
+	}
+	return k;
+}
+
+static int write_run_json(const struct run *r, const char *state, json_t *cells_docs)
+{
+	ml_autofree char *path = ml_path_join(r->dir, "run.json");
+	ml_autofree char *now = ml_timestamp_utc();
+	json_t *run = json_object();
+	json_t *cells = json_array();
+	json_t *matrix = json_object();
+	int ret;
+
+	ml_json_set_str(run, "schema", ML_RUN_SCHEMA);
+	ml_json_set_str(run, "run_id", r->id);
+	ml_json_set_str(run, "kind", "matrix");
+	ml_json_set_str(run, "state", state);
+	ml_json_set_str(run, "started_at", r->started_at);
+	ml_json_set_str(run, "updated_at", now);
+	ml_json_set_str(run, "miglab_version", MIGLAB_VERSION);
+	ml_json_set_str(matrix, "name", r->m.name);
+	ml_json_set_str(matrix, "path", r->m.path);
+	ml_json_set_str(matrix, "sha256", r->matrix_sha256);
+	ml_json_set(run, "matrix", matrix);
+	if (r->shard_total)
+		ml_json_set(run, "shard", json_pack("{s:i, s:i}", "index", r->shard_index, "total",
+						    r->shard_total));
+	ml_json_set_int(run, "jobs", r->jobs);
+	ml_json_set(run, "host", ml_host_facts());
+	ml_json_set_str(run, "accel", r->m.accel);
+	ml_json_set(run, "builds", run_builds_json(r));
+	ml_json_set(run, "kernels", run_kernels_json(r));
+	ml_json_set_int(run, "planned_cells", (long long)r->n);
+	if (cells_docs) {
+		size_t i;
+		json_t *c;
+		json_array_foreach(cells_docs, i, c) {
+			json_t *in = json_object_get(c, "inputs");
+			json_array_append_new(
+				cells, json_pack("{s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:I}", "cell_id",
+						 ml_json_str(c, "cell_id"), "verdict",
+						 ml_json_str(c, "verdict"), "src",
+						 ml_json_str(json_object_get(in, "src"), "provider"),
+						 "dst", ml_json_str(json_object_get(in, "dst"), "provider"),
+						 "machine", ml_json_str(in, "machine"), "kernel",
+						 ml_json_str(in, "kernel"), "wall_ms",
+						 (json_int_t)ml_json_int(c, "wall_ms", 0)));
+		}
+		ml_json_set(run, "counts", ml_run_count_verdicts(cells_docs));
+	}
+	ml_json_set(run, "cells", cells);
+	ml_json_set_int(run, "wall_ms", ml_now_ms() - r->started_ms);
+	ret = ml_json_write_file(path, run);
+	json_decref(run);
+	return ret;
+}
+
+/* ---- cells that do not need a QEMU ------------------------------------- */
+
+/* Record a planned skip or a cell the lab cannot run, without starting it. */
+static int record_unrun_cell(const struct run *r, struct run_cell *c)
+{
+	ml_autofree char *cells = ml_path_join(r->dir, "cells");
+	ml_autofree char *dir = ml_path_join(cells, c->id);
+	struct ml_cell_result res;
+	json_t *in = json_object();
+	json_t *phase;
+	int ret;
+
+	ml_json_set(in, "src", ml_build_to_json(c->spec.src));
+	ml_json_set(in, "dst", ml_build_to_json(c->spec.dst));
+	json_object_del(json_object_get(in, "src"), "machines");
+	json_object_del(json_object_get(in, "dst"), "machines");
+	json_object_del(json_object_get(in, "src"), "packages");
+	json_object_del(json_object_get(in, "dst"), "packages");
+	ml_json_set_str(in, "machine", c->spec.machine);
+	ml_json_set_str(in, "kernel", c->spec.kernel_spec);
+	ml_json_set_str(in, "scenario", c->spec.scenario);
+	ml_json_set_str(in, "accel", c->spec.accel);
+	if (ml_result_new(&res, dir, r->id, c->id, in) < 0)
+		return -1;
+	ml_json_set_str(res.doc, "accel", c->spec.accel);
+	phase = ml_result_phase_begin(&res, "plan");
+	if (c->error) {
+		ml_result_phase_end(&res, phase, ML_PHASE_ERROR, c->error);
+		ml_result_set_verdict(&res, ML_VERDICT_ERROR, "plan", c->error, NULL);
+	} else {
+		ml_result_phase_end(&res, phase, ML_PHASE_SKIP, c->skip_reason);
+		ml_result_set_verdict(&res, ML_VERDICT_SKIP, "plan", c->skip_reason, NULL);
+	}
+	ret = ml_result_write(&res);
+	free(c->verdict);
+	c->verdict = strdup(ml_json_str(res.doc, "verdict"));
+	ml_result_clear(&res);
+	return ret;
+}
+
+/* ---- the scheduler ----------------------------------------------------- */
+
+/* In the child: run one cell. SIGINT is ignored (the parent decides when
+ * running cells stop); SIGTERM makes the cell stop cleanly. */
+static void __attribute__((noreturn)) cell_child(const struct run *r, struct run_cell *c,
+						 pid_t parent)
+{
+	enum ml_verdict v = ML_VERDICT_ERROR;
+	struct sigaction ign = { .sa_handler = SIG_IGN };
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(ML_EXIT_LAB);
+	ml_interrupted = 0;
+	ml_interrupt_count = 0;
+	ml_interrupt_install();
+	sigaction(SIGINT, &ign, NULL);
+	/* Its own log of lab messages; the parent keeps the terminal tidy. */
+	{
+		ml_autofree char *cells = ml_path_join(r->dir, "cells");
+		ml_autofree char *dir = ml_path_join(cells, c->id);
+		ml_autofree char *log = ml_path_join(dir, "miglab.log");
+		int fd;
+		ml_mkdir_p(dir, 0755);
+		fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (fd >= 0) {
+			dup2(fd, 2);
+			close(fd);
+		}
+	}
+	if (ml_cell_run(&c->spec, r->dir, r->id, &v, NULL) < 0) {
+		ml_error_print();
+		_exit(ML_EXIT_LAB);
+	}
+	_exit(v == ML_VERDICT_PASS || v == ML_VERDICT_SKIP || v == ML_VERDICT_XFAIL ? 0
+	      : v == ML_VERDICT_ERROR					      ? ML_EXIT_LAB
+									      : ML_EXIT_FAIL);
+}
+
+static int start_cell(const struct run *r, struct run_cell *c)
+{
+	pid_t parent = getpid();
+	pid_t pid;
+	ml_autofree char *cells = ml_path_join(r->dir, "cells");
+	ml_autofree char *dir = ml_path_join(cells, c->id);
+
+	/* A cell cut short in an earlier attempt starts again from nothing. */
+	if (ml_rm_rf(dir) < 0)
+		return -1;
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		ml_error_errno(errno, "cannot fork a cell");
+		return -1;
+	}
+	if (pid == 0)
+		cell_child(r, c, parent);
+	c->pid = pid;
+	c->started_ms = ml_now_ms();
+	return 0;
+}
+
+/* A cell process ended: read its verdict from its cell.json, or record why
+ * there is none. */
+static void finish_cell(const struct run *r, struct run_cell *c, int status)
+{
+	ml_autofree char *path = ml_strdup_printf("%s/cells/%s/cell.json", r->dir, c->id);
+	json_t *doc = ml_json_load_file(path, 64 << 20);
+	const char *state = doc ? ml_json_str(doc, "state") : NULL;
+
+	c->pid = 0;
+	if (doc && state && strcmp(state, "done") == 0) {
+		free(c->verdict);
+		c->verdict = strdup(ml_json_str(doc, "verdict"));
+	} else {
+		char desc[128];
+		ml_autofree char *reason = NULL;
+		struct ml_cell_result res;
+		ml_autofree char *dir = ml_strdup_printf("%s/cells/%s", r->dir, c->id);
+
+		ml_proc_status_str(status, desc, sizeof(desc));
+		reason = ml_strdup_printf("the cell process %s before recording a verdict", desc);
+		/* Keep what the cell wrote (phases, logs), mark it as an error. */
+		if (doc) {
+			res.doc = json_incref(doc);
+			res.dir = strdup(dir);
+			res.started_ms = ml_now_ms() - ml_json_int(doc, "wall_ms", 0);
+		} else if (ml_result_new(&res, dir, r->id, c->id, json_object()) < 0) {
+			json_decref(doc);
+			return;
+		}
+		ml_result_set_verdict(&res, ML_VERDICT_ERROR, NULL, reason, NULL);
+		ml_result_write(&res);
+		ml_result_clear(&res);
+		free(c->verdict);
+		c->verdict = strdup("error");
+	}
+	json_decref(doc);
+}
+
+struct progress {
+	bool tty;
+	size_t total, done;
+	long long started_ms;
+	json_t *counts;
+	long long cell_ms_sum; /* of executed cells, for the ETA */
+	size_t executed;
+};
+
+static void progress_line(struct progress *p, size_t running)
+{
+	long long el = (ml_now_ms() - p->started_ms) / 1000;
+	struct ml_buf b = ML_BUF_INIT(0);
+
+	if (!p->tty)
+		return;
+	ml_buf_printf(&b, "\r\033[K[%zu/%zu] %lld pass, %lld fail, %lld skip, %lld error | %zu running | %lldm%02llds",
+		      p->done, p->total, ml_json_int(p->counts, "pass", 0),
+		      ml_json_int(p->counts, "fail", 0) + ml_json_int(p->counts, "xpass", 0),
+		      ml_json_int(p->counts, "skip", 0) + ml_json_int(p->counts, "xfail", 0),
+		      ml_json_int(p->counts, "error", 0), running, el / 60, el % 60);
+	if (p->done && p->done < p->total) {
+		long long eta = el * (long long)(p->total - p->done) / (long long)p->done;
+		ml_buf_printf(&b, ", ETA %lldm%02llds", eta / 60, eta % 60);
+	}
+	fputs(b.data, stderr);
+	fflush(stderr);
+	ml_buf_free(&b);
+}
+
+static void progress_cell(struct progress *p, const struct run_cell *c, long long ms)
+{
+	const char *v = c->verdict ? c->verdict : "error";
+
+	p->done++;
+	ml_json_set_int(p->counts, v, ml_json_int(p->counts, v, 0) + 1);
+	if (p->tty) {
+		/* Only what needs attention scrolls by; the rest is the live line. */
+		if (strcmp(v, "pass") != 0 && strcmp(v, "skip") != 0)
+			fprintf(stderr, "\r\033[K%-5s %s\n", v, c->id);
+		return;
+	}
+	fprintf(stderr, "[%zu/%zu] %-5s %s (%.1f s)\n", p->done, p->total, v, c->id,
+		(double)ms / 1000.0);
+}
+
+static int schedule(struct run *r, int grace_s)
+{
+	struct progress p = { .tty = isatty(2), .started_ms = ml_now_ms(), .counts = json_object() };
+	size_t next = 0, running = 0;
+	long long grace_deadline = -1, kill_deadline = -1;
+	bool stopping = false;
+
+	for (size_t i = 0; i < r->n; i++)
+		if (!r->cells[i].done)
+			p.total++;
+	while (next < r->n || running > 0) {
+		/* Start what we may. */
+		while (!stopping && running < r->jobs && next < r->n) {
+			struct run_cell *c = &r->cells[next++];
+			if (c->done)
+				continue;
+			if (c->skip_reason || c->error) {
+				if (record_unrun_cell(r, c) < 0)
+					ml_error_print();
+				progress_cell(&p, c, 0);
+				continue;
+			}
+			if (start_cell(r, c) < 0) {
+				ml_error_print();
+				c->error = strdup(ml_error_message());
+				record_unrun_cell(r, c);
+				progress_cell(&p, c, 0);
+				continue;
+			}
+			running++;
+		}
+		progress_line(&p, running);
+		if (running == 0 && (stopping || next >= r->n))
+			break;
+
+		/* Reap. */
+		{
+			int status;
+			pid_t pid = waitpid(-1, &status, WNOHANG);
+			if (pid > 0) {
+				for (size_t i = 0; i < r->n; i++) {
+					struct run_cell *c = &r->cells[i];
+					if (c->pid != pid)
+						continue;
+					finish_cell(r, c, status);
+					progress_cell(&p, c, ml_now_ms() - c->started_ms);
+					running--;
+				}
+				continue;
+			}
+		}
+		/* Interruption: stop starting, give the running cells their grace. */
+		if (ml_interrupt_count && !stopping) {
+			stopping = true;
+			grace_deadline = ml_now_ms() + (long long)grace_s * 1000;
+			fprintf(stderr, "%smiglab: interrupted: no new cells; %zu running cell(s) "
+					"get %d s to finish (interrupt again to stop them now)\n",
+				p.tty ? "\r\033[K" : "", running, grace_s);
+		}
+		if (stopping && (ml_interrupt_count > 1 || ml_now_ms() > grace_deadline) &&
+		    kill_deadline < 0) {
+			kill_deadline = ml_now_ms() + STOP_KILL_AFTER_MS;
+			for (size_t i = 0; i < r->n; i++)
+				if (r->cells[i].pid > 0 && !r->cells[i].stop_sent) {
+					kill(r->cells[i].pid, SIGTERM);
+					r->cells[i].stop_sent = true;
+				}
+		}
+		if (kill_deadline > 0 && ml_now_ms() > kill_deadline)
+			for (size_t i = 0; i < r->n; i++)
+				if (r->cells[i].pid > 0)
+					kill(r->cells[i].pid, SIGKILL);
+		usleep(100 * 1000);
+	}
+	if (p.tty)
+		fputs("\r\033[K", stderr);
+	json_decref(p.counts);
+	return stopping ? 1 : 0;
+}
+
+/* ---- the run ------------------------------------------------------------ */
+
+static void print_summary(const struct run *r, json_t *docs)
+{
+	json_t *counts = ml_run_count_verdicts(docs);
+	const char *order[] = { "pass", "fail", "xfail", "xpass", "skip", "error" };
+	size_t i;
+	json_t *c;
+	bool header = false;
+
+	printf("\n%-6s %s\n", "", "cells");
+	for (size_t k = 0; k < ML_ARRAY_SIZE(order); k++)
+		printf("%-6s %lld\n", order[k], ml_json_int(counts, order[k], 0));
+	json_array_foreach(docs, i, c) {
+		const char *v = ml_json_str(c, "verdict");
+		if (!v || strcmp(v, "pass") == 0 || strcmp(v, "skip") == 0 || strcmp(v, "xfail") == 0)
+			continue;
+		if (!header) {
+			printf("\nneeds attention:\n");
+			header = true;
+		}
+		printf("  %-5s %s\n        %s\n", v, ml_json_str(c, "cell_id"), ml_json_str(c, "reason"));
+	}
+	printf("\nrun: %s\n", r->dir);
+	json_decref(counts);
+}
+
+static int exit_code_of(json_t *docs)
+{
+	json_t *counts = ml_run_count_verdicts(docs);
+	int rc = ml_json_int(counts, "error", 0)				? ML_EXIT_LAB
+		 : ml_json_int(counts, "fail", 0) + ml_json_int(counts, "xpass", 0) ? ML_EXIT_FAIL
+											 : ML_EXIT_OK;
+	json_decref(counts);
+	return rc;
+}
+
+static int finish_run(struct run *r, bool interrupted)
+{
+	json_t *docs = ml_run_load_cells(r->dir);
+	ml_autofree char *junit = ml_path_join(r->dir, "junit.xml");
+	ml_autofree char *tap = ml_path_join(r->dir, "results.tap");
+	int rc;
+
+	if (write_run_json(r, interrupted ? "interrupted" : "done", docs) < 0 ||
+	    ml_export_junit(r->dir, r->id, docs, junit) < 0 || ml_export_tap(docs, tap) < 0) {
+		json_decref(docs);
+		ml_error_print();
+		return ML_EXIT_LAB;
+	}
+	print_summary(r, docs);
+	rc = exit_code_of(docs);
+	json_decref(docs);
+	if (interrupted) {
+		printf("interrupted: resume with `miglab run --resume %s`\n", r->id);
+		return 128 + (ml_interrupted ? ml_interrupted : SIGINT);
+	}
+	return rc;
+}
+
+/* Resume: the run's own copy of the matrix, its shard, the cells already done. */
+static int open_resumed(struct run *r, const char *resume, const char **matrix_path)
+{
+	ml_autofree char *runjson = NULL;
+	json_t *doc, *shard;
+
+	if (strchr(resume, '/'))
+		r->dir = strdup(resume);
+	else
+		r->dir = ml_path_join(r->cfg->results_dir, resume);
+	runjson = ml_path_join(r->dir, "run.json");
+	doc = ml_json_load_file(runjson, 64 << 20);
+	if (!doc)
+		return ml_error_context("cannot resume %s", resume);
+	if (!ml_json_str(doc, "run_id") || strcmp(ml_json_str(doc, "kind") ? ml_json_str(doc, "kind") : "", "matrix") != 0) {
+		json_decref(doc);
+		ml_error("cannot resume %s: it is not a matrix run", resume);
+		return -1;
+	}
+	r->id = strdup(ml_json_str(doc, "run_id"));
+	r->started_at = strdup(ml_json_str(doc, "started_at") ? ml_json_str(doc, "started_at") : "");
+	shard = json_object_get(doc, "shard");
+	if (shard) {
+		r->shard_index = (unsigned)ml_json_int(shard, "index", 0);
+		r->shard_total = (unsigned)ml_json_int(shard, "total", 0);
+	}
+	json_decref(doc);
+	*matrix_path = NULL;
+	return 0;
+}
+
+static void mark_done_cells(struct run *r)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		ml_autofree char *path = ml_strdup_printf("%s/cells/%s/cell.json", r->dir, r->cells[i].id);
+		json_t *doc = ml_path_exists(path) ? ml_json_load_file(path, 64 << 20) : NULL;
+		const char *state = doc ? ml_json_str(doc, "state") : NULL;
+		const char *verdict = doc ? ml_json_str(doc, "verdict") : NULL;
+		/* An "error" is the lab's failure (or an interrupt), not QEMU's:
+		 * such a cell runs again, like one that never finished. */
+		if (state && strcmp(state, "done") == 0 && verdict && strcmp(verdict, "error") != 0) {
+			r->cells[i].done = true;
+			r->cells[i].verdict = strdup(ml_json_str(doc, "verdict"));
+		}
+		json_decref(doc);
+	}
+}
+
+int ml_run_matrix(const struct ml_config *cfg, const struct ml_run_options *o)
+{
+	struct run r = { .cfg = cfg, .started_ms = ml_now_ms() };
+	ml_autofree char *matrix_copy = NULL;
+	const char *matrix_path = o->matrix_path;
+	size_t todo = 0;
+	int rc = ML_EXIT_LAB, sched;
+
+	r.shard_index = o->shard_index;
+	r.shard_total = o->shard_total;
+	if (o->resume) {
+		if (open_resumed(&r, o->resume, &matrix_path) < 0)
+			goto out;
+		matrix_copy = ml_path_join(r.dir, "matrix.ini");
+		matrix_path = matrix_copy;
+	}
+	if (load_matrix(&r, matrix_path) < 0)
+		goto out;
+	if (!o->resume) {
+		r.id = o->run_id ? strdup(o->run_id) : ml_run_id_new();
+		r.dir = ml_path_join(cfg->results_dir, r.id);
+		r.started_at = ml_timestamp_utc();
+		if (ml_path_exists(r.dir)) {
+			ml_error("run %s already exists in %s (use --resume %s to finish it)", r.id,
+				 cfg->results_dir, r.id);
+			goto out;
+		}
+		matrix_copy = ml_path_join(r.dir, "matrix.ini");
+		if (ml_mkdir_p(r.dir, 0755) < 0 || ml_copy_file(matrix_path, matrix_copy) < 0)
+			goto out;
+	}
+	r.jobs = o->jobs ? o->jobs : r.m.jobs ? r.m.jobs : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
+	if (r.jobs == 0)
+		r.jobs = 1;
+	if (provision_all(&r, o->refresh, true) < 0 || make_plan(&r) < 0)
+		goto out;
+	if (o->resume)
+		mark_done_cells(&r);
+	for (size_t i = 0; i < r.n; i++)
+		todo += !r.cells[i].done;
+	write_run_json(&r, "running", NULL);
+	fprintf(stderr, "miglab: run %s: %zu cells planned, %zu to run, %u at a time -> %s\n", r.id,
+		r.n, todo, r.jobs, r.dir);
+	sched = schedule(&r, o->grace_s >= 0 ? o->grace_s : DEFAULT_GRACE_S);
+	rc = finish_run(&r, sched != 0);
+out:
+	if (rc == ML_EXIT_LAB && !r.n)
+		ml_error_print();
+	run_free(&r);
+	return rc;
+}
+
+int ml_run_print_plan(const struct ml_config *cfg, const char *matrix_path, unsigned shard_index,
+		      unsigned shard_total, bool json)
+{
+	struct run r = { .cfg = cfg, .shard_index = shard_index, .shard_total = shard_total };
+	int rc = ML_EXIT_LAB;
+
+	if (load_matrix(&r, matrix_path) < 0 || provision_all(&r, false, false) < 0 ||
+	    make_plan(&r) < 0) {
+		ml_error_print();
+		goto out;
+	}
+	if (json) {
+		json_t *arr = json_array();
+		for (size_t i = 0; i < r.n; i++) {
+			const struct ml_plan_cell *pc = &r.plan.cells[i];
+			json_array_append_new(
+				arr, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:b, s:s?, s:s?}",
+					       "cell_id", r.cells[i].id, "src", r.m.builds[pc->src].name,
+					       "dst", r.m.builds[pc->dst].name, "kernel",
+					       r.m.kernels[pc->kernel].name, "machine", pc->machine,
+					       "rule", pc->rule, "control", pc->control, "deprecated",
+					       pc->deprecated, "skip", pc->skip_reason, "error",
+					       r.cells[i].error));
+		}
+		{
+			char *text = json_dumps(arr, JSON_INDENT(2));
+			puts(text);
+			free(text);
+		}
+		json_decref(arr);
+	} else {
+		for (size_t i = 0; i < r.n; i++) {
+			const struct ml_plan_cell *pc = &r.plan.cells[i];
+			printf("%-70s %-14s -> %-20s %-16s %-10s %s%s%s\n", r.cells[i].id,
+			       r.m.builds[pc->src].name, r.m.builds[pc->dst].name, pc->machine,
+			       r.m.kernels[pc->kernel].name, pc->rule,
+			       pc->skip_reason ? "  skip: " : "", pc->skip_reason ? pc->skip_reason : "");
+		}
+		printf("%zu cells\n", r.n);
+	}
+	rc = ML_EXIT_OK;
+out:
+	run_free(&r);
+	return rc;
+}
+
+/* ---- merge -------------------------------------------------------------- */
+
+static int copy_dir_flat(const char *src, const char *dst)
+{
+	ml_autofree char *cmd_src = ml_strdup_printf("%s/.", src);
+	const char *argv[] = { "/bin/cp", "-a", cmd_src, dst, NULL };
+	struct ml_proc_spec spec = { .argv = argv, .stdin_fd = -1 };
+	struct ml_buf err = ML_BUF_INIT(1 << 16);
+	int status;
+
+	if (ml_mkdir_p(dst, 0755) < 0)
+		return -1;
+	if (ml_proc_run(&spec, 600000, NULL, &err, &status) < 0 || status != 0) {
+		ml_error("cannot copy %s to %s: %s", src, dst, err.data ? err.data : "");
+		ml_buf_free(&err);
+		return -1;
+	}
+	ml_buf_free(&err);
+	return 0;
+}
+
+int ml_run_merge(const struct ml_config *cfg, const char *const *runs, size_t n, const char *run_id)
+{
+	ml_autofree char *id = run_id ? strdup(run_id) : ml_run_id_new();
+	ml_autofree char *dir = ml_path_join(cfg->results_dir, id);
+	ml_autofree char *cells_dir = ml_path_join(dir, "cells");
+	json_t *merged_from = json_array();
+	json_t *first = NULL, *docs = NULL, *run = NULL;
+	int rc = ML_EXIT_LAB;
+
+	if (ml_path_exists(dir)) {
+		ml_error("run %s already exists in %s", id, cfg->results_dir);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		ml_autofree char *rdir = strchr(runs[i], '/') ? strdup(runs[i])
+							      : ml_path_join(cfg->results_dir, runs[i]);
+		ml_autofree char *rjson = ml_path_join(rdir, "run.json");
+		json_t *doc = ml_json_load_file(rjson, 64 << 20);
+		json_t *cdocs;
+		size_t k;
+		json_t *c;
+
+		if (!doc) {
+			ml_error_context("merge: %s is not a run", runs[i]);
+			goto out;
+		}
+		if (!first) {
+			first = doc;
+		} else {
+			const char *a = ml_json_str(json_object_get(first, "matrix"), "sha256");
+			const char *b = ml_json_str(json_object_get(doc, "matrix"), "sha256");
+			if (!a || !b || strcmp(a, b) != 0) {
+				ml_error("merge: %s ran another matrix than %s (matrix files differ)",
+					 runs[i], runs[0]);
+				json_decref(doc);
+				goto out;
+			}
+			json_decref(doc);
+		}
+		json_array_append_new(merged_from, json_string(rdir));
+		cdocs = ml_run_load_cells(rdir);
+		json_array_foreach(cdocs, k, c) {
+			const char *cid = ml_json_str(c, "cell_id");
+			ml_autofree char *from = ml_strdup_printf("%s/cells/%s", rdir, cid);
+			ml_autofree char *to = ml_path_join(cells_dir, cid);
+			if (ml_path_exists(to)) {
+				ml_error("merge: cell %s is in more than one of the runs", cid);
+				json_decref(cdocs);
+				goto out;
+			}
+			if (copy_dir_flat(from, to) < 0) {
+				json_decref(cdocs);
+				goto out;
+			}
+		}
+		json_decref(cdocs);
+	}
+	/* run.json: the first run's facts, the union of the cells. */
+	docs = ml_run_load_cells(dir);
+	run = json_deep_copy(first);
+	ml_json_set_str(run, "run_id", id);
+	ml_json_set_str(run, "kind", "matrix");
+	ml_json_set_str(run, "state", "done");
+	json_object_del(run, "shard");
+	ml_json_set(run, "merged_from", json_incref(merged_from));
+	ml_json_set(run, "counts", ml_run_count_verdicts(docs));
+	{
+		json_t *cells = json_array();
+		size_t k;
+		json_t *c;
+		json_array_foreach(docs, k, c)
+			json_array_append_new(cells, json_pack("{s:s?, s:s?}", "cell_id",
+							       ml_json_str(c, "cell_id"), "verdict",
+							       ml_json_str(c, "verdict")));
+		ml_json_set(run, "cells", cells);
+	}
+	{
+		ml_autofree char *rj = ml_path_join(dir, "run.json");
+		ml_autofree char *junit = ml_path_join(dir, "junit.xml");
+		ml_autofree char *tap = ml_path_join(dir, "results.tap");
+		ml_autofree char *mfrom = ml_strdup_printf("%s/matrix.ini",
+							   json_string_value(json_array_get(merged_from, 0)));
+		ml_autofree char *mto = ml_path_join(dir, "matrix.ini");
+		if (ml_mkdir_p(dir, 0755) < 0 || (ml_path_exists(mfrom) && ml_copy_file(mfrom, mto) < 0) ||
+		    ml_json_write_file(rj, run) < 0 || ml_export_junit(dir, id, docs, junit) < 0 ||
+		    ml_export_tap(docs, tap) < 0)
+			goto out;
+	}
+	{
+		struct run r = { .dir = dir };
+		print_summary(&r, docs);
+	}
+	rc = exit_code_of(docs);
+out:
+	if (rc == ML_EXIT_LAB)
+		ml_error_print();
+	json_decref(first);
+	json_decref(docs);
+	json_decref(run);
+	json_decref(merged_from);
+	return rc;
+}

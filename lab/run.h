@@ -1,0 +1,41 @@
+/* A run: one execution of a matrix into one run directory. The scheduler
+ * keeps `jobs` cells busy, each in its own child process (so a cell that
+ * crashes takes nothing else down, and its QEMUs die with it), prints
+ * progress, and writes run.json, junit.xml and results.tap at the end.
+ *
+ * Interruption: the first SIGINT/SIGTERM stops starting cells and lets the
+ * running ones finish for a grace period; then (or at a second signal) they
+ * are told to stop (SIGTERM: each records "interrupted" and kills its QEMUs).
+ * `--resume RUN` runs only the cells without a finished cell.json, and those
+ * whose verdict is "error" (the lab failed or was interrupted, not QEMU). */
+#ifndef ML_RUN_H
+#define ML_RUN_H
+
+#include <stdbool.h>
+
+#include "config.h"
+
+struct ml_run_options {
+	const char *matrix_path;  /* the matrix to run (or re-read from the run on resume) */
+	const char *run_id;       /* NULL: a new id */
+	const char *resume;       /* run id or directory to resume */
+	unsigned jobs;            /* 0: the matrix's value, else the number of cores */
+	unsigned shard_index;     /* 1-based; 0: no sharding */
+	unsigned shard_total;
+	int grace_s;              /* after the first interrupt; < 0: the default, 60 */
+	bool refresh;             /* rebuild builds and guests */
+};
+
+/* Run a matrix. Returns the exit status for miglab (0 all passed, 1 a cell
+ * failed, 2 the lab failed, 128+N interrupted). */
+int ml_run_matrix(const struct ml_config *cfg, const struct ml_run_options *o);
+
+/* Print the plan of a matrix (provisions builds to learn their machine types). */
+int ml_run_print_plan(const struct ml_config *cfg, const char *matrix_path, unsigned shard_index,
+		      unsigned shard_total, bool json);
+
+/* Join runs (e.g. shards) into a new run directory. */
+int ml_run_merge(const struct ml_config *cfg, const char *const *runs, size_t n,
+		 const char *run_id);
+
+#endif

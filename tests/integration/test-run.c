@@ -1,0 +1,353 @@
+/* Integration tests of `miglab run` / `plan` / `merge` on matrix/quick.ini
+ * with real QEMU builds: shards merged equal the plan and run green; an
+ * interrupted run resumes without re-running finished cells; a SIGKILLed
+ * miglab leaves no QEMU and a resumable run. Needs root and the builds of
+ * quick.ini fetched (tests/run.sh does it). */
+#include <dirent.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "ml-buf.h"
+#include "ml-fs.h"
+#include "ml-json.h"
+#include "ml-proc.h"
+#include "testhelp.h"
+#include "ml-common.h"
+
+static char *results_dir;
+
+/* Run miglab with args; returns its exit code, output in *out (may be NULL). */
+static int miglab(const char *const *args, struct ml_buf *out)
+{
+	const char *argv[32] = { MIGLAB_BIN };
+	size_t n = 1;
+	struct ml_buf o = ML_BUF_INIT(0), e = ML_BUF_INIT(0);
+	struct ml_proc_spec spec = { .stdin_fd = -1 };
+	int status;
+
+	for (size_t i = 0; args[i] && n < ML_ARRAY_SIZE(argv) - 3; i++)
+		argv[n++] = args[i];
+	argv[n++] = "--results-dir";
+	argv[n++] = results_dir;
+	argv[n] = NULL;
+	spec.argv = argv;
+	assert_int_equal(ml_proc_run(&spec, 1200000, &o, &e, &status), 0);
+	print_message("%s%s", o.data ? o.data : "", e.data ? e.data : "");
+	if (out) {
+		ml_buf_puts(out, o.data ? o.data : "");
+		ml_buf_puts(out, e.data ? e.data : "");
+	}
+	ml_buf_free(&o);
+	ml_buf_free(&e);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static json_t *load_run(const char *id)
+{
+	ml_autofree char *p = ml_strdup_printf("%s/%s/run.json", results_dir, id);
+	return ml_json_load_file(p, 1 << 24);
+}
+
+static json_t *load_cell(const char *run, const char *cell)
+{
+	ml_autofree char *p = ml_strdup_printf("%s/%s/cells/%s/cell.json", results_dir, run, cell);
+	return ml_json_load_file(p, 1 << 24);
+}
+
+/* Cell ids of `miglab plan --json`, sorted (the plan is sorted by position;
+ * the run's cells list by id). */
+static json_t *plan_ids(const char *extra)
+{
+	const char *args[] = { "plan", "--json", MATRIX_QUICK, extra, NULL };
+	struct ml_buf out = ML_BUF_INIT(0);
+	json_t *plan, *ids = json_array();
+	size_t i;
+	json_t *c;
+	const char *start;
+
+	assert_int_equal(miglab(args, &out), 0);
+	start = strchr(out.data, '[');
+	assert_non_null(start);
+	plan = json_loads(start, JSON_DISABLE_EOF_CHECK, NULL);
+	assert_non_null(plan);
+	json_array_foreach(plan, i, c)
+		json_array_append_new(ids, json_string(ml_json_str(c, "cell_id")));
+	json_decref(plan);
+	ml_buf_free(&out);
+	return ids;
+}
+
+static bool ids_contain(json_t *ids, const char *id)
+{
+	size_t i;
+	json_t *v;
+	json_array_foreach(ids, i, v)
+		if (strcmp(json_string_value(v), id) == 0)
+			return true;
+	return false;
+}
+
+static void test_shards_merge_to_the_plan_and_pass(void **state)
+{
+	const char *s1[] = { "run", "--run-id", "shard-1", "--shard", "1/2", MATRIX_QUICK, NULL };
+	const char *s2[] = { "run", "--run-id", "shard-2", "--shard", "2/2", MATRIX_QUICK, NULL };
+	const char *merge[] = { "merge", "--run-id", "merged", "shard-1", "shard-2", NULL };
+	json_t *ids = plan_ids(NULL);
+	json_t *run, *cells;
+	size_t i;
+	json_t *c;
+	(void)state;
+
+	assert_true(json_array_size(ids) >= 4);
+	assert_int_equal(miglab(s1, NULL), 0);
+	assert_int_equal(miglab(s2, NULL), 0);
+	assert_int_equal(miglab(merge, NULL), 0);
+	run = load_run("merged");
+	assert_non_null(run);
+	cells = json_object_get(run, "cells");
+	/* Every planned cell exactly once, and nothing else. */
+	assert_int_equal(json_array_size(cells), json_array_size(ids));
+	json_array_foreach(cells, i, c) {
+		assert_true(ids_contain(ids, ml_json_str(c, "cell_id")));
+		assert_string_equal(ml_json_str(c, "verdict"), "pass");
+	}
+	assert_int_equal(ml_json_int(json_object_get(run, "counts"), "pass", 0),
+			 (long long)json_array_size(ids));
+	/* CI consumers: JUnit and TAP beside run.json. */
+	{
+		ml_autofree char *junit = ml_strdup_printf("%s/merged/junit.xml", results_dir);
+		ml_autofree char *tap = ml_strdup_printf("%s/merged/results.tap", results_dir);
+		char *text = NULL;
+		assert_int_equal(ml_read_file(junit, 1 << 20, &text, NULL), 0);
+		assert_non_null(strstr(text, "failures=\"0\""));
+		free(text);
+		assert_int_equal(ml_read_file(tap, 1 << 20, &text, NULL), 0);
+		assert_non_null(strstr(text, "TAP version 13"));
+		assert_null(strstr(text, "not ok"));
+		free(text);
+	}
+	json_decref(run);
+	json_decref(ids);
+}
+
+/* Wait until n cells of a run have a finished cell.json. */
+static void wait_done_cells(const char *run, size_t n, pid_t pid)
+{
+	for (int t = 0; t < 3000; t++) {
+		ml_autofree char *dir = ml_strdup_printf("%s/%s/cells", results_dir, run);
+		DIR *d = opendir(dir);
+		struct dirent *e;
+		size_t done = 0;
+		while (d && (e = readdir(d))) {
+			json_t *c;
+			if (e->d_name[0] == '.')
+				continue;
+			c = load_cell(run, e->d_name);
+			if (c && strcmp(ml_json_str(c, "state"), "done") == 0)
+				done++;
+			json_decref(c);
+		}
+		if (d)
+			closedir(d);
+		if (done >= n)
+			return;
+		assert_false(ml_proc_exited(pid, NULL));
+		usleep(100 * 1000);
+	}
+	fail_msg("cells did not finish");
+}
+
+/* QEMU processes that are descendants of pid (cell processes' children). */
+static size_t qemu_descendants(pid_t root, pid_t *out, size_t max)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	size_t n = 0;
+
+	while (d && (e = readdir(d))) {
+		char path[300], line[256];
+		FILE *f;
+		pid_t ppid = -1, gppid = -1;
+		int is_qemu = 0;
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/status", e->d_name);
+		if (!(f = fopen(path, "r")))
+			continue;
+		while (fgets(line, sizeof(line), f)) {
+			if (strncmp(line, "PPid:", 5) == 0)
+				ppid = atoi(line + 5);
+			if (strncmp(line, "Name:", 5) == 0 && (strstr(line, "qemu") || strstr(line, "miglab:")))
+				is_qemu = 1;
+		}
+		fclose(f);
+		if (!is_qemu || ppid <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/status", ppid);
+		if ((f = fopen(path, "r"))) {
+			while (fgets(line, sizeof(line), f))
+				if (strncmp(line, "PPid:", 5) == 0)
+					gppid = atoi(line + 5);
+			fclose(f);
+		}
+		if ((ppid == root || gppid == root) && n < max)
+			out[n++] = atoi(e->d_name);
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static void test_interrupt_then_resume(void **state)
+{
+	const char *argv[] = { MIGLAB_BIN, "run", "--results-dir", results_dir, "--run-id", "resumable",
+			       "--jobs", "1", "--grace", "0", MATRIX_QUICK, NULL };
+	const char *resume[] = { "run", "--resume", "resumable", NULL };
+	struct ml_proc_spec spec = { .argv = argv, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = 2 };
+	json_t *ids = plan_ids(NULL);
+	json_t *first_done = NULL, *again, *run;
+	const char *first_id = NULL;
+	pid_t pid, qemus[16];
+	size_t nq, i;
+	json_t *c;
+	int status;
+	(void)state;
+
+	assert_int_equal(ml_proc_spawn(&spec, &pid), 0);
+	wait_done_cells("resumable", 1, pid);
+	/* Interrupt while the second cell runs. */
+	for (int t = 0; t < 300 && (nq = qemu_descendants(pid, qemus, 16)) == 0; t++)
+		usleep(100 * 1000);
+	assert_true(nq > 0);
+	assert_int_equal(kill(pid, SIGINT), 0);
+	assert_int_equal(ml_proc_wait(pid, 60000, &status), 0);
+	assert_int_equal(WEXITSTATUS(status), 128 + SIGINT);
+	for (i = 0; i < nq; i++)
+		assert_false(ml_test_pid_wait_dead(qemus[i], 5000));
+	run = load_run("resumable");
+	assert_string_equal(ml_json_str(run, "state"), "interrupted");
+	json_decref(run);
+	/* With --grace 0 the running cell was stopped and says so. */
+	{
+		size_t interrupted = 0;
+		json_array_foreach(ids, i, c) {
+			json_t *cell = load_cell("resumable", json_string_value(c));
+			if (cell && strcmp(ml_json_str(cell, "verdict"), "error") == 0 &&
+			    strstr(ml_json_str(cell, "reason"), "interrupted"))
+				interrupted++;
+			json_decref(cell);
+		}
+		assert_int_equal(interrupted, 1);
+	}
+
+	/* Remember the finished cell: resume must not run it again. */
+	json_array_foreach(ids, i, c) {
+		json_t *cell = load_cell("resumable", json_string_value(c));
+		if (cell && strcmp(ml_json_str(cell, "state"), "done") == 0 &&
+		    strcmp(ml_json_str(cell, "verdict"), "pass") == 0 && !first_done) {
+			first_done = cell;
+			first_id = json_string_value(c);
+			continue;
+		}
+		json_decref(cell);
+	}
+	assert_non_null(first_done);
+
+	assert_int_equal(miglab(resume, NULL), 0);
+	again = load_cell("resumable", first_id);
+	assert_string_equal(ml_json_str(again, "started_at"), ml_json_str(first_done, "started_at"));
+	json_decref(again);
+	json_decref(first_done);
+	run = load_run("resumable");
+	assert_string_equal(ml_json_str(run, "state"), "done");
+	assert_int_equal(ml_json_int(json_object_get(run, "counts"), "pass", 0),
+			 (long long)json_array_size(ids));
+	json_decref(run);
+	json_decref(ids);
+}
+
+static void test_sigkill_leaves_no_qemu_and_a_resumable_run(void **state)
+{
+	const char *argv[] = { MIGLAB_BIN, "run", "--results-dir", results_dir, "--run-id", "killed",
+			       "--jobs", "2", MATRIX_QUICK, NULL };
+	struct ml_proc_spec spec = { .argv = argv, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = 2 };
+	pid_t pid, qemus[16];
+	size_t nq = 0;
+	json_t *run;
+	int status;
+	(void)state;
+
+	assert_int_equal(ml_proc_spawn(&spec, &pid), 0);
+	for (int t = 0; t < 600 && (nq = qemu_descendants(pid, qemus, 16)) < 2; t++)
+		usleep(100 * 1000);
+	assert_true(nq >= 1);
+	usleep(1000 * 1000);
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	assert_int_equal(ml_proc_wait(pid, 10000, &status), 0);
+	for (size_t i = 0; i < nq; i++)
+		assert_false(ml_test_pid_wait_dead(qemus[i], 5000));
+	/* The run left its plan behind: resumable. */
+	run = load_run("killed");
+	assert_non_null(run);
+	assert_string_equal(ml_json_str(run, "state"), "running");
+	json_decref(run);
+	{
+		ml_autofree char *m = ml_strdup_printf("%s/killed/matrix.ini", results_dir);
+		assert_true(ml_path_exists(m));
+	}
+}
+
+static void test_bad_matrix_is_named(void **state)
+{
+	ml_autofree char *bad = ml_path_join(results_dir, "bad.ini");
+	const char *args[] = { "run", bad, NULL };
+	const char *noarg[] = { "run", "/nonexistent/matrix.ini", NULL };
+	struct ml_buf out = ML_BUF_INIT(0);
+	const char text[] = "[matrix]\nname = bad\n[build a]\nprovider = debian:bookworm\n"
+			    "[kernel k]\nprovider = debian:bookworm\n[machines q35]\nselect = newest\n";
+	(void)state;
+
+	assert_int_equal(ml_write_atomic(bad, text, sizeof(text) - 1, 0644), 0);
+	assert_int_equal(miglab(args, &out), 2);
+	assert_non_null(strstr(out.data, "bad.ini:8:"));
+	ml_buf_reset(&out);
+	assert_int_equal(miglab(noarg, &out), 2);
+	assert_non_null(strstr(out.data, "/nonexistent/matrix.ini"));
+	ml_buf_free(&out);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	results_dir = ml_test_tmpdir();
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	if (!getenv("MIGLAB_KEEP_TEST_RESULTS"))
+		ml_test_rmtree(results_dir);
+	else
+		print_message("results kept in %s\n", results_dir);
+	free(results_dir);
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bad_matrix_is_named),
+		cmocka_unit_test(test_shards_merge_to_the_plan_and_pass),
+		cmocka_unit_test(test_interrupt_then_resume),
+		cmocka_unit_test(test_sigkill_leaves_no_qemu_and_a_resumable_run),
+	};
+	if (geteuid() != 0) {
+		print_message("integration tests need root (chroot in a mount namespace)\n");
+		return 77;
+	}
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
