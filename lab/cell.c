@@ -22,6 +22,7 @@
 #include "ml-common.h"
 
 #define DISK_MIB 16
+#define HEARTBEAT_STALL_MS 2000
 
 enum { VM_SRC, VM_DST, VM_BACK, VM_MAX };
 static const char *const vm_names[VM_MAX] = { "src", "dst", "back" };
@@ -406,18 +407,23 @@ static int verify_guest(struct cell *c, json_t *phase, struct ml_vm *to)
 				 ml_error_message());
 	hb1 = heartbeat_of(st);
 	json_decref(st);
-	usleep(300 * 1000);
-	if (probe_status(c, to, s->verify_timeout_ms, &st2) < 0)
-		return cell_fail(c, phase, "the probe stopped answering after migration",
-				 ml_error_message());
-	hb2 = heartbeat_of(st2);
-	json_decref(st2);
+	/* The heartbeat ticks every 10 ms: poll until it moves, and call the
+	 * guest hung only after HEARTBEAT_STALL_MS without a tick. */
+	hb2 = hb1;
+	for (long long until = ml_now_ms() + HEARTBEAT_STALL_MS; hb2 <= hb1 && ml_now_ms() < until;) {
+		usleep(50 * 1000);
+		if (probe_status(c, to, s->verify_timeout_ms, &st2) < 0)
+			return cell_fail(c, phase, "the probe stopped answering after migration",
+					 ml_error_message());
+		hb2 = heartbeat_of(st2);
+		json_decref(st2);
+	}
 	ml_json_set_int(fig, "heartbeat_before", c->heartbeat);
 	ml_json_set_int(fig, "heartbeat_after", hb2);
 	if (hb1 < c->heartbeat || hb2 <= hb1) {
-		ml_autofree char *ev = ml_strdup_printf("heartbeat before migration %lld, after: %lld then %lld "
-					   "300 ms later",
-					   c->heartbeat, hb1, hb2);
+		ml_autofree char *ev = ml_strdup_printf("heartbeat before migration %lld, after: %lld, "
+							"then %lld %d ms later",
+							c->heartbeat, hb1, hb2, HEARTBEAT_STALL_MS);
 		return cell_fail(c, phase,
 				 hb1 < c->heartbeat ? "the guest's heartbeat went backwards"
 						    : "the guest hangs after migration: its heartbeat stopped",
