@@ -1,20 +1,12 @@
 #!/usr/bin/env bash
-# The main job: set everything up (packages, build, QEMU builds from Debian,
-# guest kernel) and run the lab. Until the matrix runner lands, the job is the
-# N-2/N-1/N slice of the Debian matrix on pc-q35-7.2 (the newest machine type
-# the oldest build has): every build against bookworm's QEMU 7.2, both ways.
-#   lab/run.sh [extra miglab cell options, e.g. --results-dir DIR]
+# The main job: set everything up (packages, build), then run the default
+# nightly matrix, matrix/debian.ini: Debian's QEMU builds (bookworm 7.2,
+# bookworm-backports 10.0.2, trixie 10.0.x, sid 11.x) against each other with
+# the bookworm, trixie and sid guest kernels, on q35 and i440fx machine types,
+# forward and back. `miglab run` makes the builds and guests it needs (cached).
+#   lab/run.sh [extra `miglab run` options, e.g. --results-dir DIR -j 2]
+#   MIGLAB_MATRIX=matrix/quick.ini lab/run.sh      a 4-cell run instead
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=$("$top/lab/bootstrap.sh" | tail -n 1)
-miglab="$build/lab/miglab"
-
-"$miglab" fetch   # bookworm, bookworm-backports, trixie, sid; bookworm kernel
-
-run_id=${MIGLAB_RUN_ID:-$(date -u +%Y%m%d-%H%M%S)-main}
-rc=0
-for dst in debian:bookworm debian:bookworm-backports debian:trixie debian:sid; do
-  "$miglab" cell --run-id "$run_id" --src debian:bookworm --dst "$dst" \
-    --machine pc-q35-7.2 --kernel debian:bookworm "$@" || rc=$(( rc > $? ? rc : $? ))
-done
-exit "$rc"
+exec "$build/lab/miglab" run "$@" "${MIGLAB_MATRIX:-$top/matrix/debian.ini}"
