@@ -2,7 +2,9 @@
  * either passes or ends the cell with a verdict naming the phase and quoting
  * the evidence (QEMU's stderr, a QMP error, the guest's answer). Whatever
  * happens, every QEMU the cell started is stopped before it returns. */
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -544,16 +546,54 @@ static int step_migrate(struct cell *c, const char *phase_name, int from, int to
 	return 0;
 }
 
+/* Remove the socket directories of cells whose miglab process is gone (a
+ * SIGKILLed miglab cannot clean up after itself). Only directories that
+ * name their owner are touched. */
+static void sweep_stale_run_dirs(void)
+{
+	DIR *d = opendir("/tmp");
+	struct dirent *e;
+
+	while (d && (e = readdir(d))) {
+		ml_autofree char *dir = NULL;
+		ml_autofree char *owner = NULL;
+		char *text = NULL;
+		long pid;
+
+		if (strncmp(e->d_name, "miglab-", 7) != 0 || strlen(e->d_name) != 13)
+			continue;
+		dir = ml_path_join("/tmp", e->d_name);
+		owner = ml_path_join(dir, "owner");
+		if (ml_read_file(owner, 64, &text, NULL) < 0)
+			continue;
+		pid = strtol(text, NULL, 10);
+		free(text);
+		if (pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH)
+			ml_rm_rf(dir);
+	}
+	if (d)
+		closedir(d);
+	ml_error_reset();
+}
+
 static int make_run_dir(struct cell *c)
 {
 	char tmpl[] = "/tmp/miglab-XXXXXX";
-	int fd;
+	char pid[32];
+	int fd, n;
 
+	sweep_stale_run_dirs();
 	if (!mkdtemp(tmpl)) {
 		ml_error_errno(errno, "cannot create a run directory in /tmp");
 		return -1;
 	}
 	c->run_dir = strdup(tmpl);
+	{
+		ml_autofree char *owner = ml_path_join(c->run_dir, "owner");
+		n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+		if (ml_write_atomic(owner, pid, (size_t)n, 0644) < 0)
+			return -1;
+	}
 	c->disk = ml_strdup_printf("%s/disk.raw", c->run_dir);
 	fd = open(c->disk, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0 || ftruncate(fd, (off_t)DISK_MIB << 20) < 0) {

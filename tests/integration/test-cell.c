@@ -251,7 +251,7 @@ static void test_bad_input_is_named(void **state)
 
 /* Start a cell, wait until its QEMU runs, deliver sig to miglab, and check
  * that no QEMU it started survives. */
-static void interrupt_cell(int sig, const char *run_id)
+static pid_t interrupt_cell(int sig, const char *run_id)
 {
 	const char *argv[] = { MIGLAB_BIN, "cell", "--results-dir", results_dir, "--run-id", run_id,
 			       "--src", "debian:bookworm", "--dst", "debian:bookworm-backports",
@@ -299,6 +299,7 @@ static void interrupt_cell(int sig, const char *run_id)
 			json_decref(cell);
 		}
 	}
+	return pid;
 }
 
 static void test_sigint_leaves_no_qemu(void **state)
@@ -307,10 +308,44 @@ static void test_sigint_leaves_no_qemu(void **state)
 	interrupt_cell(SIGINT, "sigint-test");
 }
 
+/* The socket directory a cell of pid left in /tmp, or NULL. */
+static char *run_dir_owned_by(pid_t pid)
+{
+	DIR *d = opendir("/tmp");
+	struct dirent *e;
+	char *found = NULL;
+
+	while (d && (e = readdir(d)) && !found) {
+		ml_autofree char *owner = NULL;
+		char *text = NULL;
+		if (strncmp(e->d_name, "miglab-", 7) != 0 || strlen(e->d_name) != 13)
+			continue;
+		owner = ml_strdup_printf("/tmp/%s/owner", e->d_name);
+		if (ml_read_file(owner, 64, &text, NULL) == 0 && atoi(text) == (int)pid)
+			found = ml_strdup_printf("/tmp/%s", e->d_name);
+		free(text);
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
 static void test_sigkill_leaves_no_qemu(void **state)
 {
+	const char *args[] = { "--src", "debian:bookworm", "--dst", "debian:bookworm",
+			       "--machine", "q35", "--boot-timeout", "1", NULL };
+	ml_autofree char *stale = NULL;
+	struct run r;
+	pid_t pid;
 	(void)state;
-	interrupt_cell(SIGKILL, "sigkill-test");
+
+	pid = interrupt_cell(SIGKILL, "sigkill-test");
+	/* A killed miglab cannot clean its socket directory; the next cell does. */
+	stale = run_dir_owned_by(pid);
+	assert_non_null(stale);
+	run_miglab(&r, args);
+	run_clear(&r);
+	assert_false(ml_path_exists(stale));
 }
 
 /* A cached root whose QEMU binary went missing is detected and rebuilt.

@@ -71,6 +71,33 @@ static void test_parse_machine_help_10_0(void **state)
 	ml_build_clear(&b);
 }
 
+static void test_parse_machine_help_11_1(void **state)
+{
+	struct ml_build b = build_from("machines/qemu-11.1.3-debian-sid.txt");
+	(void)state;
+
+	/* 11.1 dropped machine types older than 5.2 and deprecates up to 8.1. */
+	assert_string_equal(ml_build_find_machine(&b, "q35"), "pc-q35-11.1");
+	assert_string_equal(ml_build_find_machine(&b, "pc"), "pc-i440fx-11.1");
+	assert_null(ml_build_find_machine(&b, "pc-q35-5.1"));
+	assert_true(ml_json_bool(machine(b.machines, "pc-q35-8.1"), "deprecated", false));
+	assert_false(ml_json_bool(machine(b.machines, "pc-q35-8.2"), "deprecated", true));
+	assert_true(ml_json_bool(machine(b.machines, "pc-q35-5.2"), "deprecated", false));
+	ml_build_clear(&b);
+}
+
+static void test_trixie_and_backports_agree(void **state)
+{
+	/* Both are QEMU 10.0.x: a point release must not change the machine list. */
+	struct ml_build a = build_from("machines/qemu-10.0.2-debian-bookworm-backports.txt");
+	struct ml_build t = build_from("machines/qemu-10.0.13-debian-trixie.txt");
+	(void)state;
+
+	assert_true(json_equal(a.machines, t.machines));
+	ml_build_clear(&a);
+	ml_build_clear(&t);
+}
+
 static void test_version_line(void **state)
 {
 	ml_autofree char *v1 = ml_build_parse_version_line(
@@ -125,6 +152,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_machine_help_7_2),
 		cmocka_unit_test(test_parse_machine_help_10_0),
+		cmocka_unit_test(test_parse_machine_help_11_1),
+		cmocka_unit_test(test_trixie_and_backports_agree),
 		cmocka_unit_test(test_version_line),
 		cmocka_unit_test(test_provider_parsing),
 	};
