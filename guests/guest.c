@@ -153,6 +153,10 @@ struct inputs {
 	const char *busybox_version;
 	char probe_sha[65];
 	char init_sha[65];
+	/* "initrd-<12 hex>.img": named after its own inputs (probe and /init),
+	 * so miglab builds with different probes sharing one cache never
+	 * replace an initrd that another run is booting. */
+	char initrd_name[32];
 	json_t *requested; /* array of module names */
 };
 
@@ -227,7 +231,8 @@ static bool whole_guest_valid(const json_t *m, const char *dir, const struct inp
 	return kernel_part_valid(m, dir, in) && busybox_part_valid(m, dir, in) &&
 	       str_eq(ml_json_str(m, "probe_sha256"), in->probe_sha) &&
 	       str_eq(ml_json_str(m, "init_sha256"), in->init_sha) &&
-	       file_has_sha(dir, "initrd.img", ml_json_str(m, "initrd_sha256"));
+	       str_eq(ml_json_str(m, "initrd"), in->initrd_name) &&
+	       file_has_sha(dir, in->initrd_name, ml_json_str(m, "initrd_sha256"));
 }
 
 /* Names of the packages that make up the kernel: the linux-image-<release>
@@ -463,7 +468,7 @@ static int build_initrd(const char *dir, const struct inputs *in, json_t *m)
 {
 	ml_autofree char *busybox = ml_path_join(dir, "busybox");
 	ml_autofree char *mods = ml_path_join(dir, "modules");
-	ml_autofree char *initrd = ml_path_join(dir, "initrd.img");
+	ml_autofree char *initrd = ml_path_join(dir, in->initrd_name);
 	json_t *list = json_object_get(m, "modules");
 	size_t n = json_array_size(list);
 	const char **paths = calloc(n + 1, sizeof(*paths));
@@ -513,7 +518,7 @@ static void fill_guest(struct ml_guest *g, const char *spec, const char *dir, co
 	g->busybox_version = manifest_strdup(m, "busybox_version");
 	g->dir = strdup(dir);
 	g->kernel_path = ml_path_join(dir, "vmlinuz");
-	g->initrd_path = ml_path_join(dir, "initrd.img");
+	g->initrd_path = ml_path_join(dir, ml_json_str(m, "initrd") ? ml_json_str(m, "initrd") : "initrd.img");
 	snprintf(g->kernel_sha256, sizeof(g->kernel_sha256), "%s",
 		 ml_json_str(m, "kernel_sha256") ? ml_json_str(m, "kernel_sha256") : "");
 	snprintf(g->initrd_sha256, sizeof(g->initrd_sha256), "%s",
@@ -556,6 +561,12 @@ int ml_guest_provision(const char *cache_dir, const char *spec, const char *prob
 		return -1;
 	}
 	sha256_mem(init, strlen(init), in.init_sha);
+	{
+		char both[2 * 65 + 1], sha[65];
+		snprintf(both, sizeof(both), "%s%s", in.probe_sha, in.init_sha);
+		sha256_mem(both, strlen(both), sha);
+		snprintf(in.initrd_name, sizeof(in.initrd_name), "initrd-%.12s.img", sha);
+	}
 	in.requested = json_array();
 	for (size_t i = 0; ml_guest_default_modules[i]; i++)
 		json_array_append_new(in.requested, json_string(ml_guest_default_modules[i]));
@@ -612,7 +623,7 @@ int ml_guest_provision(const char *cache_dir, const char *spec, const char *prob
 	ml_json_set_str(m, "probe_path", probe_abs);
 	ml_json_set_str(m, "init_sha256", in.init_sha);
 	ml_json_set_str(m, "kernel", "vmlinuz");
-	ml_json_set_str(m, "initrd", "initrd.img");
+	ml_json_set_str(m, "initrd", in.initrd_name);
 
 	if (kernel_ok) {
 		static const char *const keep[] = { "kernel_sha256", "kernel_debs", "modules",

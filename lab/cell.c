@@ -59,6 +59,8 @@ void ml_cell_spec_defaults(struct ml_cell_spec *s)
 		s->migrate_timeout_ms = 120000;
 	if (s->verify_timeout_ms <= 0)
 		s->verify_timeout_ms = 30000;
+	if (!s->abi_severity)
+		s->abi_severity = "fail";
 	if (!s->runner)
 		s->runner = &ml_local_runner;
 }
@@ -102,6 +104,10 @@ char *ml_cell_id(const struct ml_cell_spec *s)
 			    "memory=%d\nworkload=%d\n",
 		      s->src->spec, s->dst->spec, s->machine, s->kernel_spec, s->scenario, s->accel,
 		      s->memory_mib, s->workload_mib);
+	if (s->skip_abi)
+		ml_buf_puts(&key, "abi=off\n");
+	if (s->skip_reboot)
+		ml_buf_puts(&key, "reboot=off\n");
 	append_args(&key, "src_arg", s->src_extra_args);
 	append_args(&key, "dst_arg", s->dst_extra_args);
 	sha256_hex(key.data, h);
@@ -254,6 +260,27 @@ static long long heartbeat_of(const json_t *st)
 	return ml_json_int(json_object_get(st, "heartbeat"), "count", -1);
 }
 
+/* Start the RAM workload and take the heartbeat's baseline. */
+static int start_workload(struct cell *c, json_t *phase, struct ml_vm *vm)
+{
+	const struct ml_cell_spec *s = c->spec;
+	json_t *fig = json_object_get(phase, "figures");
+	json_t *ret = NULL;
+	long long t0 = ml_now_ms();
+
+	if (ml_probe_call(vm->probe, "ram-start", json_pack("{s:i}", "mib", s->workload_mib),
+			  s->verify_timeout_ms, &ret) < 0)
+		return cell_fail(c, phase, "the probe agent could not start the RAM workload",
+				 ml_error_message());
+	json_decref(ret);
+	ml_json_set_int(fig, "workload_start_ms", ml_now_ms() - t0);
+	if (probe_status(c, vm, s->verify_timeout_ms, &ret) < 0)
+		return cell_fail(c, phase, "the probe agent does not answer", ml_error_message());
+	c->heartbeat = heartbeat_of(ret);
+	json_decref(ret);
+	return 0;
+}
+
 /* Boot on the source build, wait for the probe's hello, start the workload. */
 static int step_boot(struct cell *c)
 {
@@ -261,8 +288,7 @@ static int step_boot(struct cell *c)
 	json_t *phase = ml_result_phase_begin(&c->res, "boot-src");
 	json_t *fig = json_object_get(phase, "figures");
 	struct ml_vm *vm;
-	json_t *hello = NULL, *ret = NULL, *kvm = NULL;
-	long long t0;
+	json_t *hello = NULL, *kvm = NULL;
 
 	if (start_vm(c, phase, VM_SRC, s->src, c->src_machine, false, s->src_extra_args) < 0)
 		return -1;
@@ -300,17 +326,8 @@ static int step_boot(struct cell *c)
 	c->boot_id = ml_json_str(hello, "boot_id") ? strdup(ml_json_str(hello, "boot_id")) : NULL;
 	json_decref(hello);
 
-	t0 = ml_now_ms();
-	if (ml_probe_call(vm->probe, "ram-start", json_pack("{s:i}", "mib", s->workload_mib),
-			  s->verify_timeout_ms, &ret) < 0)
-		return cell_fail(c, phase, "the probe agent could not start the RAM workload",
-				 ml_error_message());
-	json_decref(ret);
-	ml_json_set_int(fig, "workload_start_ms", ml_now_ms() - t0);
-	if (probe_status(c, vm, s->verify_timeout_ms, &ret) < 0)
-		return cell_fail(c, phase, "the probe agent does not answer", ml_error_message());
-	c->heartbeat = heartbeat_of(ret);
-	json_decref(ret);
+	if (start_workload(c, phase, vm) < 0)
+		return -1;
 	ml_result_phase_end(&c->res, phase, ML_PHASE_PASS, NULL);
 	return 0;
 }
@@ -576,6 +593,64 @@ static void sweep_stale_run_dirs(void)
 	ml_error_reset();
 }
 
+/* Reset the guest on the destination and wait for its next boot: what the
+ * guest sees then is what drivers see when they enumerate the devices anew. */
+static int step_reboot(struct cell *c, int which)
+{
+	const struct ml_cell_spec *s = c->spec;
+	json_t *phase = ml_result_phase_begin(&c->res, "reboot-dst");
+	json_t *fig = json_object_get(phase, "figures");
+	struct ml_vm *vm = c->vms[which];
+	long long t0 = ml_now_ms(), deadline = t0 + s->boot_timeout_ms;
+	json_t *hello = NULL;
+
+	if (ml_qmp_execute(vm->qmp, "system_reset", NULL, 10000, NULL) < 0) {
+		ml_autofree char *ev = strdup(ml_error_message());
+		if (!s->runner->vm_alive(vm)) {
+			ml_autofree char *dev = death_evidence(vm);
+			return cell_fail(c, phase, "the destination QEMU died at the guest's reset", dev);
+		}
+		return cell_fail(c, phase, "the destination refused to reset the guest", ev);
+	}
+	/* Until the new boot answers, hello comes from nobody (or, in a race,
+	 * from the old boot): wait for a new boot id. */
+	for (;;) {
+		const char *boot_id;
+		int left = (int)(deadline - ml_now_ms());
+
+		if (left <= 0 || ml_probe_hello(vm->probe, left, &hello) < 0) {
+			ml_autofree char *why = strdup(left <= 0 ? "timeout" : ml_error_message());
+			ml_autofree char *con = console_tail(vm, 3000);
+			ml_autofree char *ev = ml_strdup_printf("%s\nguest console (last lines):\n%s", why, con);
+			ml_autofree char *reason = NULL;
+			if (ml_interrupted)
+				return cell_error(c, phase, "interrupted");
+			if (!s->runner->vm_alive(vm)) {
+				ml_autofree char *dev = death_evidence(vm);
+				return cell_fail(c, phase, "the destination QEMU died while the guest rebooted", dev);
+			}
+			reason = ml_strdup_printf("the guest did not come back within %d s of its reset "
+						  "on the destination", s->boot_timeout_ms / 1000);
+			return cell_fail(c, phase, reason, ev);
+		}
+		boot_id = ml_json_str(hello, "boot_id");
+		if (boot_id && (!c->boot_id || strcmp(boot_id, c->boot_id) != 0))
+			break;
+		json_decref(hello);
+		hello = NULL;
+		usleep(200 * 1000);
+	}
+	ml_json_set_int(fig, "reset_to_hello_ms", ml_now_ms() - t0);
+	free(c->boot_id);
+	c->boot_id = strdup(ml_json_str(hello, "boot_id"));
+	json_decref(hello);
+	/* A new boot: the workload starts afresh for the migration back. */
+	if (start_workload(c, phase, vm) < 0)
+		return -1;
+	ml_result_phase_end(&c->res, phase, ML_PHASE_PASS, NULL);
+	return 0;
+}
+
 static int make_run_dir(struct cell *c)
 {
 	char tmpl[] = "/tmp/miglab-XXXXXX";
@@ -689,6 +764,7 @@ int ml_cell_run(const struct ml_cell_spec *spec, const char *run_dir, const char
 		else if (step_boot(&c) == 0 &&
 			 step_migrate(&c, "migrate-forward", VM_SRC, VM_DST, spec->dst,
 				      c.dst_machine, spec->dst_extra_args) == 0 &&
+			 (spec->skip_reboot || step_reboot(&c, VM_DST) == 0) &&
 			 step_migrate(&c, "migrate-back", VM_DST, VM_BACK, spec->src,
 				      c.src_machine, spec->src_extra_args) == 0)
 			ml_result_set_verdict(&c.res, ML_VERDICT_PASS, NULL,

@@ -1,7 +1,15 @@
 /* The cell: one (source build, destination build, machine, kernel, scenario)
- * run as DESIGN.md describes: boot on the source, probe, start workloads,
- * migrate forward to the destination build, verify, migrate back to a fresh
- * source-build QEMU, verify, collect. The cell alone decides the verdict. */
+ * run as DESIGN.md describes. Phases:
+ *   boot-src         boot on the source build, hello, start the workloads,
+ *                    dump the guest-visible ABI (abi-boot-src.json)
+ *   migrate-forward  migrate to the destination build; verify the guest
+ *   live-dst         dump the ABI the guest sees now, on the destination
+ *   reboot-dst       reset the guest there; at its next boot dump the ABI
+ *                    again (what drivers see when they re-enumerate)
+ *   migrate-back     migrate to a fresh QEMU of the source build; verify
+ *   back-src         dump the ABI once more
+ * then collect. ABI dumps differing from boot-src become findings; the cell
+ * alone decides the verdict. */
 #ifndef ML_CELL_H
 #define ML_CELL_H
 
@@ -24,6 +32,9 @@ struct ml_cell_spec {
 	int boot_timeout_ms;         /* source boot to the probe's hello, default 60 s */
 	int migrate_timeout_ms;      /* one migration, default 120 s */
 	int verify_timeout_ms;       /* probe answers after a migration, default 30 s */
+	bool skip_abi;               /* do not dump the guest-visible ABI */
+	bool skip_reboot;            /* do not reset the guest on the destination */
+	const char *abi_severity;    /* an ABI change after reboot: "fail" (default) or "warn" */
 	const char *const *src_extra_args; /* appended to the source-build QEMUs */
 	const char *const *dst_extra_args; /* appended to the destination QEMU */
 	const struct ml_runner_ops *runner; /* default: local */
