@@ -33,7 +33,11 @@ static void help(void)
 	       "  --dst-arg ARG       extra QEMU argument for the destination QEMU (repeatable)\n"
 	       "  --run-id ID         results go to RESULTS/ID (default: a new timestamped id)\n"
 	       "  --boot-timeout S    seconds for the guest's first hello (default 60)\n"
-	       "  --migrate-timeout S seconds for one migration (default 120)\n" ML_COMMON_HELP
+	       "  --migrate-timeout S seconds for one migration (default 120)\n"
+	       "  --no-abi            do not dump the guest-visible ABI in each phase\n"
+	       "  --no-reboot         do not reset the guest on the destination (reboot-dst)\n"
+	       "  --abi-severity fail|warn  what an ABI change after reboot makes the cell\n"
+	       "                      (default fail)\n" ML_COMMON_HELP
 	       "\nexit status: 0 pass or skip, 1 fail, 2 error (the lab failed) or bad usage\n");
 }
 
@@ -90,6 +94,9 @@ int cmd_cell(int argc, char **argv)
 		{ "run-id", required_argument, NULL, 'r' },
 		{ "boot-timeout", required_argument, NULL, 'B' },
 		{ "migrate-timeout", required_argument, NULL, 'T' },
+		{ "no-abi", no_argument, NULL, 'n' },
+		{ "no-reboot", no_argument, NULL, 'N' },
+		{ "abi-severity", required_argument, NULL, 'V' },
 		ML_COMMON_LONG_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
@@ -139,6 +146,13 @@ int cmd_cell(int argc, char **argv)
 				dst_args[n_dst++] = optarg;
 			break;
 		case 'r': run_id = strdup(optarg); break;
+		case 'n': spec.skip_abi = true; break;
+		case 'N': spec.skip_reboot = true; break;
+		case 'V':
+			if (strcmp(optarg, "fail") != 0 && strcmp(optarg, "warn") != 0)
+				return ml_cli_usage_error("cell", "--abi-severity must be fail or warn, not '%s'", optarg);
+			spec.abi_severity = optarg;
+			break;
 		case 'B':
 		case 'T':
 			if (parse_positive(optarg, &secs) < 0)

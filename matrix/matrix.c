@@ -29,6 +29,7 @@ enum section_type {
 	SEC_PAIR,
 	SEC_GUEST,
 	SEC_TIMEOUTS,
+	SEC_ABI,
 };
 
 struct section_desc {
@@ -47,11 +48,12 @@ static const struct section_desc sections[] = {
 	[SEC_PAIR] = { "pair", true, { "src", "dst", NULL } },
 	[SEC_GUEST] = { "guest", false, { "memory", "workload", NULL } },
 	[SEC_TIMEOUTS] = { "timeouts", false, { "boot", "migrate", "verify", NULL } },
+	[SEC_ABI] = { "abi", false, { "dump", "reboot", "severity", NULL } },
 };
 
 #define SECTIONS_EXPECTED                                                      \
 	"[matrix], [build NAME], [kernel NAME], [machines FAMILY], [pair NAME], " \
-	"[guest] or [timeouts]"
+	"[guest], [timeouts] or [abi]"
 #define BUILD_PROVIDERS "debian:SUITE or path:/absolute/path/to/qemu-system-x86_64"
 #define SELECT_RULES "newest-common, oldest-common, all-common"
 
@@ -75,7 +77,7 @@ struct parser {
 	char sec_title[80];   /* "[build bookworm]" */
 	unsigned key_line[MAX_KEYS]; /* where each key of the section was set */
 
-	unsigned single_line[SEC_TIMEOUTS + 1]; /* unnamed sections seen */
+	unsigned single_line[SEC_ABI + 1]; /* unnamed sections seen */
 	unsigned pairs_line, control_line, memory_line, workload_line;
 	struct pending_pair *pending; /* parallel to m->pairs_list */
 };
@@ -736,6 +738,20 @@ static int handler(void *user, const char *section, const char *key, const char 
 		else
 			p->m->verify_timeout_s = n;
 		break;
+	case SEC_ABI:
+		if (strcmp(key, "severity") == 0) {
+			if (!is_one_of(value, "fail", "warn"))
+				bad_value(p, key, value, "fail, warn");
+			else
+				p->m->abi_severity = strcmp(value, "fail") == 0 ? "fail" : "warn";
+		} else if (!is_one_of(value, "true", "false")) {
+			bad_value(p, key, value, "true, false");
+		} else if (strcmp(key, "dump") == 0) {
+			p->m->abi_dump = strcmp(value, "true") == 0;
+		} else {
+			p->m->abi_reboot = strcmp(value, "true") == 0;
+		}
+		break;
 	default:
 		break;
 	}
@@ -843,6 +859,9 @@ int ml_matrix_parse(const char *text, size_t len, const char *file, struct ml_ma
 	out->boot_timeout_s = 60;
 	out->migrate_timeout_s = 120;
 	out->verify_timeout_s = 30;
+	out->abi_dump = true;
+	out->abi_reboot = true;
+	out->abi_severity = "fail";
 
 	rc = ini_parse_stream(reader, &p, handler, &p);
 	if (!p.error && rc > 0)
