@@ -4,8 +4,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "probe-client.h"
+#include "ml-buf.h"
 #include "ml-error.h"
+#include "ml-json.h"
 #include "ml-proc.h"
 #include "ml-common.h"
 
@@ -221,4 +225,219 @@ int ml_probe_hello(struct ml_probe *p, int timeout_ms, json_t **ret)
 			return -1;
 		}
 	}
+}
+
+/* --- abi-dump: paged transfer of one snapshot ------------------------------ */
+
+/* The largest dump accepted (the agent's are a few MiB). */
+#define ABI_MAX_TOTAL ((size_t)256 << 20)
+/* One request waits at most this share of the whole timeout (at least 1 s)
+ * before the page is asked for again. */
+#define ABI_ATTEMPTS 4
+#define ABI_MIN_ATTEMPT_MS 1000
+
+static int abi_sha256(const char *data, size_t len, char out[65])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+
+	if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32) {
+		ml_error("cannot compute sha256");
+		return -1;
+	}
+	for (unsigned int i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	out[64] = '\0';
+	return 0;
+}
+
+/* Send one abi-dump request and wait for its page, asking again (new id,
+ * same arguments) when a reply does not come in time. args is borrowed. */
+static int abi_fetch(struct ml_probe *p, json_t *args, long long deadline, int attempt_ms,
+		     int *retries, json_t **page)
+{
+	long long first_id = p->next_id;
+
+	for (;;) {
+		long long now = ml_now_ms(), id, until;
+		int r;
+
+		if (now >= deadline) {
+			ml_error("%s: abi-dump: no reply within the timeout", p->peer);
+			return -1;
+		}
+		if (send_request(p, "abi-dump", args ? json_deep_copy(args) : NULL, &id) < 0)
+			return -1;
+		until = now + attempt_ms < deadline ? now + attempt_ms : deadline;
+		r = wait_reply(p, "abi-dump", first_id, id, until, page);
+		if (r != WAIT_TIMEOUT)
+			return r;
+		(*retries)++;
+	}
+}
+
+/* Check one page against the request and the pages before it. */
+static int abi_check_page(struct ml_probe *p, json_t *page, json_int_t *snap, size_t cursor,
+			  json_int_t *total, char sha[65], const char **data, size_t *dlen,
+			  json_t **next)
+{
+	json_t *js = json_object_get(page, "snapshot"), *jo = json_object_get(page, "offset");
+	json_t *jd = json_object_get(page, "data"), *jt = json_object_get(page, "total");
+	const char *jsha = ml_json_str(page, "sha256");
+
+	*next = json_object_get(page, "next_cursor");
+	if (!json_is_integer(js) || !json_is_integer(jo) || !json_is_string(jd) ||
+	    !json_is_integer(jt) || !jsha || strlen(jsha) != 64 || !*next ||
+	    !(json_is_null(*next) || json_is_integer(*next))) {
+		ml_error("%s: abi-dump: malformed page at offset %zu (snapshot, offset, data, "
+			 "next_cursor, total, sha256 expected)", p->peer, cursor);
+		return -1;
+	}
+	if (*snap && json_integer_value(js) != *snap) {
+		ml_error("%s: abi-dump: the page at offset %zu is of snapshot %lld, not %lld",
+			 p->peer, cursor, (long long)json_integer_value(js), (long long)*snap);
+		return -1;
+	}
+	if ((size_t)json_integer_value(jo) != cursor) {
+		ml_error("%s: abi-dump: asked for offset %zu, got offset %lld", p->peer, cursor,
+			 (long long)json_integer_value(jo));
+		return -1;
+	}
+	if (json_integer_value(jt) < 0 || (size_t)json_integer_value(jt) > ABI_MAX_TOTAL ||
+	    (*total >= 0 && json_integer_value(jt) != *total) || (sha[0] && strcmp(sha, jsha))) {
+		ml_error("%s: abi-dump: the page at offset %zu announces another total or sha256 "
+			 "(%lld bytes, %s) than the first page", p->peer, cursor,
+			 (long long)json_integer_value(jt), jsha);
+		return -1;
+	}
+	*snap = json_integer_value(js);
+	*total = json_integer_value(jt);
+	snprintf(sha, 65, "%s", jsha);
+	*data = json_string_value(jd);
+	*dlen = json_string_length(jd);
+	if (json_is_integer(*next) && (json_integer_value(*next) < 0 ||
+				       (size_t)json_integer_value(*next) != cursor + *dlen)) {
+		ml_error("%s: abi-dump: the page at offset %zu has %zu bytes but its next cursor "
+			 "is %lld", p->peer, cursor, *dlen, (long long)json_integer_value(*next));
+		return -1;
+	}
+	if (json_is_integer(*next) && *dlen == 0) {
+		ml_error("%s: abi-dump: an empty page at offset %zu that is not the last", p->peer,
+			 cursor);
+		return -1;
+	}
+	return 0;
+}
+
+struct abi_transfer {
+	struct ml_buf text;
+	json_int_t snap, total, collect_ms;
+	char sha[65];
+	int pages, retries;
+};
+
+/* Fetch every page of a new snapshot into t->text. */
+static int abi_transfer(struct ml_probe *p, long long deadline, int attempt_ms,
+			struct abi_transfer *t)
+{
+	size_t cursor = 0;
+
+	ml_buf_reset(&t->text);
+	t->snap = 0;
+	t->total = -1;
+	t->collect_ms = -1;
+	t->sha[0] = '\0';
+	t->pages = 0;
+	for (;;) {
+		json_auto_t *args = NULL;
+		json_auto_t *page = NULL;
+		const char *data;
+		size_t dlen;
+		json_t *next;
+
+		if (t->pages)
+			args = json_pack("{s:I, s:I}", "snapshot", t->snap, "cursor",
+					 (json_int_t)cursor);
+		if (abi_fetch(p, args, deadline, attempt_ms, &t->retries, &page) < 0)
+			return ml_error_context("after %d pages (%zu bytes)", t->pages, t->text.len);
+		if (abi_check_page(p, page, &t->snap, cursor, &t->total, t->sha, &data, &dlen,
+				   &next) < 0)
+			return -1;
+		if (!t->pages)
+			t->collect_ms = ml_json_int(page, "collect_ms", -1);
+		if (cursor + dlen > (size_t)t->total) {
+			ml_error("%s: abi-dump: the pages pass the announced total of %lld bytes",
+				 p->peer, (long long)t->total);
+			return -1;
+		}
+		if (ml_buf_append(&t->text, data, dlen) < 0)
+			return -1;
+		t->pages++;
+		cursor += dlen;
+		if (json_is_null(next))
+			return 0;
+	}
+}
+
+int ml_probe_abi_dump(struct ml_probe *p, int timeout_ms, json_t **dump, json_t **meta)
+{
+	long long t0 = ml_now_ms(), deadline = t0 + timeout_ms;
+	int attempt_ms = timeout_ms / ABI_ATTEMPTS > ABI_MIN_ATTEMPT_MS ? timeout_ms / ABI_ATTEMPTS
+									 : ABI_MIN_ATTEMPT_MS;
+	struct abi_transfer t = { .text = ML_BUF_INIT(ABI_MAX_TOTAL) };
+	char got[65];
+	json_t *doc = NULL;
+	int ret = -1;
+
+	p->last_class[0] = '\0';
+	if (p->broken) {
+		ml_error("%s: abi-dump: the channel is broken (an over-long line); reconnect", p->peer);
+		return -1;
+	}
+	/* A retried first request makes a newer snapshot behind our back: the
+	 * next page is then refused (InvalidState) and the transfer restarts. */
+	for (int restarts = 0;; restarts++) {
+		if (abi_transfer(p, deadline, attempt_ms, &t) == 0)
+			break;
+		if (restarts >= 2 || strcmp(p->last_class, "InvalidState") || ml_now_ms() >= deadline)
+			goto out;
+		t.retries++;
+	}
+	if (t.text.len != (size_t)t.total) {
+		ml_error("%s: abi-dump: truncated: the last page ends at %zu bytes of %lld", p->peer,
+			 t.text.len, (long long)t.total);
+		goto out;
+	}
+	if (abi_sha256(t.text.data ? t.text.data : "", t.text.len, got) < 0)
+		goto out;
+	if (strcmp(got, t.sha)) {
+		ml_error("%s: abi-dump: sha256 mismatch: the agent announced %s, the %zu bytes "
+			 "received hash to %s", p->peer, t.sha, t.text.len, got);
+		goto out;
+	}
+	doc = ml_json_parse(t.text.data ? t.text.data : "", t.text.len, "the ABI dump");
+	if (!doc) {
+		ml_error_context("%s: abi-dump", p->peer);
+		goto out;
+	}
+	if (!json_is_object(doc) || !ml_json_str(doc, "schema") ||
+	    strncmp(ml_json_str(doc, "schema"), "miglab-abi/", 11)) {
+		ml_error("%s: abi-dump: the text is not an ABI dump (no \"schema\": \"miglab-abi/N\")",
+			 p->peer);
+		goto out;
+	}
+	if (meta) {
+		*meta = json_pack("{s:I, s:I, s:i, s:i, s:s, s:I, s:I}", "snapshot", t.snap, "total",
+				  t.total, "pages", t.pages, "retries", t.retries, "sha256", t.sha,
+				  "collect_ms", t.collect_ms, "transfer_ms",
+				  (json_int_t)(ml_now_ms() - t0));
+		if (!*meta)
+			abort();
+	}
+	*dump = ml_steal_pointer(&doc);
+	ret = 0;
+out:
+	json_decref(doc);
+	ml_buf_free(&t.text);
+	return ret;
 }

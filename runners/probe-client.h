@@ -37,6 +37,19 @@ int ml_probe_call(struct ml_probe *p, const char *cmd, json_t *args, int timeout
  * *ret as for ml_probe_call. An error reply or EOF ends the wait at once. */
 int ml_probe_hello(struct ml_probe *p, int timeout_ms, json_t **ret);
 
+/* The guest-visible ABI dump (docs/abi.md): ask for a new snapshot, fetch
+ * every page (a page whose reply does not come within a share of timeout_ms
+ * is asked for again with the same snapshot and cursor; a late reply to the
+ * earlier request is as good), check the length against "total" and the
+ * sha256 of the whole text, and parse it. timeout_ms bounds the whole dump.
+ * On success *dump is the document (schema "miglab-abi/1") and *meta (if
+ * meta is not NULL) {snapshot, total, pages, retries, sha256, collect_ms,
+ * transfer_ms}; the caller owns both. -1 with the reason: an agent error
+ * (its class, e.g. "abi-dump: CommandNotFound: ..."), a timeout, a broken
+ * page ("truncated", "sha256 mismatch", a page that contradicts the
+ * others) or a text that is not the document. */
+int ml_probe_abi_dump(struct ml_probe *p, int timeout_ms, json_t **dump, json_t **meta);
+
 /* The error class of the last error reply received ("CommandNotFound"...),
  * or "" if the last failure was not an error reply. */
 const char *ml_probe_last_error_class(const struct ml_probe *p);

@@ -79,6 +79,10 @@ int probe_agent_init(struct probe_agent *a, int ram_mib_default)
 	a->started_ms = probe_mono_ms();
 	read_boot_id(a->boot_id, sizeof(a->boot_id));
 	probe_ram_init(&a->ram);
+#ifdef MIGLAB_PROBE_DEBUG
+	a->abi_debug.corrupt_page = -1;
+	a->abi_debug.drop_page = -1;
+#endif
 	if (probe_heartbeat_start(&a->hb) < 0) {
 		probe_log("cannot start the heartbeat thread: %s", strerror(errno));
 		return -1;
@@ -368,10 +372,151 @@ static json_t *cmd_debug_corrupt(struct probe_agent *a, json_t *args, struct cmd
 }
 #endif
 
+/* abi-dump (docs/abi.md, "Transport"): without arguments, a new snapshot
+ * and its first page; with snapshot and cursor, the page at that offset. */
+static void abi_new_snapshot(struct probe_agent *a)
+{
+	struct probe_abi_opts o = { .boot_id = a->boot_id, .virtio_bar_access = true };
+	long long t0 = probe_mono_ms();
+	json_t *doc;
+	char *text;
+
+#ifdef MIGLAB_PROBE_DEBUG
+	o.virtio_bar_access = a->abi_debug.virtio_bar_access;
+#endif
+	/* The guest may have little memory: drop the old text first, and keep
+	 * only the new text, not the tree. */
+	free(a->abi.text);
+	a->abi.text = NULL;
+	doc = probe_abi_collect(&o);
+	text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+	json_decref(doc);
+	if (!text)
+		abort(); /* only out of memory */
+	a->abi.text = text;
+	a->abi.len = strlen(text);
+	probe_sha256_hex(text, a->abi.len, a->abi.sha256);
+	/* Ids differ between agent lifetimes (a reboot), so a cursor of the
+	 * previous boot's snapshot is refused, not served from another text. */
+	a->abi.id = a->abi.id ? a->abi.id + 1 : (random_u64() & 0x3fffffff) + 1;
+	a->abi.collect_ms = probe_mono_ms() - t0;
+	probe_log("abi-dump: snapshot %llu, %zu bytes, collected in %lld ms",
+		  (unsigned long long)a->abi.id, a->abi.len, a->abi.collect_ms);
+}
+
+static json_t *cmd_abi_dump(struct probe_agent *a, json_t *args, struct cmd_error *err)
+{
+	json_t *js = json_object_get(args, "snapshot"), *jc = json_object_get(args, "cursor");
+	bool has_s = js && !json_is_null(js), has_c = jc && !json_is_null(jc);
+	uint64_t snap = 0, cursor = 0;
+	size_t page = PROBE_ABI_PAGE_BYTES, len, n;
+	json_t *data, *ret;
+
+	if (has_s != has_c)
+		return fail(err, "InvalidArgument", "'snapshot' and 'cursor' go together");
+	if (has_s) {
+		if (!get_uint_arg(args, "snapshot", 1, SEED_MAX, 0, &snap, err) ||
+		    !get_uint_arg(args, "cursor", 0, SEED_MAX, 0, &cursor, err))
+			return NULL;
+		if (!a->abi.text || snap != a->abi.id)
+			return fail(err, "InvalidState",
+				    "snapshot %llu is not the current one (%llu): start again",
+				    (unsigned long long)snap, (unsigned long long)a->abi.id);
+		if (cursor > a->abi.len)
+			return fail(err, "InvalidArgument", "cursor %llu is past the end (%zu)",
+				    (unsigned long long)cursor, a->abi.len);
+	} else {
+		abi_new_snapshot(a);
+	}
+	len = a->abi.len;
+#ifdef MIGLAB_PROBE_DEBUG
+	if (a->abi_debug.page_bytes)
+		page = a->abi_debug.page_bytes;
+	len -= a->abi_debug.truncate < len ? a->abi_debug.truncate : len;
+	if (cursor > len)
+		cursor = len;
+#endif
+	n = len - cursor < page ? len - cursor : page;
+	data = json_stringn(a->abi.text + cursor, n);
+	if (!data)
+		abort();
+#ifdef MIGLAB_PROBE_DEBUG
+	{
+		long long index = (long long)(cursor / page);
+		if (index == a->abi_debug.corrupt_page && n) {
+			char *bad = strndup(a->abi.text + cursor, n);
+			if (!bad)
+				abort();
+			bad[n / 2] = bad[n / 2] == '0' ? '1' : '0';
+			json_decref(data);
+			data = json_stringn(bad, n);
+			free(bad);
+		}
+		if (index == a->abi_debug.drop_page) {
+			a->abi_debug.drop_page = -1;
+			a->abi_debug.dropped++;
+			a->drop_reply = true;
+		}
+	}
+#endif
+	ret = json_pack("{s:I, s:I, s:o, s:o, s:I, s:s, s:I}", "snapshot", (json_int_t)a->abi.id,
+			"offset", (json_int_t)cursor, "data", data, "next_cursor",
+			cursor + n < len ? json_integer((json_int_t)(cursor + n)) : json_null(),
+			"total", (json_int_t)a->abi.len, "sha256", a->abi.sha256,
+			"collect_ms", (json_int_t)a->abi.collect_ms);
+	if (!ret)
+		abort();
+	return ret;
+}
+
+#ifdef MIGLAB_PROBE_DEBUG
+/* Test-only knobs of abi-dump: small pages, a damaged page, a lost reply. */
+static bool get_page_index_arg(json_t *args, const char *key, long long *out,
+			       struct cmd_error *err)
+{
+	json_t *v = json_object_get(args, key);
+
+	if (!v)
+		return true;
+	if (!json_is_integer(v) || json_integer_value(v) < -1) {
+		fail(err, "InvalidArgument", "'%s' must be a page index or -1", key);
+		return false;
+	}
+	*out = json_integer_value(v);
+	return true;
+}
+
+static json_t *cmd_debug_abi(struct probe_agent *a, json_t *args, struct cmd_error *err)
+{
+	struct probe_abi_debug *d = &a->abi_debug;
+	uint64_t page = d->page_bytes, trunc = d->truncate;
+	json_t *bar = json_object_get(args, "virtio_bar_access");
+
+	if (!get_uint_arg(args, "page_bytes", 0, PROBE_ABI_PAGE_BYTES, d->page_bytes, &page, err) ||
+	    !get_uint_arg(args, "truncate", 0, UINT32_MAX, d->truncate, &trunc, err) ||
+	    !get_page_index_arg(args, "corrupt_page", &d->corrupt_page, err) ||
+	    !get_page_index_arg(args, "drop_page", &d->drop_page, err))
+		return NULL;
+	if (bar && !json_is_boolean(bar))
+		return fail(err, "InvalidArgument", "'virtio_bar_access' must be a boolean");
+	if (bar)
+		d->virtio_bar_access = json_is_true(bar);
+	d->page_bytes = page;
+	d->truncate = trunc;
+	return json_pack("{s:I, s:I, s:I, s:I, s:b, s:I}", "page_bytes", (json_int_t)d->page_bytes,
+			 "corrupt_page", (json_int_t)d->corrupt_page, "drop_page",
+			 (json_int_t)d->drop_page, "truncate", (json_int_t)d->truncate,
+			 "virtio_bar_access", d->virtio_bar_access, "dropped", (json_int_t)d->dropped);
+}
+#endif
+
 static const char *const no_args[] = { NULL };
+static const char *const abi_dump_args[] = { "snapshot", "cursor", NULL };
 static const char *const ram_start_args[] = { "mib", "pages_per_sec", "seed", NULL };
 #ifdef MIGLAB_PROBE_DEBUG
 static const char *const debug_corrupt_args[] = { "page", "mode", NULL };
+static const char *const debug_abi_args[] = { "page_bytes", "corrupt_page", "drop_page",
+					       "truncate", "virtio_bar_access", NULL };
 #endif
 
 static const struct command commands[] = {
@@ -380,8 +525,10 @@ static const struct command commands[] = {
 	{ "ram-start", cmd_ram_start, ram_start_args },
 	{ "ram-verify", cmd_ram_verify, no_args },
 	{ "ram-stop", cmd_ram_stop, no_args },
+	{ "abi-dump", cmd_abi_dump, abi_dump_args },
 #ifdef MIGLAB_PROBE_DEBUG
 	{ "debug-corrupt", cmd_debug_corrupt, debug_corrupt_args },
+	{ "debug-abi", cmd_debug_abi, debug_abi_args },
 #endif
 	{ NULL, NULL, NULL },
 };
@@ -539,6 +686,13 @@ static void handle_complete_line(struct conn *c, char *line, size_t len)
 	if (k == len)
 		return; /* blank lines are keep-alives, not requests */
 	reply = probe_handle_line(c->a, line, len);
+#ifdef MIGLAB_PROBE_DEBUG
+	if (c->a->drop_reply) { /* debug-abi's drop_page: a reply lost on the way */
+		c->a->drop_reply = false;
+		free(reply);
+		return;
+	}
+#endif
 	send_reply(c, reply);
 	free(reply);
 }

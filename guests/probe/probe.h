@@ -142,6 +142,49 @@ int probe_ram_debug_corrupt(struct probe_ram *r, uint64_t page, const char *mode
 			    size_t msglen);
 #endif
 
+/* --- Guest-visible ABI dump (probe-abi.c, schema in docs/abi.md) -------- */
+
+#define PROBE_ABI_SCHEMA "miglab-abi/1"
+/* abi-dump pages carry at most this many bytes of the snapshot text. */
+#define PROBE_ABI_PAGE_BYTES ((size_t)256 << 10)
+
+/* Options of one collection. */
+struct probe_abi_opts {
+	const char *boot_id;
+	/* Read virtio-pci common configuration through the device BARs (writes
+	 * the select registers, restored afterwards). Off only in the unit tests,
+	 * which run on a real host whose devices must not be touched. */
+	bool virtio_bar_access;
+};
+
+/* Collect the whole document (every section present; a section that could
+ * not be read carries "error"). Never NULL (aborts on out of memory). */
+json_t *probe_abi_collect(const struct probe_abi_opts *o);
+
+/* The current snapshot: the serialised document, kept for paging. */
+struct probe_abi_snapshot {
+	uint64_t id;           /* 0: none yet */
+	char *text;            /* compact, sorted keys, ASCII-only JSON */
+	size_t len;
+	char sha256[65];
+	long long collect_ms;
+};
+
+/* Lower-case hex SHA-256 of data (probe-sha256.c). */
+void probe_sha256_hex(const void *data, size_t len, char out[65]);
+
+#ifdef MIGLAB_PROBE_DEBUG
+/* Test-only knobs of abi-dump (the debug-abi command). */
+struct probe_abi_debug {
+	size_t page_bytes;      /* 0: PROBE_ABI_PAGE_BYTES */
+	long long corrupt_page; /* -1: none; else flip a byte of this page's data, always */
+	long long drop_page;    /* -1: none; else send no reply the first time it is asked */
+	size_t truncate;        /* the last page stops this many bytes early */
+	bool virtio_bar_access; /* default false in the test build */
+	uint64_t dropped;       /* replies dropped so far */
+};
+#endif
+
 /* --- Protocol core (probe-proto.c) --------------------------------------- */
 
 struct probe_agent {
@@ -152,6 +195,11 @@ struct probe_agent {
 	struct probe_ram ram;
 	uint64_t requests;
 	uint64_t errors;
+	struct probe_abi_snapshot abi;
+#ifdef MIGLAB_PROBE_DEBUG
+	struct probe_abi_debug abi_debug;
+	bool drop_reply;           /* the command asked for its reply not to be sent */
+#endif
 };
 
 /* Fill boot_id and defaults; start the heartbeat. -1 on failure (printed). */
