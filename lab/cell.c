@@ -13,7 +13,11 @@
 
 #include <openssl/evp.h>
 
+#include "abi-diff.h"
+#include "abi.h"
 #include "cell.h"
+#include "classify.h"
+#include "known.h"
 #include "ml-buf.h"
 #include "ml-error.h"
 #include "ml-fs.h"
@@ -38,6 +42,9 @@ struct cell {
 	const char *src_machine;
 	const char *dst_machine;
 	struct ml_vm *vms[VM_MAX];
+	json_t *abi_boot;         /* the boot-src dump, what later dumps are diffed against */
+	struct ml_abi_volatile *abi_volatile;
+	char *iasl;               /* to disassemble changed ACPI tables, or NULL */
 	char *boot_id;            /* the guest's boot, from its first hello */
 	long long heartbeat;      /* the last heartbeat seen */
 	bool decided;
@@ -60,7 +67,7 @@ void ml_cell_spec_defaults(struct ml_cell_spec *s)
 	if (s->verify_timeout_ms <= 0)
 		s->verify_timeout_ms = 30000;
 	if (!s->abi_severity)
-		s->abi_severity = "fail";
+		s->abi_severity = "warn";
 	if (!s->runner)
 		s->runner = &ml_local_runner;
 }
@@ -260,6 +267,95 @@ static long long heartbeat_of(const json_t *st)
 	return ml_json_int(json_object_get(st, "heartbeat"), "count", -1);
 }
 
+/* A finding of the cell: what a phase's guest-visible ABI lost or gained
+ * against boot-src. The differences themselves go to abi-diff-<phase>.txt. */
+static void abi_finding(struct cell *c, const char *name, const struct ml_abi_diff *d)
+{
+	const struct ml_cell_spec *s = c->spec;
+	ml_autofree char *text = ml_abi_diff_to_text(d);
+	ml_autofree char *file = ml_strdup_printf("abi-diff-%s.txt", name);
+	ml_autofree char *path = ml_path_join(c->res.dir, file);
+	ml_autofree char *key = ml_strdup_printf("abi_diff_%s", name);
+	const struct ml_abi_difference *first = &d->items[0];
+	json_t *f = json_object();
+
+	ml_write_atomic(path, text, strlen(text), 0644);
+	ml_result_add_log(&c->res, key, file);
+	ml_json_set_str(f, "kind", "abi-change");
+	ml_json_set_str(f, "phase", name);
+	ml_json_set_str(f, "against", "boot-src");
+	ml_json_set_str(f, "severity", s->abi_severity);
+	ml_json_set_int(f, "count", (long long)d->n);
+	{
+		/* One line per difference; the engine escapes guest text, but keep
+		 * cell.json valid whatever it holds. */
+		json_t *summary = json_string(text);
+		ml_json_set(f, "summary", summary ? summary : json_string("(not valid UTF-8; see the file)"));
+	}
+	ml_json_set_str(f, "first", first->key);
+	ml_json_set(f, "differences", ml_abi_diff_to_json(d));
+	json_array_append_new(json_object_get(c->res.doc, "findings"), f);
+}
+
+/* Dump what the guest sees now into abi-<name>.json beside cell.json and,
+ * after boot-src, diff it against boot-src. */
+static int abi_dump(struct cell *c, json_t *phase, struct ml_vm *vm, const char *name)
+{
+	const struct ml_cell_spec *s = c->spec;
+	json_t *fig = json_object_get(phase, "figures");
+	ml_autofree char *file = ml_strdup_printf("abi-%s.json", name);
+	ml_autofree char *path = ml_path_join(c->res.dir, file);
+	ml_autofree char *key = ml_strdup_printf("abi_%s", name);
+	json_t *dump = NULL, *meta = NULL;
+	struct ml_abi_diff d = { 0 };
+	struct ml_abi_diff_options o = { .iasl = c->iasl };
+
+	if (s->skip_abi)
+		return 0;
+	if (ml_probe_abi_dump(vm->probe, s->verify_timeout_ms, &dump, &meta) < 0) {
+		if (ml_interrupted)
+			return cell_error(c, phase, "interrupted");
+		return cell_error(c, phase, "the probe agent could not dump the guest-visible ABI");
+	}
+	ml_json_set_int(fig, "abi_collect_ms", ml_json_int(meta, "collect_ms", -1));
+	ml_json_set_int(fig, "abi_transfer_ms", ml_json_int(meta, "transfer_ms", -1));
+	ml_json_set_int(fig, "abi_bytes", ml_json_int(meta, "total", -1));
+	json_decref(meta);
+	if (ml_json_write_file(path, dump) < 0) {
+		json_decref(dump);
+		return cell_error(c, phase, "cannot record the ABI dump");
+	}
+	ml_result_add_log(&c->res, key, file);
+	if (!c->abi_boot) {
+		c->abi_boot = dump;
+		return 0;
+	}
+	if (ml_abi_diff_dumps(c->abi_boot, dump, c->abi_volatile, &o, &d) < 0) {
+		json_decref(dump);
+		return cell_error(c, phase, "cannot compare the ABI dumps");
+	}
+	ml_json_set_int(fig, "abi_differences", (long long)d.n);
+	if (d.n)
+		abi_finding(c, name, &d);
+	ml_abi_diff_clear(&d);
+	json_decref(dump);
+	return 0;
+}
+
+/* A phase that only looks at the guest's ABI (live-dst, back-src). */
+static int step_abi(struct cell *c, const char *name, int which)
+{
+	json_t *phase;
+
+	if (c->spec->skip_abi)
+		return 0;
+	phase = ml_result_phase_begin(&c->res, name);
+	if (abi_dump(c, phase, c->vms[which], name) < 0)
+		return -1;
+	ml_result_phase_end(&c->res, phase, ML_PHASE_PASS, NULL);
+	return 0;
+}
+
 /* Start the RAM workload and take the heartbeat's baseline. */
 static int start_workload(struct cell *c, json_t *phase, struct ml_vm *vm)
 {
@@ -326,7 +422,7 @@ static int step_boot(struct cell *c)
 	c->boot_id = ml_json_str(hello, "boot_id") ? strdup(ml_json_str(hello, "boot_id")) : NULL;
 	json_decref(hello);
 
-	if (start_workload(c, phase, vm) < 0)
+	if (start_workload(c, phase, vm) < 0 || abi_dump(c, phase, vm, "boot-src") < 0)
 		return -1;
 	ml_result_phase_end(&c->res, phase, ML_PHASE_PASS, NULL);
 	return 0;
@@ -645,7 +741,7 @@ static int step_reboot(struct cell *c, int which)
 	c->boot_id = strdup(ml_json_str(hello, "boot_id"));
 	json_decref(hello);
 	/* A new boot: the workload starts afresh for the migration back. */
-	if (start_workload(c, phase, vm) < 0)
+	if (start_workload(c, phase, vm) < 0 || abi_dump(c, phase, vm, "reboot-dst") < 0)
 		return -1;
 	ml_result_phase_end(&c->res, phase, ML_PHASE_PASS, NULL);
 	return 0;
@@ -741,6 +837,89 @@ static int check_machines(struct cell *c)
 	return cell_decide(c, phase, ML_VERDICT_SKIP, reason, NULL);
 }
 
+/* Every phase passed: the verdict is pass unless an ABI change counts as a
+ * failure (severity "fail"). */
+static void decide_pass(struct cell *c)
+{
+	size_t i, changes = 0;
+	json_t *f, *worst = NULL;
+
+	json_array_foreach(json_object_get(c->res.doc, "findings"), i, f) {
+		if (strcmp(ml_json_str(f, "kind"), "abi-change") != 0)
+			continue;
+		changes += (size_t)ml_json_int(f, "count", 0);
+		if (!worst && strcmp(ml_json_str(f, "severity"), "fail") == 0)
+			worst = f;
+	}
+	if (worst) {
+		ml_autofree char *reason = ml_strdup_printf(
+			"migrations passed, but the guest-visible ABI changed: %zu difference(s); "
+			"%s against boot-src: %s",
+			changes, ml_json_str(worst, "phase"), ml_json_str(worst, "first"));
+		ml_result_set_verdict(&c->res, ML_VERDICT_FAIL, ml_json_str(worst, "phase"), reason,
+				      ml_json_str(worst, "summary"));
+		c->decided = true;
+		return;
+	}
+	ml_result_set_verdict(&c->res, ML_VERDICT_PASS, NULL,
+			      changes ? "forward and back migrations passed (ABI changes recorded as warnings)"
+				      : "forward and back migrations passed",
+			      NULL);
+}
+
+/* Explain a failed cell with the failure catalogue (results/failures.ini):
+ * its class, the line of evidence that matched, the device and field when
+ * QEMU named them. Then the known issues (matrix/known-issues.ini): a failure
+ * they list is an xfail, a pass they list is an xpass. */
+static void explain(struct cell *c)
+{
+	struct ml_catalogue cat;
+	struct ml_known known;
+	json_t *doc = c->res.doc, *cls = NULL, *failure;
+	const struct ml_known_issue *issue;
+	const char *v = ml_json_str(doc, "verdict");
+
+	if (strcmp(v, "fail") == 0 || strcmp(v, "error") == 0) {
+		if (ml_catalogue_load(NULL, &cat) < 0) {
+			fprintf(stderr, "miglab: warning: failure catalogue: %s\n", ml_error_message());
+			return;
+		}
+		if (ml_classify(&cat, doc, c->res.dir, &cls) == 0 && cls) {
+			failure = json_object_get(doc, "failure");
+			if (!failure) {
+				failure = json_object();
+				ml_json_set(doc, "failure", failure);
+			}
+			static const char *const keys[] = { "class", "title", "matched", "device", "field" };
+			for (size_t i = 0; i < ML_ARRAY_SIZE(keys); i++)
+				if (json_object_get(cls, keys[i]))
+					ml_json_set(failure, keys[i], json_incref(json_object_get(cls, keys[i])));
+		}
+		ml_catalogue_clear(&cat);
+	}
+	if (strcmp(v, "error") == 0 || strcmp(v, "skip") == 0 || ml_known_load(NULL, &known) < 0) {
+		json_decref(cls);
+		return;
+	}
+	issue = ml_known_match(&known, doc, strcmp(v, "pass") == 0 ? NULL : cls);
+	if (issue) {
+		ml_json_set(doc, "known_issue", ml_known_issue_to_json(issue));
+		if (strcmp(v, "pass") == 0) {
+			ml_autofree char *reason = ml_strdup_printf(
+				"known issue %s did not reproduce: %s", issue->id, ml_json_str(doc, "reason"));
+			ml_json_set_str(doc, "verdict", "xpass");
+			ml_json_set_str(doc, "reason", reason);
+		} else {
+			ml_autofree char *reason = ml_strdup_printf("known issue %s: %s", issue->id,
+								    ml_json_str(doc, "reason"));
+			ml_json_set_str(doc, "verdict", "xfail");
+			ml_json_set_str(doc, "reason", reason);
+		}
+	}
+	ml_known_clear(&known);
+	json_decref(cls);
+}
+
 int ml_cell_run(const struct ml_cell_spec *spec, const char *run_dir, const char *run_id,
 		enum ml_verdict *verdict, char **cell_dir_out)
 {
@@ -757,18 +936,25 @@ int ml_cell_run(const struct ml_cell_spec *spec, const char *run_dir, const char
 	}
 	ml_json_set_str(c.res.doc, "accel", spec->accel);
 	ml_result_write(&c.res);
+	if (!spec->skip_abi) {
+		c.abi_volatile = ml_abi_volatile_default();
+		c.iasl = ml_abi_find_iasl();
+	}
 
 	if (check_machines(&c) == 0) {
 		if (make_run_dir(&c) < 0)
 			cell_error(&c, NULL, "lab setup");
+		else if (!spec->skip_abi && !c.abi_volatile)
+			cell_error(&c, NULL, "cannot load the list of volatile ABI values");
 		else if (step_boot(&c) == 0 &&
 			 step_migrate(&c, "migrate-forward", VM_SRC, VM_DST, spec->dst,
 				      c.dst_machine, spec->dst_extra_args) == 0 &&
+			 step_abi(&c, "live-dst", VM_DST) == 0 &&
 			 (spec->skip_reboot || step_reboot(&c, VM_DST) == 0) &&
 			 step_migrate(&c, "migrate-back", VM_DST, VM_BACK, spec->src,
-				      c.src_machine, spec->src_extra_args) == 0)
-			ml_result_set_verdict(&c.res, ML_VERDICT_PASS, NULL,
-					      "forward and back migrations passed", NULL);
+				      c.src_machine, spec->src_extra_args) == 0 &&
+			 step_abi(&c, "back-src", VM_BACK) == 0)
+			decide_pass(&c);
 	}
 	/* Collect: stop whatever still runs (politely first, when QEMU still
 	 * answers); the logs are already in the cell directory. */
@@ -790,6 +976,7 @@ int ml_cell_run(const struct ml_cell_spec *spec, const char *run_dir, const char
 	}
 	if (c.run_dir)
 		ml_rm_rf(c.run_dir);
+	explain(&c);
 	ret = ml_result_write(&c.res);
 	if (verdict)
 		ml_verdict_parse(ml_json_str(c.res.doc, "verdict"), verdict);
@@ -800,5 +987,8 @@ int ml_cell_run(const struct ml_cell_spec *spec, const char *run_dir, const char
 	free(c.run_dir);
 	free(c.disk);
 	free(c.boot_id);
+	json_decref(c.abi_boot);
+	ml_abi_volatile_free(c.abi_volatile);
+	free(c.iasl);
 	return ret;
 }

@@ -36,8 +36,8 @@ static void help(void)
 	       "  --migrate-timeout S seconds for one migration (default 120)\n"
 	       "  --no-abi            do not dump the guest-visible ABI in each phase\n"
 	       "  --no-reboot         do not reset the guest on the destination (reboot-dst)\n"
-	       "  --abi-severity fail|warn  what an ABI change after reboot makes the cell\n"
-	       "                      (default fail)\n" ML_COMMON_HELP
+	       "  --abi-severity warn|fail  what an ABI change makes the cell: a finding\n"
+	       "                      (warn, the default) or a failure\n" ML_COMMON_HELP
 	       "\nexit status: 0 pass or skip, 1 fail, 2 error (the lab failed) or bad usage\n");
 }
 

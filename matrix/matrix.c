@@ -861,7 +861,7 @@ int ml_matrix_parse(const char *text, size_t len, const char *file, struct ml_ma
 	out->verify_timeout_s = 30;
 	out->abi_dump = true;
 	out->abi_reboot = true;
-	out->abi_severity = "fail";
+	out->abi_severity = "warn";
 
 	rc = ini_parse_stream(reader, &p, handler, &p);
 	if (!p.error && rc > 0)

@@ -71,7 +71,7 @@ struct ml_matrix {
 	int verify_timeout_s;  /* [timeouts] verify, default 30 */
 	bool abi_dump;         /* [abi] dump: dump the guest-visible ABI per phase, default true */
 	bool abi_reboot;       /* [abi] reboot: reset the guest on the destination, default true */
-	const char *abi_severity; /* [abi] severity of an ABI change: "fail" (default) or "warn" (static) */
+	const char *abi_severity; /* [abi] severity of an ABI change: "warn" (default) or "fail" (static) */
 };
 
 /* Read and validate a matrix file (at most 1 MiB). The first error stops
