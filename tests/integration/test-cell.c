@@ -249,6 +249,109 @@ static void test_bad_input_is_named(void **state)
 	run_clear(&r);
 }
 
+/* The directory of the cell a run printed. */
+static char *cell_dir_of(const struct run *r)
+{
+	const char *p = strstr(r->out.data, "results: ");
+	assert_non_null(p);
+	p += strlen("results: ");
+	return strndup(p, strcspn(p, "\n"));
+}
+
+/* Two boots of one build and machine type (boot-src, reboot-dst) and the
+ * dumps around migrations see the same ABI: no false positives. */
+static void test_abi_control_cell_has_no_differences(void **state)
+{
+	const char *args[] = { "--src", "debian:bookworm", "--dst", "debian:bookworm",
+			       "--machine", "pc-q35-7.2", NULL };
+	const char *phases[] = { "live-dst", "reboot-dst", "back-src" };
+	ml_autofree char *dir = NULL;
+	struct run r;
+	(void)state;
+
+	run_miglab(&r, args);
+	assert_int_equal(r.status, 0);
+	assert_string_equal(ml_json_str(r.cell, "verdict"), "pass");
+	assert_int_equal(json_array_size(json_object_get(r.cell, "findings")), 0);
+	for (size_t i = 0; i < ML_ARRAY_SIZE(phases); i++) {
+		json_t *p = phase(r.cell, phases[i]);
+		assert_non_null(p);
+		assert_int_equal(ml_json_int(json_object_get(p, "figures"), "abi_differences", -1), 0);
+	}
+	/* reboot-dst really was another boot. */
+	assert_true(ml_json_int(json_object_get(phase(r.cell, "reboot-dst"), "figures"),
+				"reset_to_hello_ms", 0) > 0);
+	dir = cell_dir_of(&r);
+	{
+		ml_autofree char *a = ml_path_join(dir, "abi-boot-src.json");
+		ml_autofree char *b = ml_path_join(dir, "abi-reboot-dst.json");
+		assert_true(ml_path_exists(a));
+		assert_true(ml_path_exists(b));
+	}
+	run_clear(&r);
+}
+
+/* abi-diff of boot-src dumps: exit status and output. */
+static int abi_diff(const char *a, const char *b, struct ml_buf *out)
+{
+	const char *argv[] = { MIGLAB_BIN, "abi-diff", a, b, NULL };
+	struct ml_proc_spec spec = { .argv = argv, .stdin_fd = -1 };
+	int status;
+
+	assert_int_equal(ml_proc_run(&spec, 60000, out, NULL, &status), 0);
+	return WEXITSTATUS(status);
+}
+
+/* Real differences are found and named: another machine type, another CPU
+ * model, against the same build's pc-q35-7.2 with the default CPU. */
+static void test_abi_differences_are_named(void **state)
+{
+	const char *base_args[] = { "--src", "debian:bookworm", "--dst", "debian:bookworm",
+				    "--machine", "pc-q35-7.2", "--no-reboot", NULL };
+	const char *i440fx_args[] = { "--src", "debian:bookworm", "--dst", "debian:bookworm",
+				      "--machine", "pc-i440fx-7.2", "--no-reboot", NULL };
+	const char *cpu_args[] = { "--src", "debian:bookworm", "--dst", "debian:bookworm",
+				   "--machine", "pc-q35-7.2", "--no-reboot",
+				   "--src-arg", "-cpu", "--src-arg", "max",
+				   "--dst-arg", "-cpu", "--dst-arg", "max", NULL };
+	ml_autofree char *base = NULL, *i440fx = NULL, *cpu = NULL;
+	ml_autofree char *a = NULL, *b = NULL, *c = NULL;
+	struct ml_buf out = ML_BUF_INIT(0);
+	struct run r;
+	(void)state;
+
+	run_miglab(&r, base_args);
+	assert_int_equal(r.status, 0);
+	base = cell_dir_of(&r);
+	run_clear(&r);
+	run_miglab(&r, i440fx_args);
+	assert_int_equal(r.status, 0);
+	i440fx = cell_dir_of(&r);
+	run_clear(&r);
+	run_miglab(&r, cpu_args);
+	assert_int_equal(r.status, 0);
+	cpu = cell_dir_of(&r);
+	run_clear(&r);
+
+	a = ml_path_join(base, "abi-boot-src.json");
+	b = ml_path_join(i440fx, "abi-boot-src.json");
+	c = ml_path_join(cpu, "abi-boot-src.json");
+	assert_int_equal(abi_diff(a, a, &out), 0);
+	ml_buf_reset(&out);
+	/* q35 against i440fx: other chipset devices, other ACPI tables. */
+	assert_int_equal(abi_diff(a, b, &out), 1);
+	print_message("%s", out.data);
+	assert_non_null(strstr(out.data, "8086:29c0"));
+	assert_non_null(strstr(out.data, "MCFG"));
+	ml_buf_reset(&out);
+	/* Another CPU model: CPUID feature bits, by name. */
+	assert_int_equal(abi_diff(a, c, &out), 1);
+	print_message("%s", out.data);
+	assert_non_null(strstr(out.data, "CPUID leaf"));
+	assert_non_null(strstr(out.data, "bit"));
+	ml_buf_free(&out);
+}
+
 /* Start a cell, wait until its QEMU runs, deliver sig to miglab, and check
  * that no QEMU it started survives. */
 static pid_t interrupt_cell(int sig, const char *run_id)
@@ -440,6 +543,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bad_input_is_named),
 		cmocka_unit_test(test_cell_passes_both_directions),
+		cmocka_unit_test(test_abi_control_cell_has_no_differences),
+		cmocka_unit_test(test_abi_differences_are_named),
 		cmocka_unit_test(test_incompatible_destination_fails_with_qemu_text),
 		cmocka_unit_test(test_machine_missing_on_one_side_is_skip),
 		cmocka_unit_test(test_qemu_failing_at_start_is_named),
