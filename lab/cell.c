@@ -25,6 +25,7 @@
 #include "ml-proc.h"
 #include "probe-client.h"
 #include "qmp.h"
+#include "vmstate-dump.h"
 #include "ml-common.h"
 
 #define DISK_MIB 16
@@ -265,6 +266,47 @@ static int probe_status(struct cell *c, struct ml_vm *vm, int timeout_ms, json_t
 static long long heartbeat_of(const json_t *st)
 {
 	return ml_json_int(json_object_get(st, "heartbeat"), "count", -1);
+}
+
+/* The static vmstate check for this cell's builds and machine type, both
+ * directions, restricted to the guest's devices (docs/vmstate.md): what the
+ * migration streams may trip over, known before any guest boots. Recorded
+ * in vmstate.json and as a finding; the verdict stays the real migration's. */
+static void vmstate_check(struct cell *c)
+{
+	const struct ml_cell_spec *s = c->spec;
+	json_t *res = NULL, *f;
+	long long errors, t0 = ml_now_ms();
+	ml_autofree char *path = ml_path_join(c->res.dir, "vmstate.json");
+
+	if (!s->cfg)
+		return;
+	if (ml_vmstate_check_cell(s->cfg, s->src, s->dst, c->src_machine, &res) < 0) {
+		f = json_pack("{s:s, s:s, s:s}", "kind", "vmstate", "severity", "info", "error",
+			      ml_error_message());
+		json_array_append_new(json_object_get(c->res.doc, "findings"), f);
+		return;
+	}
+	ml_json_write_file(path, res);
+	ml_result_add_log(&c->res, "vmstate", "vmstate.json");
+	errors = ml_json_int(res, "errors", 0);
+	f = json_object();
+	ml_json_set_str(f, "kind", "vmstate");
+	ml_json_set_str(f, "severity", errors ? "warn" : "info");
+	ml_json_set_int(f, "errors", errors);
+	ml_json_set_int(f, "check_ms", ml_now_ms() - t0);
+	for (int k = 0; k < 2; k++) {
+		json_t *pair = json_object_get(res, k ? "back" : "forward");
+		json_t *first = json_array_get(json_object_get(pair, "findings"), 0);
+		json_t *d = json_object();
+		ml_json_set_int(d, "errors", ml_json_int(pair, "errors", 0));
+		ml_json_set_int(d, "warnings", ml_json_int(pair, "warnings", 0));
+		if (first && strcmp(ml_json_str(first, "severity") ? ml_json_str(first, "severity") : "", "info") != 0)
+			ml_json_set(d, "first", json_incref(first));
+		ml_json_set(f, k ? "back" : "forward", d);
+	}
+	json_array_append_new(json_object_get(c->res.doc, "findings"), f);
+	json_decref(res);
 }
 
 /* A finding of the cell: what a phase's guest-visible ABI lost or gained
@@ -942,6 +984,7 @@ int ml_cell_run(const struct ml_cell_spec *spec, const char *run_dir, const char
 	}
 
 	if (check_machines(&c) == 0) {
+		vmstate_check(&c);
 		if (make_run_dir(&c) < 0)
 			cell_error(&c, NULL, "lab setup");
 		else if (!spec->skip_abi && !c.abi_volatile)

@@ -38,6 +38,7 @@ struct ml_cell_spec {
 	const char *const *src_extra_args; /* appended to the source-build QEMUs */
 	const char *const *dst_extra_args; /* appended to the destination QEMU */
 	const struct ml_runner_ops *runner; /* default: local */
+	const struct ml_config *cfg; /* for the static vmstate check's cache; NULL: no check */
 };
 
 /* Fill unset fields with defaults. */

@@ -199,6 +199,7 @@ int cmd_cell(int argc, char **argv)
 	    ml_guest_provision(cfg.cache_dir, kernel, cfg.probe_path, cfg.mirror, &guest) < 0)
 		goto lab_error;
 
+	spec.cfg = &cfg;
 	spec.src = &src;
 	spec.dst = &dst;
 	spec.guest = &guest;

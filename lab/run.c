@@ -160,6 +160,7 @@ static int make_plan(struct run *r)
 		struct run_cell *c = &r->cells[i];
 		struct ml_cell_spec *s = &c->spec;
 
+		s->cfg = r->cfg;
 		s->src = &r->builds[pc->src];
 		s->dst = &r->builds[pc->dst];
 		s->guest = &r->guests[pc->kernel];
