@@ -10,7 +10,7 @@ packages=(
   build-essential cmake pkg-config
   libjansson-dev libcmocka-dev libinih-dev libssl-dev liblzma-dev libzstd-dev
   mmdebstrap busybox-static cpio kmod iproute2 procps xz-utils zstd
-  debian-archive-keyring
+  debian-archive-keyring acpica-tools
 )
 missing=()
 for p in "${packages[@]}"; do
