@@ -23,6 +23,7 @@ int cmd_cell(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
+int cmd_stream(int argc, char **argv);
 int cmd_failures(int argc, char **argv);
 int cmd_vmstate(int argc, char **argv);
 int cmd_abi_diff(int argc, char **argv);

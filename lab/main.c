@@ -15,6 +15,7 @@ static const struct ml_command commands[] = {
 	{ "run", cmd_run, "run a matrix (or --resume a run): the lab's main job" },
 	{ "cell", cmd_cell, "run one cell: boot, migrate forward and back, record a verdict" },
 	{ "merge", cmd_merge, "join runs (shards) of one matrix into one run" },
+	{ "stream", cmd_stream, "decode a captured migration stream (stream show FILE)" },
 	{ "failures", cmd_failures, "the failure catalogue; explain the failed cells of results" },
 	{ "vmstate", cmd_vmstate, "compare builds' VMState descriptions (no guest booted)" },
 	{ "abi-diff", cmd_abi_diff, "compare two guest ABI dumps, differences named" },
