@@ -16,6 +16,8 @@
 #include "abi-diff.h"
 #include "abi.h"
 #include "cell.h"
+#include "stream-tap.h"
+#include "stream.h"
 #include "classify.h"
 #include "known.h"
 #include "ml-buf.h"
@@ -42,6 +44,13 @@ struct cell {
 	char *disk;
 	const char *src_machine;
 	const char *dst_machine;
+	const char **dst_args;     /* the destination's extra arguments, fixups included */
+	size_t n_spec_args, n_fixup_args; /* dst_args[n_spec_args..] are ours to free */
+	struct {
+		char *path;        /* in the run directory */
+		const char *to;    /* "dst" or "back" */
+	} captures[2];
+	size_t n_captures;
 	struct ml_vm *vms[VM_MAX];
 	json_t *abi_boot;         /* the boot-src dump, what later dumps are diffed against */
 	struct ml_abi_volatile *abi_volatile;
@@ -116,6 +125,8 @@ char *ml_cell_id(const struct ml_cell_spec *s)
 		ml_buf_puts(&key, "abi=off\n");
 	if (s->skip_reboot)
 		ml_buf_puts(&key, "reboot=off\n");
+	if (s->apply_fixups)
+		ml_buf_puts(&key, "fixups=on\n");
 	append_args(&key, "src_arg", s->src_extra_args);
 	append_args(&key, "dst_arg", s->dst_extra_args);
 	sha256_hex(key.data, h);
@@ -290,6 +301,11 @@ static void vmstate_check(struct cell *c)
 	ml_json_write_file(path, res);
 	ml_result_add_log(&c->res, "vmstate", "vmstate.json");
 	errors = ml_json_int(res, "errors", 0);
+	if (!errors && !ml_json_int(json_object_get(res, "forward"), "warnings", 0) &&
+	    !ml_json_int(json_object_get(res, "back"), "warnings", 0)) {
+		json_decref(res); /* nothing to report; vmstate.json says so */
+		return;
+	}
 	f = json_object();
 	ml_json_set_str(f, "kind", "vmstate");
 	ml_json_set_str(f, "severity", errors ? "warn" : "info");
@@ -603,6 +619,70 @@ static int verify_guest(struct cell *c, json_t *phase, struct ml_vm *to)
 
 static const char *const migration_done_states[] = { "completed", "failed", "cancelled", NULL };
 
+/* Stop the tap of a migration; its figures go to the phase. The capture
+ * stays in the run directory until the cell knows whether to keep it. */
+static void finish_tap(struct cell *c, json_t *fig, struct ml_stream_tap *tap, const char *capture,
+		       const char *to)
+{
+	json_t *st = NULL;
+
+	if (!tap)
+		return;
+	if (ml_stream_tap_finish(tap, &st) < 0)
+		fprintf(stderr, "miglab: warning: stream tap: %s\n", ml_error_message());
+	ml_stream_tap_free(tap);
+	if (st)
+		ml_json_set(fig, "stream", st);
+	if (ml_path_exists(capture) && c->n_captures < ML_ARRAY_SIZE(c->captures)) {
+		c->captures[c->n_captures].path = strdup(capture);
+		c->captures[c->n_captures].to = to;
+		c->n_captures++;
+	}
+}
+
+/* A failed cell keeps its migration streams (docs/stream.md): copied beside
+ * cell.json, decoded into stream-<vm>.json, and, when the failure names a
+ * device (and field), what the stream says about it joins the evidence. */
+static void keep_streams(struct cell *c)
+{
+	const char *v = ml_json_str(c->res.doc, "verdict");
+	json_t *failure = json_object_get(c->res.doc, "failure");
+	bool keep = strcmp(v, "pass") != 0 && strcmp(v, "skip") != 0;
+
+	for (size_t i = 0; i < c->n_captures; i++) {
+		const char *to = c->captures[i].to;
+		ml_autofree char *name = ml_strdup_printf("stream-%s.bin.zst", to);
+		ml_autofree char *dest = ml_path_join(c->res.dir, name);
+		ml_autofree char *sname = ml_strdup_printf("stream-%s.json", to);
+		ml_autofree char *spath = ml_path_join(c->res.dir, sname);
+		ml_autofree char *key = ml_strdup_printf("stream_%s", to);
+		json_t *summary = NULL;
+
+		if (keep && ml_copy_file(c->captures[i].path, dest) == 0) {
+			ml_result_add_log(&c->res, key, name);
+			/* A cut-short stream still gives what was decoded before the cut. */
+			ml_stream_decode_file(dest, &summary);
+			if (summary) {
+				ml_json_write_file(spath, summary);
+				free(key);
+				key = ml_strdup_printf("stream_summary_%s", to);
+				ml_result_add_log(&c->res, key, sname);
+				if (failure && ml_json_str(failure, "device")) {
+					ml_autofree char *why = ml_stream_explain(
+						summary, ml_json_str(failure, "device"),
+						ml_json_str(failure, "field"));
+					if (why && !json_object_get(failure, "stream"))
+						ml_json_set_str(failure, "stream", why);
+				}
+				json_decref(summary);
+			}
+		}
+		unlink(c->captures[i].path);
+		free(c->captures[i].path);
+	}
+	c->n_captures = 0;
+}
+
 /* Migrate the guest from vms[from] to a new QEMU vms[to] of build b. */
 static int step_migrate(struct cell *c, const char *phase_name, int from, int to,
 			const struct ml_build *b, const char *machine, const char *const *extra)
@@ -612,10 +692,14 @@ static int step_migrate(struct cell *c, const char *phase_name, int from, int to
 	json_t *fig = json_object_get(phase, "figures");
 	struct ml_vm *src = c->vms[from], *dst;
 	ml_autofree char *sock = ml_strdup_printf("%s/mig-%s.sock", c->run_dir, vm_names[to]);
+	ml_autofree char *tap_sock = ml_strdup_printf("%s/tap-%s.sock", c->run_dir, vm_names[to]);
+	ml_autofree char *capture = ml_strdup_printf("%s/stream-%s.bin.zst", c->run_dir, vm_names[to]);
+	struct ml_stream_tap *tap = NULL;
 	ml_autofree char *dst_view = NULL;
 	ml_autofree char *src_view = NULL;
 	json_t *info = NULL;
 	const char *status;
+	int waited;
 
 	if (start_vm(c, phase, to, b, machine, true, extra) < 0)
 		return -1;
@@ -638,6 +722,16 @@ static int step_migrate(struct cell *c, const char *phase_name, int from, int to
 			return cell_fail(c, phase, "the destination refused migrate-incoming", ev);
 		}
 	}
+	/* The stream goes through a tap that keeps a copy (docs/stream.md): the
+	 * source connects to the tap, the tap to the destination. */
+	{
+		ml_autofree char *tap_view = NULL;
+		if (ml_stream_tap_start(tap_sock, sock, capture, &tap) < 0)
+			return cell_error(c, phase, "cannot start the stream tap");
+		tap_view = s->runner->view_path(src, tap_sock);
+		free(src_view);
+		src_view = ml_steal_pointer(&tap_view);
+	}
 	/* Loopback: let the migration use what the host gives (QEMU's default cap
 	 * of 128 MiB/s models a network, not this test). */
 	ml_qmp_execute(src->qmp, "migrate-set-parameters",
@@ -650,11 +744,14 @@ static int step_migrate(struct cell *c, const char *phase_name, int from, int to
 			return cell_fail(c, phase, "the source refused to start the migration", ev);
 		}
 	}
-	if (ml_qmp_wait_migration(src->qmp, migration_done_states, s->migrate_timeout_ms, &info) < 0) {
+	waited = ml_qmp_wait_migration(src->qmp, migration_done_states, s->migrate_timeout_ms, &info);
+	if (waited < 0 && (ml_qmp_last_err(src->qmp) == ML_QMP_ERR_TIMEOUT || ml_interrupted))
+		ml_qmp_execute(src->qmp, "migrate_cancel", NULL, 5000, NULL);
+	finish_tap(c, fig, tap, capture, vm_names[to]);
+	if (waited < 0) {
 		ml_autofree char *why = strdup(ml_error_message());
 		if (ml_qmp_last_err(src->qmp) == ML_QMP_ERR_TIMEOUT || ml_interrupted) {
 			json_t *last = NULL;
-			ml_qmp_execute(src->qmp, "migrate_cancel", NULL, 5000, NULL);
 			if (ml_qmp_query_migrate(src->qmp, 5000, &last) == 0) {
 				record_migration_figures(fig, last);
 				json_decref(last);
@@ -787,6 +884,53 @@ static int step_reboot(struct cell *c, int which)
 		return -1;
 	ml_result_phase_end(&c->res, phase, ML_PHASE_PASS, NULL);
 	return 0;
+}
+
+/* --apply-fixups: the known issues that match this cell's builds and machine
+ * type (whatever their failure class) lend their fixup arguments to the
+ * destination, so a listed breakage can be checked against its workaround. */
+static void apply_fixups(struct cell *c)
+{
+	const struct ml_cell_spec *s = c->spec;
+	size_t n = 0;
+	struct ml_known known;
+	const struct ml_known_issue *issue;
+	json_t *stub, *applied;
+
+	for (; s->dst_extra_args && s->dst_extra_args[n]; n++)
+		;
+	c->dst_args = calloc(n + 1, sizeof(*c->dst_args));
+	if (!c->dst_args)
+		abort();
+	for (size_t i = 0; i < n; i++)
+		c->dst_args[i] = s->dst_extra_args[i];
+	if (!s->apply_fixups)
+		return;
+	if (ml_known_load(NULL, &known) < 0) {
+		fprintf(stderr, "miglab: warning: known issues: %s\n", ml_error_message());
+		return;
+	}
+	stub = json_pack("{s:O, s:s}", "inputs", json_object_get(c->res.doc, "inputs"), "machine",
+			 c->src_machine);
+	issue = ml_known_match(&known, stub, NULL);
+	json_decref(stub);
+	applied = json_array();
+	if (issue && issue->fixup_argv) {
+		size_t k = 0;
+		for (; issue->fixup_argv[k]; k++)
+			;
+		c->dst_args = realloc(c->dst_args, (n + k + 1) * sizeof(*c->dst_args));
+		if (!c->dst_args)
+			abort();
+		for (size_t i = 0; i < k; i++)
+			c->dst_args[n + i] = strdup(issue->fixup_argv[i]); /* freed with the cell */
+		c->dst_args[n + k] = NULL;
+		c->n_fixup_args = k;
+		c->n_spec_args = n;
+		json_array_append_new(applied, ml_known_issue_to_json(issue));
+	}
+	ml_json_set(c->res.doc, "fixups_applied", applied);
+	ml_known_clear(&known);
 }
 
 static int make_run_dir(struct cell *c)
@@ -944,7 +1088,13 @@ static void explain(struct cell *c)
 		return;
 	}
 	issue = ml_known_match(&known, doc, strcmp(v, "pass") == 0 ? NULL : cls);
-	if (issue) {
+	if (issue && json_array_size(json_object_get(doc, "fixups_applied"))) {
+		/* The workaround was applied: the verdict says whether it works. */
+		ml_autofree char *reason = ml_strdup_printf("%s (with the fixup of known issue %s: %s)",
+							    ml_json_str(doc, "reason"), issue->id,
+							    issue->fixup ? issue->fixup : "");
+		ml_json_set_str(doc, "reason", reason);
+	} else if (issue) {
 		ml_json_set(doc, "known_issue", ml_known_issue_to_json(issue));
 		if (strcmp(v, "pass") == 0) {
 			ml_autofree char *reason = ml_strdup_printf(
@@ -984,6 +1134,7 @@ int ml_cell_run(const struct ml_cell_spec *spec, const char *run_dir, const char
 	}
 
 	if (check_machines(&c) == 0) {
+		apply_fixups(&c);
 		vmstate_check(&c);
 		if (make_run_dir(&c) < 0)
 			cell_error(&c, NULL, "lab setup");
@@ -991,7 +1142,7 @@ int ml_cell_run(const struct ml_cell_spec *spec, const char *run_dir, const char
 			cell_error(&c, NULL, "cannot load the list of volatile ABI values");
 		else if (step_boot(&c) == 0 &&
 			 step_migrate(&c, "migrate-forward", VM_SRC, VM_DST, spec->dst,
-				      c.dst_machine, spec->dst_extra_args) == 0 &&
+				      c.dst_machine, c.dst_args) == 0 &&
 			 step_abi(&c, "live-dst", VM_DST) == 0 &&
 			 (spec->skip_reboot || step_reboot(&c, VM_DST) == 0) &&
 			 step_migrate(&c, "migrate-back", VM_DST, VM_BACK, spec->src,
@@ -1017,9 +1168,10 @@ int ml_cell_run(const struct ml_cell_spec *spec, const char *run_dir, const char
 		}
 		spec->runner->vm_free(c.vms[i]);
 	}
+	explain(&c);
+	keep_streams(&c);
 	if (c.run_dir)
 		ml_rm_rf(c.run_dir);
-	explain(&c);
 	ret = ml_result_write(&c.res);
 	if (verdict)
 		ml_verdict_parse(ml_json_str(c.res.doc, "verdict"), verdict);
@@ -1031,6 +1183,9 @@ int ml_cell_run(const struct ml_cell_spec *spec, const char *run_dir, const char
 	free(c.disk);
 	free(c.boot_id);
 	json_decref(c.abi_boot);
+	for (size_t i = 0; c.dst_args && i < c.n_fixup_args; i++)
+		free((char *)c.dst_args[c.n_spec_args + i]);
+	free(c.dst_args);
 	ml_abi_volatile_free(c.abi_volatile);
 	free(c.iasl);
 	return ret;

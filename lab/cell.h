@@ -35,6 +35,7 @@ struct ml_cell_spec {
 	bool skip_abi;               /* do not dump the guest-visible ABI */
 	bool skip_reboot;            /* do not reset the guest on the destination */
 	const char *abi_severity;    /* an ABI change: "warn" (default: recorded as a finding) or "fail" */
+	bool apply_fixups;           /* add the fixup of matching known issues to the destination */
 	const char *const *src_extra_args; /* appended to the source-build QEMUs */
 	const char *const *dst_extra_args; /* appended to the destination QEMU */
 	const struct ml_runner_ops *runner; /* default: local */

@@ -34,6 +34,8 @@ static void help(void)
 	       "  --run-id ID         results go to RESULTS/ID (default: a new timestamped id)\n"
 	       "  --boot-timeout S    seconds for the guest's first hello (default 60)\n"
 	       "  --migrate-timeout S seconds for one migration (default 120)\n"
+	       "  --apply-fixups      add the fixup of the known issues (matrix/known-issues.ini)\n"
+	       "                      that match the builds and machine to the destination\n"
 	       "  --no-abi            do not dump the guest-visible ABI in each phase\n"
 	       "  --no-reboot         do not reset the guest on the destination (reboot-dst)\n"
 	       "  --abi-severity warn|fail  what an ABI change makes the cell: a finding\n"
@@ -95,6 +97,7 @@ int cmd_cell(int argc, char **argv)
 		{ "boot-timeout", required_argument, NULL, 'B' },
 		{ "migrate-timeout", required_argument, NULL, 'T' },
 		{ "no-abi", no_argument, NULL, 'n' },
+		{ "apply-fixups", no_argument, NULL, 'F' },
 		{ "no-reboot", no_argument, NULL, 'N' },
 		{ "abi-severity", required_argument, NULL, 'V' },
 		ML_COMMON_LONG_OPTIONS,
@@ -147,6 +150,7 @@ int cmd_cell(int argc, char **argv)
 			break;
 		case 'r': run_id = strdup(optarg); break;
 		case 'n': spec.skip_abi = true; break;
+		case 'F': spec.apply_fixups = true; break;
 		case 'N': spec.skip_reboot = true; break;
 		case 'V':
 			if (strcmp(optarg, "fail") != 0 && strcmp(optarg, "warn") != 0)

@@ -16,6 +16,10 @@
 #include "testhelp.h"
 #include "ml-common.h"
 
+/* miglab runs with the tests' environment (MIGLAB_CACHE_DIR and friends);
+ * ml_proc would otherwise give it a minimal one, as it does QEMU. */
+extern char **environ;
+
 static char *results_dir;
 
 struct run {
@@ -50,7 +54,7 @@ static void run_miglab(struct run *r, const char *const *args)
 	const char *argv[64] = { MIGLAB_BIN, "cell", "--results-dir", results_dir };
 	size_t n = 4;
 	struct ml_buf err = ML_BUF_INIT(0);
-	struct ml_proc_spec spec = { .stdin_fd = -1 };
+	struct ml_proc_spec spec = { .stdin_fd = -1, .envp = (const char *const *)environ };
 
 	for (size_t i = 0; args[i] && n < ML_ARRAY_SIZE(argv) - 1; i++)
 		argv[n++] = args[i];
@@ -272,7 +276,12 @@ static void test_abi_control_cell_has_no_differences(void **state)
 	run_miglab(&r, args);
 	assert_int_equal(r.status, 0);
 	assert_string_equal(ml_json_str(r.cell, "verdict"), "pass");
-	assert_int_equal(json_array_size(json_object_get(r.cell, "findings")), 0);
+	{
+		size_t i;
+		json_t *f;
+		json_array_foreach(json_object_get(r.cell, "findings"), i, f)
+			assert_string_not_equal(ml_json_str(f, "kind"), "abi-change");
+	}
 	for (size_t i = 0; i < ML_ARRAY_SIZE(phases); i++) {
 		json_t *p = phase(r.cell, phases[i]);
 		assert_non_null(p);
@@ -295,7 +304,7 @@ static void test_abi_control_cell_has_no_differences(void **state)
 static int abi_diff(const char *a, const char *b, struct ml_buf *out)
 {
 	const char *argv[] = { MIGLAB_BIN, "abi-diff", a, b, NULL };
-	struct ml_proc_spec spec = { .argv = argv, .stdin_fd = -1 };
+	struct ml_proc_spec spec = { .argv = argv, .stdin_fd = -1, .envp = (const char *const *)environ };
 	int status;
 
 	assert_int_equal(ml_proc_run(&spec, 60000, out, NULL, &status), 0);
@@ -352,6 +361,43 @@ static void test_abi_differences_are_named(void **state)
 	ml_buf_free(&out);
 }
 
+/* Known issues: a listed failure is xfail, a listed cell that passes is
+ * xpass, and --apply-fixups gives the destination the listed workaround. */
+static void test_known_issue_xfail_xpass_and_fixup(void **state)
+{
+	const char *fails[] = { "--src", "debian:bookworm", "--dst", "debian:bookworm-backports",
+				"--machine", "pc-q35-7.2", "--no-abi", "--no-reboot",
+				"--src-arg", "-device", "--src-arg", "virtio-balloon-pci,id=only-on-src", NULL };
+	const char *fixed[] = { "--src", "debian:bookworm", "--dst", "debian:bookworm-backports",
+				"--machine", "pc-q35-7.2", "--no-abi", "--no-reboot", "--apply-fixups",
+				"--src-arg", "-device", "--src-arg", "virtio-balloon-pci,id=only-on-src", NULL };
+	const char *passes[] = { "--src", "debian:bookworm", "--dst", "debian:bookworm-backports",
+				 "--machine", "pc-q35-7.2", "--no-abi", "--no-reboot", NULL };
+	struct run r;
+	(void)state;
+
+	setenv("MIGLAB_KNOWN_ISSUES", ml_test_data("known/balloon-only-on-src.ini"), 1);
+	run_miglab(&r, fails);
+	assert_int_equal(r.status, 0);
+	assert_string_equal(ml_json_str(r.cell, "verdict"), "xfail");
+	assert_string_equal(ml_json_str(json_object_get(r.cell, "failure"), "class"), "section-unknown");
+	assert_string_equal(ml_json_str(json_object_get(r.cell, "known_issue"), "id"), "balloon-only-on-src");
+	run_clear(&r);
+
+	run_miglab(&r, fixed);
+	assert_int_equal(r.status, 0);
+	assert_string_equal(ml_json_str(r.cell, "verdict"), "pass");
+	assert_int_equal(json_array_size(json_object_get(r.cell, "fixups_applied")), 1);
+	assert_non_null(strstr(ml_json_str(r.cell, "reason"), "with the fixup of known issue"));
+	run_clear(&r);
+
+	run_miglab(&r, passes);
+	assert_int_equal(r.status, 1);
+	assert_string_equal(ml_json_str(r.cell, "verdict"), "xpass");
+	run_clear(&r);
+	unsetenv("MIGLAB_KNOWN_ISSUES");
+}
+
 /* Start a cell, wait until its QEMU runs, deliver sig to miglab, and check
  * that no QEMU it started survives. */
 static pid_t interrupt_cell(int sig, const char *run_id)
@@ -359,7 +405,7 @@ static pid_t interrupt_cell(int sig, const char *run_id)
 	const char *argv[] = { MIGLAB_BIN, "cell", "--results-dir", results_dir, "--run-id", run_id,
 			       "--src", "debian:bookworm", "--dst", "debian:bookworm-backports",
 			       "--machine", "pc-q35-7.2", NULL };
-	struct ml_proc_spec spec = { .argv = argv, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = 2 };
+	struct ml_proc_spec spec = { .argv = argv, .stdin_fd = -1, .envp = (const char *const *)environ, .stdout_fd = -1, .stderr_fd = 2 };
 	pid_t pid, qemus[8];
 	size_t n = 0;
 	int status;
@@ -467,7 +513,7 @@ static void test_damaged_root_is_rebuilt(void **state)
 	const char *cp[] = { "/bin/cp", "-al", NULL, NULL, NULL, NULL, NULL };
 	const char *fetch[] = { MIGLAB_BIN, "fetch", "--cache-dir", NULL, "debian:bookworm",
 				"--kernel", "debian:bookworm", NULL };
-	struct ml_proc_spec spec = { .stdin_fd = -1 };
+	struct ml_proc_spec spec = { .stdin_fd = -1, .envp = (const char *const *)environ };
 	struct ml_buf out = ML_BUF_INIT(0), err = ML_BUF_INIT(0);
 	json_t *before, *after;
 	int status;
@@ -547,6 +593,7 @@ int main(void)
 		cmocka_unit_test(test_abi_differences_are_named),
 		cmocka_unit_test(test_incompatible_destination_fails_with_qemu_text),
 		cmocka_unit_test(test_machine_missing_on_one_side_is_skip),
+		cmocka_unit_test(test_known_issue_xfail_xpass_and_fixup),
 		cmocka_unit_test(test_qemu_failing_at_start_is_named),
 		cmocka_unit_test(test_probe_silence_is_explained),
 		cmocka_unit_test(test_sigint_leaves_no_qemu),

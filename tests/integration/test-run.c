@@ -17,6 +17,10 @@
 #include "testhelp.h"
 #include "ml-common.h"
 
+/* miglab runs with the tests' environment (MIGLAB_CACHE_DIR and friends);
+ * ml_proc would otherwise give it a minimal one, as it does QEMU. */
+extern char **environ;
+
 static char *results_dir;
 
 /* Run miglab with args; returns its exit code, output in *out (may be NULL). */
@@ -25,7 +29,7 @@ static int miglab(const char *const *args, struct ml_buf *out)
 	const char *argv[32] = { MIGLAB_BIN };
 	size_t n = 1;
 	struct ml_buf o = ML_BUF_INIT(0), e = ML_BUF_INIT(0);
-	struct ml_proc_spec spec = { .stdin_fd = -1 };
+	struct ml_proc_spec spec = { .stdin_fd = -1, .envp = (const char *const *)environ };
 	int status;
 
 	for (size_t i = 0; args[i] && n < ML_ARRAY_SIZE(argv) - 3; i++)
@@ -206,7 +210,7 @@ static void test_interrupt_then_resume(void **state)
 	const char *argv[] = { MIGLAB_BIN, "run", "--results-dir", results_dir, "--run-id", "resumable",
 			       "--jobs", "1", "--grace", "0", MATRIX_QUICK, NULL };
 	const char *resume[] = { "run", "--resume", "resumable", NULL };
-	struct ml_proc_spec spec = { .argv = argv, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = 2 };
+	struct ml_proc_spec spec = { .argv = argv, .stdin_fd = -1, .envp = (const char *const *)environ, .stdout_fd = -1, .stderr_fd = 2 };
 	json_t *ids = plan_ids(NULL);
 	json_t *first_done = NULL, *again, *run;
 	const char *first_id = NULL;
@@ -273,7 +277,7 @@ static void test_sigkill_leaves_no_qemu_and_a_resumable_run(void **state)
 {
 	const char *argv[] = { MIGLAB_BIN, "run", "--results-dir", results_dir, "--run-id", "killed",
 			       "--jobs", "2", MATRIX_QUICK, NULL };
-	struct ml_proc_spec spec = { .argv = argv, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = 2 };
+	struct ml_proc_spec spec = { .argv = argv, .stdin_fd = -1, .envp = (const char *const *)environ, .stdout_fd = -1, .stderr_fd = 2 };
 	pid_t pid, qemus[16];
 	size_t nq = 0;
 	json_t *run;
