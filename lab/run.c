@@ -26,6 +26,7 @@
 #include "plan.h"
 #include "result.h"
 #include "run.h"
+#include "web.h"
 #include "ml-common.h"
 
 #define DEFAULT_GRACE_S 60
@@ -627,6 +628,17 @@ static int finish_run(struct run *r, bool interrupted)
 	print_summary(r, docs);
 	rc = exit_code_of(docs);
 	json_decref(docs);
+	{
+		/* The dashboard (docs/dashboard.md), from the result files alone. */
+		const char *runs[] = { r->dir };
+		struct ml_web_options wo = { .runs = runs, .n_runs = 1, .quiet = true };
+		char *index = NULL;
+		if (ml_web_write_site(r->cfg->results_dir, NULL, &wo, &index) == 0)
+			printf("dashboard: %s\n", index);
+		else
+			fprintf(stderr, "miglab: warning: dashboard not written: %s\n", ml_error_message());
+		free(index);
+	}
 	if (interrupted) {
 		printf("interrupted: resume with `miglab run --resume %s`\n", r->id);
 		return 128 + (ml_interrupted ? ml_interrupted : SIGINT);

@@ -11,6 +11,18 @@ build=$("$top/lab/bootstrap.sh" | tail -n 1)
 only_unit=0
 for a in "$@"; do [ "$a" = unit ] && only_unit=1; done
 if [ "$only_unit" -eq 0 ]; then
+  # The dashboard's browser test: Debian's Chromium driven by playwright-core.
+  if [ "$(id -u)" -eq 0 ]; then
+    for p in chromium nodejs npm; do
+      command -v "${p/nodejs/node}" >/dev/null 2>&1 || need="${need:-} $p"
+    done
+    if [ -n "${need:-}" ]; then
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $need >/dev/null
+    fi
+  fi
+  if command -v npm >/dev/null 2>&1 && [ ! -d "$top/tests/web/node_modules/playwright-core" ]; then
+    npm ci --prefix "$top/tests/web" --no-audit --no-fund >/dev/null
+  fi
   # The integration tests use these; fetching them first keeps test timeouts honest.
   "$build/lab/miglab" fetch debian:bookworm debian:bookworm-backports --kernel debian:bookworm
 fi

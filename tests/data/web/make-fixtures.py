@@ -1,0 +1,181 @@
+#!/usr/bin/env python3
+"""Regenerate tests/data/web/results/: two small runs of the matrix
+"fixture" for the dashboard's tests (tests/unit/test-web.c and
+tests/web/). Run from this directory; the output is committed."""
+import json, os, shutil
+
+HOSTILE = "<script>alert(1)</script> \"quoted\" 'single' </textarea></pre><img src=x onerror=alert(2)>"
+BUILDS = {
+    "bookworm": ("debian:bookworm", "7.2.22", "1:7.2+dfsg-7+deb12u18+b3", "1493008b" * 8),
+    "trixie": ("debian:trixie", "10.0.13", "1:10.0.13+ds-0+deb13u1", "a1b2c3d4" * 8),
+}
+
+def build(name):
+    p, v, pv, sha = BUILDS[name]
+    return {"kind": "debian", "name": name, "provider": p, "version": v, "package_version": pv,
+            "sha256": sha, "suite": name, "qemu": "/usr/bin/qemu-system-x86_64"}
+
+def argv(side, machine):
+    a = ["/usr/bin/qemu-system-x86_64", "-name", "guest=miglab-%s" % side, "-machine", machine,
+         "-accel", "tcg", "-m", "256", "-append", "console=ttyS0 panic=-1 quiet"]
+    if side != "src":
+        a += ["-incoming", "defer"]
+    return a
+
+ABI_DIFFS = [
+    {"section": "acpi", "key": "APIC revision", "what": "changed", "before": "1", "after": "3", "detail": None},
+    {"section": "acpi", "key": "APIC content", "what": "changed", "before": "120 bytes", "after": "120 bytes",
+     "detail": "bytes that differ: 0x8 (revision), 0x9 (checksum)\n-[008h 0008   1]  Revision : 01\n+[008h 0008   1]  Revision : 03\n"},
+]
+
+def cell(run_id, cid, src, dst, machine, kernel, verdict, reason, failure=None, findings=(),
+         known=None, evidence_logs=None, phases_fail=None):
+    phases = [{"name": "boot-src", "status": "pass", "start_ms": 1, "duration_ms": 9000,
+               "figures": {"boot_to_hello_ms": 8700, "workload_start_ms": 300}}]
+    if verdict == "skip":
+        phases = [{"name": "plan", "status": "skip", "start_ms": 0, "duration_ms": 0, "figures": {}}]
+    else:
+        fwd_status = "fail" if phases_fail == "migrate-forward" else "pass"
+        phases.append({"name": "migrate-forward", "status": fwd_status, "start_ms": 9001, "duration_ms": 1500,
+                       "figures": {"status": "completed", "total-time": 1024, "downtime": 98,
+                                   "setup-time": 1, "ram-transferred": 162311189, "ram-mbps": 1269.29}})
+        if fwd_status == "fail":
+            phases[-1]["error"] = failure.get("evidence") if failure else "failed"
+        else:
+            phases.append({"name": "reboot-dst", "status": "pass", "start_ms": 10600, "duration_ms": 4000,
+                           "figures": {"reset_to_hello_ms": 3900, "abi_differences": 2 if findings else 0}})
+            phases.append({"name": "migrate-back", "status": "pass", "start_ms": 14700, "duration_ms": 1300,
+                           "figures": {"status": "completed", "total-time": 900, "downtime": 60}})
+    doc = {
+        "schema": "miglab-cell/1", "cell_id": cid, "run_id": run_id, "started_at": "2026-11-01T00:00:00Z",
+        "state": "done", "verdict": verdict, "reason": reason,
+        "inputs": {"src": build(src), "dst": build(dst), "machine": machine, "kernel": "debian:" + kernel,
+                   "guest": {"kernel_release": "6.1.0-50-amd64" if kernel == "bookworm" else "6.12.9-amd64",
+                             "kernel_package_version": "6.1.176-1"},
+                   "scenario": "forward-back", "accel": "tcg", "memory_mib": 256, "workload_mib": 64,
+                   "runner": "local", "extra_args": {"src": [], "dst": []}},
+        "machine": machine, "accel": "tcg", "accel_actual": "tcg", "phases": phases,
+        "findings": list(findings),
+        "commands": {"src": argv("src", machine), "dst": argv("dst", machine)},
+        "logs": {"qemu_stderr_src": "qemu-src.stderr", "qemu_stderr_dst": "qemu-dst.stderr",
+                 "console_src": "console-src.log", "console_dst": "console-dst.log",
+                 "qmp_src": "qmp-src.log", "qmp_dst": "qmp-dst.log"},
+        "exit_src": "exited with status 0", "exit_dst": "exited with status 0", "wall_ms": 16500,
+    }
+    if verdict == "skip":
+        doc["commands"] = {}
+        doc["logs"] = {}
+    if failure:
+        doc["failure"] = failure
+    if known:
+        doc["known_issue"] = known
+    logs = {
+        "qemu-src.stderr": b"",
+        "qemu-dst.stderr": b"qemu-system-x86_64: warning: Machine type is deprecated\n",
+        "console-src.log": b"[    0.000000] Linux version 6.1.0-50-amd64\nmiglab-probe: ready\n",
+        "console-dst.log": b"miglab-probe: ready\n",
+        "qmp-src.log": b'+0.073 < {"QMP": {"version": {}}}\n+0.073 > {"execute":"qmp_capabilities","id":1}\n',
+        "qmp-dst.log": b'+0.070 < {"return": {}, "id": 1}\n',
+    }
+    if evidence_logs:
+        logs.update(evidence_logs)
+    return doc, logs
+
+def write_run(root, run_id, started, cells):
+    rdir = os.path.join(root, run_id)
+    os.makedirs(os.path.join(rdir, "cells"))
+    counts = {}
+    summary = []
+    for doc, logs in cells:
+        cdir_name = doc.get("_dir", doc["cell_id"])
+        doc.pop("_dir", None)
+        cdir = os.path.join(rdir, "cells", cdir_name)
+        os.makedirs(cdir)
+        with open(os.path.join(cdir, "cell.json"), "w") as f:
+            json.dump(doc, f, indent=2, sort_keys=True)
+        for name in doc["logs"].values():
+            with open(os.path.join(cdir, name), "wb") as f:
+                f.write(logs.get(name, b""))
+        counts[doc["verdict"]] = counts.get(doc["verdict"], 0) + 1
+        summary.append({"cell_id": doc["cell_id"], "verdict": doc["verdict"], "src": doc["inputs"]["src"]["provider"],
+                        "dst": doc["inputs"]["dst"]["provider"], "machine": doc["machine"],
+                        "kernel": doc["inputs"]["kernel"], "wall_ms": doc["wall_ms"]})
+    run = {"schema": "miglab-run/1", "run_id": run_id, "kind": "matrix", "state": "done",
+           "started_at": started, "matrix": {"name": "fixture", "path": "/work/main/matrix/fixture.ini",
+                                             "sha256": "0f" * 32},
+           "builds": {n: build(n) for n in BUILDS},
+           "kernels": {"bookworm": {"kernel_release": "6.1.0-50-amd64", "kernel_package": "linux-image-6.1.0-50-amd64",
+                                    "kernel_package_version": "6.1.176-1"}},
+           "host": {"arch": "x86_64", "cpus": 2, "hostname": "ci", "kernel": "6.1.0", "kvm_device": False,
+                    "cpu_model": "QEMU Virtual CPU", "memory": "8000000 kB"},
+           "counts": counts, "cells": summary, "wall_ms": 60000, "accel": "tcg"}
+    with open(os.path.join(rdir, "run.json"), "w") as f:
+        json.dump(run, f, indent=2, sort_keys=True)
+
+def main():
+    root = "results"
+    shutil.rmtree(root, ignore_errors=True)
+    ids = {
+        "ctl": "bookworm-to-bookworm-pc-q35-7.2-k-bookworm-11111111",
+        "fwd": "bookworm-to-trixie-pc-q35-7.2-k-bookworm-22222222",
+        "fx": "bookworm-to-trixie-pc-i440fx-7.2-k-bookworm-33333333",
+        "back": "trixie-to-bookworm-pc-q35-7.2-k-bookworm-44444444",
+        "skip": "trixie-to-bookworm-pc-q35-10.0-k-bookworm-55555555",
+    }
+    old = [
+        cell("20261101-000000-aaaa", ids["ctl"], "bookworm", "bookworm", "pc-q35-7.2", "bookworm", "pass", "both migrations passed"),
+        cell("20261101-000000-aaaa", ids["fwd"], "bookworm", "trixie", "pc-q35-7.2", "bookworm", "pass", "both migrations passed"),
+        cell("20261101-000000-aaaa", ids["fx"], "bookworm", "trixie", "pc-i440fx-7.2", "bookworm", "fail",
+             "the destination rejected the migration stream",
+             failure={"phase": "migrate-forward", "evidence": "load of migration failed: Invalid argument",
+                      "class": "destination-rejected-stream", "title": "The destination rejected the stream",
+                      "matched": "dst stderr: load of migration failed: Invalid argument"},
+             phases_fail="migrate-forward"),
+        cell("20261101-000000-aaaa", ids["back"], "trixie", "bookworm", "pc-q35-7.2", "bookworm", "pass", "both migrations passed"),
+        cell("20261101-000000-aaaa", ids["skip"], "trixie", "bookworm", "pc-q35-10.0", "bookworm", "skip",
+             "machine type pc-q35-10.0 is missing on debian:bookworm"),
+    ]
+    abi = {"kind": "abi-change", "phase": "reboot-dst", "against": "boot-src", "severity": "warn", "count": 2,
+           "first": "APIC revision", "summary": "ACPI APIC revision: 1 -> 3", "differences": ABI_DIFFS}
+    vm = {"kind": "vmstate", "severity": "warn", "errors": 1, "check_ms": 12,
+          "forward": {"errors": 1, "warnings": 0, "first": {"severity": "error", "device": "virtio-net",
+                                                               "message": "subsection virtio-net/uso unknown"}},
+          "back": {"errors": 0, "warnings": 0}}
+    hostile_id = "evil-" + HOSTILE
+    new = [
+        cell("20261102-000000-bbbb", ids["ctl"], "bookworm", "bookworm", "pc-q35-7.2", "bookworm", "pass", "both migrations passed"),
+        cell("20261102-000000-bbbb", ids["fwd"], "bookworm", "trixie", "pc-q35-7.2", "bookworm", "fail",
+             "the destination rejected the migration stream",
+             failure={"phase": "migrate-forward", "evidence": "Unknown subsection virtio-net/uso",
+                      "class": "subsection-unknown", "title": "A subsection the destination does not know",
+                      "matched": "dst stderr: qemu-system-x86_64: error while loading state for instance 0x0 of device 'virtio-net'",
+                      "device": "virtio-net", "field": "uso"},
+             findings=[abi, vm], phases_fail="migrate-forward"),
+        cell("20261102-000000-bbbb", ids["fx"], "bookworm", "trixie", "pc-i440fx-7.2", "bookworm", "xfail",
+             "known issue i440fx-acpi: the destination rejected the migration stream",
+             failure={"phase": "migrate-forward", "evidence": "load of migration failed: Invalid argument",
+                      "class": "destination-rejected-stream", "title": "The destination rejected the stream"},
+             known={"id": "i440fx-acpi", "note": "fixed in 10.1", "link": "https://gitlab.com/qemu-project/qemu/-/issues/1",
+                    "fixup": None},
+             phases_fail="migrate-forward"),
+        cell("20261102-000000-bbbb", ids["back"], "trixie", "bookworm", "pc-q35-7.2", "bookworm", "pass", "both migrations passed"),
+        cell("20261102-000000-bbbb", ids["skip"], "trixie", "bookworm", "pc-q35-10.0", "bookworm", "skip",
+             "machine type pc-q35-10.0 is missing on debian:bookworm"),
+    ]
+    doc, logs = cell("20261102-000000-bbbb", hostile_id, "trixie", "trixie", "pc-q35-7.2", "bookworm", "fail",
+                     "hostile guest: " + HOSTILE,
+                     failure={"phase": "migrate-forward",
+                              "evidence": HOSTILE + " ctl:\u0001\u001b[31m\u007f\u0085 end",
+                              "class": "unclassified", "title": "Nothing in the catalogue matched"},
+                     phases_fail="migrate-forward",
+                     evidence_logs={"console-dst.log": b"boot\n" + HOSTILE.encode() +
+                                    b"\nbad utf8: \xff\xfe \xc0\xaf \xed\xa0\x80 nul:\x00 esc:\x1b[2J\r\nend\n",
+                                    "qemu-dst.stderr": b"qemu: " + HOSTILE.encode() + b"\n"})
+    doc["_dir"] = "trixie-to-trixie-pc-q35-7.2-k-bookworm-66666666"
+    doc["commands"]["dst"].append("--evil=" + HOSTILE)
+    doc["inputs"]["extra_args"]["dst"] = ["-device", "x,id='$(reboot)'"]
+    new.append((doc, logs))
+    write_run(root, "20261101-000000-aaaa", "2026-11-01T00:00:00Z", old)
+    write_run(root, "20261102-000000-bbbb", "2026-11-02T00:00:00Z", new)
+
+main()

@@ -1,0 +1,251 @@
+/* Unit tests of the dashboard generator (web/): escaping, shell quoting, and
+ * a whole site from the fixture runs in tests/data/web/results (two runs of
+ * one matrix: a new failure with a class and ABI and vmstate findings, a fix,
+ * an xfail, a skip, and a hostile cell whose id, evidence and logs carry
+ * markup, quotes, control bytes and invalid UTF-8). */
+#include <dirent.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ml-buf.h"
+#include "ml-fs.h"
+#include "testhelp.h"
+#include "web.h"
+#include "ml-common.h"
+
+#define RUN_OLD "20261101-000000-aaaa"
+#define RUN_NEW "20261102-000000-bbbb"
+#define CELL_FWD "bookworm-to-trixie-pc-q35-7.2-k-bookworm-22222222"
+#define CELL_FX "bookworm-to-trixie-pc-i440fx-7.2-k-bookworm-33333333"
+
+static char *read_page(const char *dir, const char *rel)
+{
+	ml_autofree char *path = ml_path_join(dir, rel);
+	char *data = NULL;
+
+	assert_int_equal(ml_read_file(path, 64 << 20, &data, NULL), 0);
+	return data;
+}
+
+static void test_escape(void **state)
+{
+	static const char in[] = "<script>alert(1)</script>&\"'</textarea>\x01\x1b\x7f\xc2\x85"
+				 "\xff\xfe\xc0\xaf\xed\xa0\x80\r\nok\r\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\0z";
+	ml_autofree char *out = ml_web_html_escape(in, sizeof(in) - 1);
+	(void)state;
+	assert_string_equal(out, "&lt;script&gt;alert(1)&lt;/script&gt;&amp;&quot;&#39;&lt;/textarea&gt;"
+				 "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
+				 "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
+				 "\xef\xbf\xbd\nok\xef\xbf\xbd\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80"
+				 "\xef\xbf\xbdz");
+}
+
+static void test_shell_join(void **state)
+{
+	const char *argv[] = { "qemu", "-append", "console=ttyS0 quiet", "it's", "", "a=b,c:d/e" };
+	ml_autofree char *s = ml_web_shell_join(argv, ML_ARRAY_SIZE(argv));
+	(void)state;
+	assert_string_equal(s, "qemu -append 'console=ttyS0 quiet' 'it'\\''s' '' a=b,c:d/e");
+}
+
+/* Valid UTF-8 with no control bytes but tab and newline. */
+static void assert_clean_text(const char *name, const unsigned char *s)
+{
+	while (*s) {
+		size_t n = 1;
+		if (*s < 0x20 && *s != '\n' && *s != '\t')
+			fail_msg("%s: control byte 0x%02x", name, *s);
+		if (*s == 0x7f)
+			fail_msg("%s: DEL", name);
+		if (*s >= 0x80) {
+			n = *s >= 0xf0 ? 4 : *s >= 0xe0 ? 3 : *s >= 0xc2 ? 2 : 0;
+			if (!n)
+				fail_msg("%s: invalid UTF-8 lead byte 0x%02x", name, *s);
+			for (size_t i = 1; i < n; i++)
+				if ((s[i] & 0xc0) != 0x80)
+					fail_msg("%s: invalid UTF-8 sequence", name);
+		}
+		s += n;
+	}
+}
+
+/* What every page must hold (and not hold) whatever its data. */
+static void assert_safe_page(const char *name, const char *html)
+{
+	const char *p;
+	int scripts = 0;
+
+	assert_clean_text(name, (const unsigned char *)html);
+	assert_non_null(strstr(html, "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src "
+				     "'none'; script-src 'self'; style-src 'self';"));
+	for (p = html; (p = strstr(p, "<script")); p++) {
+		assert_true(strncmp(p, "<script src=\"", 13) == 0);
+		scripts++;
+	}
+	assert_int_equal(scripts, 1);
+	if (strstr(html, " style=") || strstr(html, "<style"))
+		fail_msg("%s: inline style", name);
+	if (strstr(html, "</textarea") || strstr(html, "<img") || strstr(html, "</pre><img"))
+		fail_msg("%s: hostile markup got through", name);
+	/* no inline event handler: no tag attribute starting with "on" */
+	for (p = html; (p = strstr(p, " on")); p++) {
+		const char *q = p + 3;
+		const char *lt = p, *gt;
+		while (*q >= 'a' && *q <= 'z')
+			q++;
+		if (*q != '=')
+			continue;
+		while (lt > html && *lt != '<' && *lt != '>')
+			lt--;
+		gt = strchr(p, '>');
+		if (*lt == '<' && gt)
+			fail_msg("%s: event handler attribute near: %.40s", name, p);
+	}
+}
+
+static void check_dir_pages(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d))) {
+		ml_autofree char *html = NULL;
+		if (!strstr(e->d_name, ".html"))
+			continue;
+		html = read_page(dir, e->d_name);
+		assert_safe_page(e->d_name, html);
+		n++;
+	}
+	closedir(d);
+	assert_true(n > 0);
+}
+
+static void test_site(void **state)
+{
+	ml_autofree char *out = ml_test_tmpdir();
+	ml_autofree char *index = NULL;
+	ml_autofree char *html = NULL;
+	ml_autofree char *run = NULL;
+	ml_autofree char *cell = NULL;
+	ml_autofree char *hostile = NULL;
+	ml_autofree char *cells_dir = NULL;
+	ml_autofree char *run_dir = NULL;
+	struct ml_web_options opt = { .quiet = true };
+	const char *p;
+	DIR *d;
+	struct dirent *e;
+	(void)state;
+
+	assert_int_equal(ml_web_write_site(ml_test_data("web/results"), out, &opt, &index), 0);
+	assert_non_null(strstr(index, "/index.html"));
+	assert_true(ml_path_exists(index));
+
+	/* the index: newest first, both runs, the trend chart */
+	html = read_page(out, "index.html");
+	assert_safe_page("index.html", html);
+	assert_non_null(strstr(html, "<svg class=\"trend\""));
+	assert_true(strstr(html, RUN_NEW) < strstr(html, ">" RUN_OLD "<"));
+	assert_non_null(strstr(html, "2 new</span>"));
+	assert_non_null(strstr(html, "1 fixed</span>"));
+
+	/* the run page: verdicts per square, ABI mark, regressions */
+	run = read_page(out, RUN_NEW "/index.html");
+	assert_safe_page("run page", run);
+	assert_non_null(strstr(run, "<a class=\"sq v-fail abi\" href=\"cells/" CELL_FWD ".html\""));
+	assert_non_null(strstr(run, "<a class=\"sq v-xfail\" href=\"cells/" CELL_FX ".html\""));
+	assert_non_null(strstr(run, "<a class=\"sq v-skip\""));
+	assert_non_null(strstr(run, "<a class=\"sq v-pass\""));
+	p = strstr(run, "id=\"new-failures\"");
+	assert_non_null(p);
+	assert_non_null(strstr(p, CELL_FWD));
+	assert_true(strstr(p, CELL_FWD) < strstr(p, "id=\"still-failing\""));
+	p = strstr(run, "id=\"fixed\"");
+	assert_non_null(p);
+	assert_true(strstr(p, CELL_FX) && strstr(p, CELL_FX) < strstr(p, "id=\"new-abi\""));
+	p = strstr(run, "id=\"new-abi\"");
+	assert_non_null(strstr(p, CELL_FWD));
+	/* first bad is this run, last good the old one */
+	p = strstr(run, "id=\"new-failures\"");
+	assert_non_null(strstr(p, "<a href=\"../" RUN_OLD "/index.html\">" RUN_OLD "</a>"));
+	assert_non_null(strstr(run, "<code>subsection-unknown</code>"));
+	assert_non_null(strstr(run, "id=\"filters\""));
+	assert_non_null(strstr(run, "1:10.0.13+ds-0+deb13u1"));
+
+	/* a failing cell page: class, title, device, ABI differences, vmstate, logs */
+	cell = read_page(out, RUN_NEW "/cells/" CELL_FWD ".html");
+	assert_safe_page("cell page", cell);
+	assert_non_null(strstr(cell, "id=\"failure-class\">subsection-unknown</code>"));
+	assert_non_null(strstr(cell, "A subsection the destination does not know"));
+	assert_non_null(strstr(cell, "<details class=\"finding abi\" open>"));
+	assert_non_null(strstr(cell, "APIC revision"));
+	assert_non_null(strstr(cell, "finding vmstate"));
+	/* Raw logs are linked relatively (how many ../ depends on where the
+	 * checkout lives), never by absolute path. */
+	assert_non_null(strstr(cell, "href=\"../"));
+	assert_null(strstr(cell, "href=\"/"));
+	assert_non_null(strstr(cell, "/cells/" CELL_FWD "/qemu-dst.stderr\">qemu-dst.stderr</a>"));
+	assert_non_null(strstr(cell, "Machine type is deprecated"));
+	assert_non_null(strstr(cell, "miglab cell --src debian:bookworm --dst debian:trixie --machine pc-q35-7.2 "
+				     "--kernel debian:bookworm --accel tcg --memory 256 --workload 64"));
+	assert_non_null(strstr(cell, "<a href=\"../../" RUN_NEW "/index.html\">" RUN_NEW "</a>"));
+
+	/* the hostile cell: its page name is a hash, every string inert */
+	cells_dir = ml_strdup_printf("%s/%s/cells", out, RUN_NEW);
+	check_dir_pages(cells_dir);
+	d = opendir(cells_dir);
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		if (strncmp(e->d_name, "x-", 2) == 0)
+			hostile = read_page(cells_dir, e->d_name);
+	closedir(d);
+	assert_non_null(hostile);
+	assert_non_null(strstr(hostile, "evil-&lt;script&gt;alert(1)&lt;/script&gt; &quot;quoted&quot; "
+					"&#39;single&#39; &lt;/textarea&gt;"));
+	assert_null(strstr(hostile, "<script>alert"));
+	assert_non_null(strstr(hostile, "bad utf8: \xef\xbf\xbd\xef\xbf\xbd"));
+	assert_non_null(strstr(hostile, "ctl:\xef\xbf\xbd\xef\xbf\xbd[31m"));
+	assert_non_null(strstr(hostile, "--dst-arg &#39;x,id=&#39;\\&#39;&#39;$(reboot)&#39;\\&#39;&#39;&#39;"));
+	/* the old run's pages too */
+	run_dir = ml_strdup_printf("%s/%s", out, RUN_OLD);
+	check_dir_pages(run_dir);
+	assert_true(ml_path_exists(ml_test_data("web/results/" RUN_OLD "/run.json")));
+	{
+		ml_autofree char *css = ml_path_join(out, "assets/miglab.css");
+		ml_autofree char *js = ml_path_join(out, "assets/miglab.js");
+		assert_true(ml_path_exists(css));
+		assert_true(ml_path_exists(js));
+	}
+	ml_test_rmtree(out);
+}
+
+/* Only the named run gets pages; the index still lists both. */
+static void test_site_one_run(void **state)
+{
+	ml_autofree char *out = ml_test_tmpdir();
+	ml_autofree char *html = NULL;
+	char *runs[] = { strdup(ml_test_data("web/results/" RUN_NEW)) };
+	struct ml_web_options opt = { .runs = (const char *const *)runs, .n_runs = 1, .quiet = true };
+	ml_autofree char *old_page = ml_path_join(out, RUN_OLD "/index.html");
+	(void)state;
+
+	assert_int_equal(ml_web_write_site(ml_test_data("web/results"), out, &opt, NULL), 0);
+	assert_false(ml_path_exists(old_page));
+	html = read_page(out, "index.html");
+	assert_non_null(strstr(html, RUN_OLD));
+	assert_non_null(strstr(html, "href=\"" RUN_NEW "/index.html\""));
+	free(runs[0]);
+	ml_test_rmtree(out);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_escape),
+		cmocka_unit_test(test_shell_join),
+		cmocka_unit_test(test_site),
+		cmocka_unit_test(test_site_one_run),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

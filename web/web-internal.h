@@ -1,0 +1,105 @@
+/* mlweb internals shared by its files: the page writer (an HTML document
+ * built in a capped buffer, escaping every untrusted string), the per-run
+ * and per-cell data the pages are made of, and the embedded assets. */
+#ifndef ML_WEB_INTERNAL_H
+#define ML_WEB_INTERNAL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "ml-buf.h"
+
+/* A page is at most this big (the run page of a 10,000-cell run is ~4 MiB). */
+#define WEB_PAGE_LIMIT ((size_t)256 << 20)
+
+struct web_page {
+	struct ml_buf b;
+	bool failed; /* an append failed (the limit); the page is not written */
+};
+
+void wp_init(struct web_page *p);
+void wp_free(struct web_page *p);
+/* Trusted markup (literals, numbers). */
+void wp_puts(struct web_page *p, const char *s);
+void wp_printf(struct web_page *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Untrusted text, escaped (NULL writes nothing). */
+void wp_esc(struct web_page *p, const char *s);
+void wp_esc_n(struct web_page *p, const char *s, size_t n);
+/* A relative URL (path segments separated by '/'), percent-encoded then
+ * escaped: for hrefs made from directory and file names. */
+void wp_url(struct web_page *p, const char *rel);
+/* <!doctype html> ... <body>; root is the relative path to the site root
+ * ("", "../", "../../"). The title is escaped. */
+void wp_head(struct web_page *p, const char *title, const char *root);
+void wp_foot(struct web_page *p, const char *root);
+/* A verdict badge. */
+void wp_verdict(struct web_page *p, const char *verdict);
+/* Write the page to path atomically (temp + rename) and free it. */
+int wp_write(struct web_page *p, const char *path);
+int web_write_file(const char *path, const void *data, size_t len);
+
+/* One of pass fail xfail xpass skip error ("error" for anything else). */
+const char *web_verdict(const char *v);
+/* True for verdicts that count as failing in regressions (fail, error). */
+bool web_verdict_bad(const char *v);
+/* A file name for an id: the id itself when it is made of [A-Za-z0-9._-]
+ * (not starting with '.', at most 180 bytes), else "x-" + a hash of it. */
+char *web_safe_name(const char *id);
+/* The relative path from directory from_dir to path to (both absolute,
+ * normalised). Caller frees. */
+char *web_relpath(const char *from_dir, const char *to);
+/* "12.3 s", "450 ms". */
+void wp_ms(struct web_page *p, long long ms);
+
+/* A cell as the run page sees it (the cell page has the whole document). */
+struct web_cell {
+	char *id;     /* cell_id */
+	char *file;   /* page file name under <run>/cells/, without .html */
+	char *verdict;
+	char *src, *dst;     /* providers */
+	char *src_version, *dst_version;
+	char *machine;
+	char *kernel;
+	char *cls;           /* failure class, or NULL */
+	char *cls_title;
+	char *reason;        /* cut to 300 bytes */
+	bool abi;            /* an abi-change finding */
+	bool vmstate;        /* a vmstate finding with errors */
+};
+void web_cell_clear(struct web_cell *c);
+
+/* History answers for the cell page: the run ids (and page paths relative to
+ * the site root) of the last run where the cell passed and the first run of
+ * its current failing streak. */
+struct web_history_ref {
+	const char *run_id;
+	const char *run_file;
+};
+struct web_run;
+void web_history_lookup(const struct web_run *r, const char *cell_id,
+			struct web_history_ref *first_bad, struct web_history_ref *last_good);
+
+/* Render one cell page: doc is its cell.json, cell_dir its directory (for the
+ * logs), page_path where to write. Fills *sum. */
+struct web_cell_ctx {
+	const struct web_run *run;
+	const char *run_id;
+	const char *run_file;  /* the run's directory name in the site */
+	const char *cells_out; /* absolute OUT/<run>/cells */
+	size_t tail_pass, tail_other;
+};
+int web_cell_summary(json_t *doc, const char *dir_name, struct web_cell *sum);
+int web_cell_page(const struct web_cell_ctx *ctx, json_t *doc, const char *cell_dir,
+		  const struct web_cell *sum);
+
+/* The embedded assets (generated from web/assets/ by web/CMakeLists.txt). */
+struct web_asset {
+	const char *name;
+	const unsigned char *data;
+	size_t len;
+};
+extern const struct web_asset web_assets[];
+extern const size_t web_n_assets;
+
+#endif
