@@ -216,7 +216,7 @@ static void begin_section(struct parser *p, const char *s, size_t n)
 	char *save = NULL;
 	size_t nw = 0;
 	enum section_type type = SEC_NONE;
-	const char *name;
+	const char *name = NULL; /* set for named sections, the only ones that use it */
 
 	end_section(p);
 	if (p->error)
