@@ -127,6 +127,8 @@ char *ml_cell_id(const struct ml_cell_spec *s)
 		ml_buf_puts(&key, "reboot=off\n");
 	if (s->apply_fixups)
 		ml_buf_puts(&key, "fixups=on\n");
+	if (s->lossless_capture)
+		ml_buf_puts(&key, "capture=lossless\n");
 	append_args(&key, "src_arg", s->src_extra_args);
 	append_args(&key, "dst_arg", s->dst_extra_args);
 	sha256_hex(key.data, h);
@@ -726,7 +728,10 @@ static int step_migrate(struct cell *c, const char *phase_name, int from, int to
 	 * source connects to the tap, the tap to the destination. */
 	{
 		ml_autofree char *tap_view = NULL;
-		if (ml_stream_tap_start(tap_sock, sock, capture, &tap) < 0)
+		struct ml_stream_tap_opts topts = { .listen_path = tap_sock, .dst_path = sock,
+						 .capture_path = capture,
+						 .lossless = s->lossless_capture };
+		if (ml_stream_tap_start_opts(&topts, &tap) < 0)
 			return cell_error(c, phase, "cannot start the stream tap");
 		tap_view = s->runner->view_path(src, tap_sock);
 		free(src_view);
@@ -983,6 +988,7 @@ static json_t *cell_inputs(const struct ml_cell_spec *s)
 	ml_json_set_int(in, "memory_mib", s->memory_mib);
 	ml_json_set_int(in, "workload_mib", s->workload_mib);
 	ml_json_set_str(in, "runner", s->runner->name);
+	ml_json_set(in, "lossless_capture", json_boolean(s->lossless_capture));
 	for (int k = 0; k < 2; k++) {
 		const char *const *args = k ? s->dst_extra_args : s->src_extra_args;
 		json_t *a = json_array();

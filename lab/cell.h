@@ -36,6 +36,8 @@ struct ml_cell_spec {
 	bool skip_reboot;            /* do not reset the guest on the destination */
 	const char *abi_severity;    /* an ABI change: "warn" (default: recorded as a finding) or "fail" */
 	bool apply_fixups;           /* add the fixup of matching known issues to the destination */
+	bool lossless_capture;       /* the stream tap waits for its writer: whole captures,
+					slower migrations (figures then include the tap) */
 	const char *const *src_extra_args; /* appended to the source-build QEMUs */
 	const char *const *dst_extra_args; /* appended to the destination QEMU */
 	const struct ml_runner_ops *runner; /* default: local */

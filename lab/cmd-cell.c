@@ -36,6 +36,8 @@ static void help(void)
 	       "  --migrate-timeout S seconds for one migration (default 120)\n"
 	       "  --apply-fixups      add the fixup of the known issues (matrix/known-issues.ini)\n"
 	       "                      that match the builds and machine to the destination\n"
+	       "  --lossless-capture  keep whole migration streams (the tap waits for its\n"
+	       "                      writer; migrations get slower, figures include the tap)\n"
 	       "  --no-abi            do not dump the guest-visible ABI in each phase\n"
 	       "  --no-reboot         do not reset the guest on the destination (reboot-dst)\n"
 	       "  --abi-severity warn|fail  what an ABI change makes the cell: a finding\n"
@@ -98,6 +100,7 @@ int cmd_cell(int argc, char **argv)
 		{ "migrate-timeout", required_argument, NULL, 'T' },
 		{ "no-abi", no_argument, NULL, 'n' },
 		{ "apply-fixups", no_argument, NULL, 'F' },
+		{ "lossless-capture", no_argument, NULL, 'L' },
 		{ "no-reboot", no_argument, NULL, 'N' },
 		{ "abi-severity", required_argument, NULL, 'V' },
 		ML_COMMON_LONG_OPTIONS,
@@ -151,6 +154,7 @@ int cmd_cell(int argc, char **argv)
 		case 'r': run_id = strdup(optarg); break;
 		case 'n': spec.skip_abi = true; break;
 		case 'F': spec.apply_fixups = true; break;
+		case 'L': spec.lossless_capture = true; break;
 		case 'N': spec.skip_reboot = true; break;
 		case 'V':
 			if (strcmp(optarg, "fail") != 0 && strcmp(optarg, "warn") != 0)

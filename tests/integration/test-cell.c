@@ -154,8 +154,8 @@ static void test_incompatible_destination_fails_with_qemu_text(void **state)
 {
 	/* A device only the source has: the destination cannot place its state. */
 	const char *args[] = { "--src", "debian:bookworm", "--dst", "debian:bookworm-backports",
-			       "--machine", "pc-q35-7.2", "--src-arg", "-device", "--src-arg",
-			       "virtio-balloon-pci,id=only-on-src", NULL };
+			       "--machine", "pc-q35-7.2", "--lossless-capture", "--src-arg", "-device",
+			       "--src-arg", "virtio-balloon-pci,id=only-on-src", NULL };
 	struct run r;
 	json_t *failure;
 	const char *ev;
@@ -173,6 +173,12 @@ static void test_incompatible_destination_fails_with_qemu_text(void **state)
 	/* QEMU's own words, from the destination's stderr. */
 	assert_non_null(strstr(ev, "virtio-balloon"));
 	assert_non_null(strstr(ev, "QEMU (dst)"));
+	/* Classified, and the kept stream shows what the source sent for it. */
+	assert_string_equal(ml_json_str(failure, "class"), "section-unknown");
+	assert_string_equal(ml_json_str(failure, "device"), "0000:00:05.0/virtio-balloon");
+	assert_non_null(ml_json_str(failure, "stream"));
+	assert_non_null(strstr(ml_json_str(failure, "stream"), "bytes at offset"));
+	assert_non_null(ml_json_str(json_object_get(r.cell, "logs"), "stream_dst"));
 	run_clear(&r);
 }
 
