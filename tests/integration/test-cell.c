@@ -49,7 +49,34 @@ static json_t *load_cell(const char *out)
 	return ml_json_load_file(path, 64 << 20);
 }
 
+/* Failure classes of the intermittent guest memory corruption seen after
+ * migrations under TCG here (about 2 % of migrations, also between two QEMUs
+ * of one build; a kernel timer rbtree or the probe's page-generation array
+ * found stale): a real finding, reported in the run notes, but not what these
+ * tests test. A test that expects a pass retries such a cell once, loudly;
+ * any other failure fails the test. */
+static bool flaky_guest_corruption(json_t *cell)
+{
+	const char *cls = ml_json_str(json_object_get(cell, "failure"), "class");
+	return cls && (strcmp(cls, "guest-panicked") == 0 || strcmp(cls, "guest-rebooted") == 0 ||
+		       strcmp(cls, "memory-corruption") == 0);
+}
+
+static void run_miglab_once(struct run *r, const char *const *args);
+
 static void run_miglab(struct run *r, const char *const *args)
+{
+	run_miglab_once(r, args);
+	if (r->status == 1 && r->cell && flaky_guest_corruption(r->cell)) {
+		print_message("RETRYING ONCE: the guest's memory was corrupted after migration (%s); "
+			      "known intermittent under TCG, see the notes\n",
+			      ml_json_str(json_object_get(r->cell, "failure"), "class"));
+		run_clear(r);
+		run_miglab_once(r, args);
+	}
+}
+
+static void run_miglab_once(struct run *r, const char *const *args)
 {
 	const char *argv[64] = { MIGLAB_BIN, "cell", "--results-dir", results_dir };
 	size_t n = 4;
