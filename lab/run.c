@@ -66,11 +66,6 @@ struct run {
 	unsigned shard_index, shard_total;
 };
 
-static int sha256_file_hex(const char *path, char out[65])
-{
-	return ml_sha256_file(path, out);
-}
-
 /* ---- preparing: builds, guests, plan ------------------------------------ */
 
 /* Make every build and guest the matrix names. A build or kernel that cannot
@@ -197,7 +192,7 @@ static int load_matrix(struct run *r, const char *path)
 	r->matrix_sha256 = calloc(1, 65);
 	if (!r->matrix_sha256)
 		abort();
-	return sha256_file_hex(path, r->matrix_sha256);
+	return ml_sha256_file(path, r->matrix_sha256);
 }
 
 static void run_free(struct run *r)

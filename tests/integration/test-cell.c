@@ -20,7 +20,7 @@
  * ml_proc would otherwise give it a minimal one, as it does QEMU. */
 extern char **environ;
 
-static char *results_dir;
+#define results_dir ml_test_results_dir
 
 struct run {
 	int status;        /* exit code of miglab */
@@ -57,9 +57,7 @@ static json_t *load_cell(const char *out)
  * any other failure fails the test. */
 static bool flaky_guest_corruption(json_t *cell)
 {
-	const char *cls = ml_json_str(json_object_get(cell, "failure"), "class");
-	return cls && (strcmp(cls, "guest-panicked") == 0 || strcmp(cls, "guest-rebooted") == 0 ||
-		       strcmp(cls, "memory-corruption") == 0);
+	return ml_test_is_guest_corruption(ml_json_str(json_object_get(cell, "failure"), "class"));
 }
 
 static void run_miglab_once(struct run *r, const char *const *args);
@@ -599,24 +597,6 @@ static void test_damaged_root_is_rebuilt(void **state)
 	assert_int_equal(ml_rm_rf(copy), 0);
 }
 
-static int setup(void **state)
-{
-	(void)state;
-	results_dir = ml_test_tmpdir();
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	if (!getenv("MIGLAB_KEEP_TEST_RESULTS"))
-		ml_test_rmtree(results_dir);
-	else
-		print_message("results kept in %s\n", results_dir);
-	free(results_dir);
-	return 0;
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -637,5 +617,5 @@ int main(void)
 		print_message("integration tests need root (chroot in a mount namespace)\n");
 		return 77;
 	}
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, ml_test_results_setup, ml_test_results_teardown);
 }

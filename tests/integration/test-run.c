@@ -21,7 +21,7 @@
  * ml_proc would otherwise give it a minimal one, as it does QEMU. */
 extern char **environ;
 
-static char *results_dir;
+#define results_dir ml_test_results_dir
 
 /* Run miglab with args; returns its exit code, output in *out (may be NULL). */
 static int miglab(const char *const *args, struct ml_buf *out)
@@ -70,8 +70,7 @@ static int resume_if_only_guest_corruption(const char *run_id)
 		failed++;
 		cell = load_cell(run_id, ml_json_str(c, "cell_id"));
 		cls = ml_json_str(json_object_get(cell, "failure"), "class");
-		if (cls && (strcmp(cls, "guest-panicked") == 0 || strcmp(cls, "guest-rebooted") == 0 ||
-			    strcmp(cls, "memory-corruption") == 0)) {
+		if (ml_test_is_guest_corruption(cls)) {
 			ml_autofree char *dir = ml_strdup_printf("%s/%s/cells/%s", results_dir, run_id,
 								 ml_json_str(c, "cell_id"));
 			print_message("RETRYING ONCE: cell %s: guest memory corrupted after migration (%s); "
@@ -382,24 +381,6 @@ static void test_bad_matrix_is_named(void **state)
 	ml_buf_free(&out);
 }
 
-static int setup(void **state)
-{
-	(void)state;
-	results_dir = ml_test_tmpdir();
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	if (!getenv("MIGLAB_KEEP_TEST_RESULTS"))
-		ml_test_rmtree(results_dir);
-	else
-		print_message("results kept in %s\n", results_dir);
-	free(results_dir);
-	return 0;
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -412,5 +393,5 @@ int main(void)
 		print_message("integration tests need root (chroot in a mount namespace)\n");
 		return 77;
 	}
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, ml_test_results_setup, ml_test_results_teardown);
 }

@@ -51,6 +51,33 @@ int ml_test_pid_wait_dead(int pid, int timeout_ms)
 	return ml_test_pid_live(pid);
 }
 
+char *ml_test_results_dir;
+
+int ml_test_results_setup(void **state)
+{
+	(void)state;
+	ml_test_results_dir = ml_test_tmpdir();
+	return 0;
+}
+
+int ml_test_results_teardown(void **state)
+{
+	(void)state;
+	if (!getenv("MIGLAB_KEEP_TEST_RESULTS"))
+		ml_test_rmtree(ml_test_results_dir);
+	else
+		print_message("results kept in %s\n", ml_test_results_dir);
+	free(ml_test_results_dir);
+	ml_test_results_dir = NULL;
+	return 0;
+}
+
+int ml_test_is_guest_corruption(const char *cls)
+{
+	return cls && (strcmp(cls, "guest-panicked") == 0 || strcmp(cls, "guest-rebooted") == 0 ||
+		       strcmp(cls, "memory-corruption") == 0);
+}
+
 int ml_test_regenerate(void)
 {
 	const char *v = getenv("MIGLAB_REGENERATE");
