@@ -1,6 +1,7 @@
 /* The cell state machine (see cell.h and DESIGN.md "The cell"). Each step
- * either passes or ends the cell with a verdict naming the phase and quoting
- * the evidence (QEMU's stderr, a QMP error, the guest's answer). Whatever
+ * either passes or ends the attempt with an outcome naming the phase and
+ * quoting the evidence (QEMU's stderr, a QMP error, the guest's answer). The
+ * cell records; the judging stage (results/judge.h) decides. Whatever
  * happens, every QEMU the cell started is stopped before it returns. */
 #include <dirent.h>
 #include <errno.h>
@@ -13,13 +14,9 @@
 
 #include <openssl/evp.h>
 
-#include "abi-diff.h"
-#include "abi.h"
 #include "cell.h"
+#include "layout.h"
 #include "stream-tap.h"
-#include "stream.h"
-#include "classify.h"
-#include "known.h"
 #include "ml-buf.h"
 #include "ml-error.h"
 #include "ml-fs.h"
@@ -44,17 +41,12 @@ struct cell {
 	char *disk;
 	const char *src_machine;
 	const char *dst_machine;
-	const char **dst_args;     /* the destination's extra arguments, fixups included */
-	size_t n_spec_args, n_fixup_args; /* dst_args[n_spec_args..] are ours to free */
 	struct {
 		char *path;        /* in the run directory */
 		const char *to;    /* "dst" or "back" */
 	} captures[2];
 	size_t n_captures;
 	struct ml_vm *vms[VM_MAX];
-	json_t *abi_boot;         /* the boot-src dump, what later dumps are diffed against */
-	struct ml_abi_volatile *abi_volatile;
-	char *iasl;               /* to disassemble changed ACPI tables, or NULL */
 	char *boot_id;            /* the guest's boot, from its first hello */
 	long long heartbeat;      /* the last heartbeat seen */
 	bool decided;
@@ -125,10 +117,8 @@ char *ml_cell_id(const struct ml_cell_spec *s)
 		ml_buf_puts(&key, "abi=off\n");
 	if (s->skip_reboot)
 		ml_buf_puts(&key, "reboot=off\n");
-	if (s->apply_fixups)
+	if (json_array_size(s->fixups_applied))
 		ml_buf_puts(&key, "fixups=on\n");
-	if (s->lossless_capture)
-		ml_buf_puts(&key, "capture=lossless\n");
 	append_args(&key, "src_arg", s->src_extra_args);
 	append_args(&key, "dst_arg", s->dst_extra_args);
 	sha256_hex(key.data, h);
@@ -149,8 +139,8 @@ char *ml_cell_id(const struct ml_cell_spec *s)
 
 /* ---- verdicts ---------------------------------------------------------- */
 
-/* End the current phase and decide the cell. Returns -1 so step functions can
- * `return cell_decide(...)`. */
+/* End the current phase and the attempt with its outcome. Returns -1 so step
+ * functions can `return cell_decide(...)`. */
 static int cell_decide(struct cell *c, json_t *phase, enum ml_verdict v, const char *reason,
 		       const char *evidence)
 {
@@ -161,7 +151,7 @@ static int cell_decide(struct cell *c, json_t *phase, enum ml_verdict v, const c
 							   : ML_PHASE_FAIL,
 				    evidence ? evidence : reason);
 	if (!c->decided)
-		ml_result_set_verdict(&c->res, v, phase ? ml_json_str(phase, "name") : NULL, reason,
+		ml_result_set_outcome(&c->res, v, phase ? ml_json_str(phase, "name") : NULL, reason,
 				      evidence);
 	c->decided = true;
 	return -1;
@@ -284,81 +274,31 @@ static long long heartbeat_of(const json_t *st)
 /* The static vmstate check for this cell's builds and machine type, both
  * directions, restricted to the guest's devices (docs/vmstate.md): what the
  * migration streams may trip over, known before any guest boots. Recorded
- * in vmstate.json and as a finding; the verdict stays the real migration's. */
+ * in vmstate.json; the judging stage makes it a finding. */
 static void vmstate_check(struct cell *c)
 {
 	const struct ml_cell_spec *s = c->spec;
 	json_t *res = NULL, *f;
-	long long errors, t0 = ml_now_ms();
+	long long t0 = ml_now_ms();
 	ml_autofree char *path = ml_path_join(c->res.dir, "vmstate.json");
 
 	if (!s->cfg)
 		return;
 	if (ml_vmstate_check_cell(s->cfg, s->src, s->dst, c->src_machine, &res) < 0) {
+		/* An observation of its own: the check could not run. */
 		f = json_pack("{s:s, s:s, s:s}", "kind", "vmstate", "severity", "info", "error",
 			      ml_error_message());
 		json_array_append_new(json_object_get(c->res.doc, "findings"), f);
 		return;
 	}
-	ml_json_write_file(path, res);
-	ml_result_add_log(&c->res, "vmstate", "vmstate.json");
-	errors = ml_json_int(res, "errors", 0);
-	if (!errors && !ml_json_int(json_object_get(res, "forward"), "warnings", 0) &&
-	    !ml_json_int(json_object_get(res, "back"), "warnings", 0)) {
-		json_decref(res); /* nothing to report; vmstate.json says so */
-		return;
-	}
-	f = json_object();
-	ml_json_set_str(f, "kind", "vmstate");
-	ml_json_set_str(f, "severity", errors ? "warn" : "info");
-	ml_json_set_int(f, "errors", errors);
-	ml_json_set_int(f, "check_ms", ml_now_ms() - t0);
-	for (int k = 0; k < 2; k++) {
-		json_t *pair = json_object_get(res, k ? "back" : "forward");
-		json_t *first = json_array_get(json_object_get(pair, "findings"), 0);
-		json_t *d = json_object();
-		ml_json_set_int(d, "errors", ml_json_int(pair, "errors", 0));
-		ml_json_set_int(d, "warnings", ml_json_int(pair, "warnings", 0));
-		if (first && strcmp(ml_json_str(first, "severity") ? ml_json_str(first, "severity") : "", "info") != 0)
-			ml_json_set(d, "first", json_incref(first));
-		ml_json_set(f, k ? "back" : "forward", d);
-	}
-	json_array_append_new(json_object_get(c->res.doc, "findings"), f);
+	ml_json_set_int(res, "check_ms", ml_now_ms() - t0);
+	if (ml_json_write_file(path, res) == 0)
+		ml_result_add_log(&c->res, "vmstate", "vmstate.json");
 	json_decref(res);
 }
 
-/* A finding of the cell: what a phase's guest-visible ABI lost or gained
- * against boot-src. The differences themselves go to abi-diff-<phase>.txt. */
-static void abi_finding(struct cell *c, const char *name, const struct ml_abi_diff *d)
-{
-	const struct ml_cell_spec *s = c->spec;
-	ml_autofree char *text = ml_abi_diff_to_text(d);
-	ml_autofree char *file = ml_strdup_printf("abi-diff-%s.txt", name);
-	ml_autofree char *path = ml_path_join(c->res.dir, file);
-	ml_autofree char *key = ml_strdup_printf("abi_diff_%s", name);
-	const struct ml_abi_difference *first = &d->items[0];
-	json_t *f = json_object();
-
-	ml_write_atomic(path, text, strlen(text), 0644);
-	ml_result_add_log(&c->res, key, file);
-	ml_json_set_str(f, "kind", "abi-change");
-	ml_json_set_str(f, "phase", name);
-	ml_json_set_str(f, "against", "boot-src");
-	ml_json_set_str(f, "severity", s->abi_severity);
-	ml_json_set_int(f, "count", (long long)d->n);
-	{
-		/* One line per difference; the engine escapes guest text, but keep
-		 * cell.json valid whatever it holds. */
-		json_t *summary = json_string(text);
-		ml_json_set(f, "summary", summary ? summary : json_string("(not valid UTF-8; see the file)"));
-	}
-	ml_json_set_str(f, "first", first->key);
-	ml_json_set(f, "differences", ml_abi_diff_to_json(d));
-	json_array_append_new(json_object_get(c->res.doc, "findings"), f);
-}
-
-/* Dump what the guest sees now into abi-<name>.json beside cell.json and,
- * after boot-src, diff it against boot-src. */
+/* Dump what the guest sees now into abi-<name>.json beside attempt.json; the
+ * judging stage compares the dumps. */
 static int abi_dump(struct cell *c, json_t *phase, struct ml_vm *vm, const char *name)
 {
 	const struct ml_cell_spec *s = c->spec;
@@ -367,8 +307,7 @@ static int abi_dump(struct cell *c, json_t *phase, struct ml_vm *vm, const char 
 	ml_autofree char *path = ml_path_join(c->res.dir, file);
 	ml_autofree char *key = ml_strdup_printf("abi_%s", name);
 	json_t *dump = NULL, *meta = NULL;
-	struct ml_abi_diff d = { 0 };
-	struct ml_abi_diff_options o = { .iasl = c->iasl };
+	int ret;
 
 	if (s->skip_abi)
 		return 0;
@@ -381,24 +320,11 @@ static int abi_dump(struct cell *c, json_t *phase, struct ml_vm *vm, const char 
 	ml_json_set_int(fig, "abi_transfer_ms", ml_json_int(meta, "transfer_ms", -1));
 	ml_json_set_int(fig, "abi_bytes", ml_json_int(meta, "total", -1));
 	json_decref(meta);
-	if (ml_json_write_file(path, dump) < 0) {
-		json_decref(dump);
-		return cell_error(c, phase, "cannot record the ABI dump");
-	}
-	ml_result_add_log(&c->res, key, file);
-	if (!c->abi_boot) {
-		c->abi_boot = dump;
-		return 0;
-	}
-	if (ml_abi_diff_dumps(c->abi_boot, dump, c->abi_volatile, &o, &d) < 0) {
-		json_decref(dump);
-		return cell_error(c, phase, "cannot compare the ABI dumps");
-	}
-	ml_json_set_int(fig, "abi_differences", (long long)d.n);
-	if (d.n)
-		abi_finding(c, name, &d);
-	ml_abi_diff_clear(&d);
+	ret = ml_json_write_file(path, dump);
 	json_decref(dump);
+	if (ret < 0)
+		return cell_error(c, phase, "cannot record the ABI dump");
+	ml_result_add_log(&c->res, key, file);
 	return 0;
 }
 
@@ -642,43 +568,22 @@ static void finish_tap(struct cell *c, json_t *fig, struct ml_stream_tap *tap, c
 	}
 }
 
-/* A failed cell keeps its migration streams (docs/stream.md): copied beside
- * cell.json, decoded into stream-<vm>.json, and, when the failure names a
- * device (and field), what the stream says about it joins the evidence. */
+/* An attempt that did not pass keeps its migration streams (docs/stream.md)
+ * beside attempt.json; the judging stage decodes them and says what they
+ * hold for the failing device. */
 static void keep_streams(struct cell *c)
 {
-	const char *v = ml_json_str(c->res.doc, "verdict");
-	json_t *failure = json_object_get(c->res.doc, "failure");
-	bool keep = strcmp(v, "pass") != 0 && strcmp(v, "skip") != 0;
+	const char *outcome = ml_json_str(c->res.doc, "outcome");
+	bool keep = strcmp(outcome, "pass") != 0 && strcmp(outcome, "skip") != 0;
 
 	for (size_t i = 0; i < c->n_captures; i++) {
 		const char *to = c->captures[i].to;
 		ml_autofree char *name = ml_strdup_printf("stream-%s.bin.zst", to);
 		ml_autofree char *dest = ml_path_join(c->res.dir, name);
-		ml_autofree char *sname = ml_strdup_printf("stream-%s.json", to);
-		ml_autofree char *spath = ml_path_join(c->res.dir, sname);
 		ml_autofree char *key = ml_strdup_printf("stream_%s", to);
-		json_t *summary = NULL;
 
-		if (keep && ml_copy_file(c->captures[i].path, dest) == 0) {
+		if (keep && ml_copy_file(c->captures[i].path, dest) == 0)
 			ml_result_add_log(&c->res, key, name);
-			/* A cut-short stream still gives what was decoded before the cut. */
-			ml_stream_decode_file(dest, &summary);
-			if (summary) {
-				ml_json_write_file(spath, summary);
-				free(key);
-				key = ml_strdup_printf("stream_summary_%s", to);
-				ml_result_add_log(&c->res, key, sname);
-				if (failure && ml_json_str(failure, "device")) {
-					ml_autofree char *why = ml_stream_explain(
-						summary, ml_json_str(failure, "device"),
-						ml_json_str(failure, "field"));
-					if (why && !json_object_get(failure, "stream"))
-						ml_json_set_str(failure, "stream", why);
-				}
-				json_decref(summary);
-			}
-		}
 		unlink(c->captures[i].path);
 		free(c->captures[i].path);
 	}
@@ -891,53 +796,6 @@ static int step_reboot(struct cell *c, int which)
 	return 0;
 }
 
-/* --apply-fixups: the known issues that match this cell's builds and machine
- * type (whatever their failure class) lend their fixup arguments to the
- * destination, so a listed breakage can be checked against its workaround. */
-static void apply_fixups(struct cell *c)
-{
-	const struct ml_cell_spec *s = c->spec;
-	size_t n = 0;
-	struct ml_known known;
-	const struct ml_known_issue *issue;
-	json_t *stub, *applied;
-
-	for (; s->dst_extra_args && s->dst_extra_args[n]; n++)
-		;
-	c->dst_args = calloc(n + 1, sizeof(*c->dst_args));
-	if (!c->dst_args)
-		abort();
-	for (size_t i = 0; i < n; i++)
-		c->dst_args[i] = s->dst_extra_args[i];
-	if (!s->apply_fixups)
-		return;
-	if (ml_known_load(NULL, &known) < 0) {
-		fprintf(stderr, "miglab: warning: known issues: %s\n", ml_error_message());
-		return;
-	}
-	stub = json_pack("{s:O, s:s}", "inputs", json_object_get(c->res.doc, "inputs"), "machine",
-			 c->src_machine);
-	issue = ml_known_match(&known, stub, NULL);
-	json_decref(stub);
-	applied = json_array();
-	if (issue && issue->fixup_argv) {
-		size_t k = 0;
-		for (; issue->fixup_argv[k]; k++)
-			;
-		c->dst_args = realloc(c->dst_args, (n + k + 1) * sizeof(*c->dst_args));
-		if (!c->dst_args)
-			abort();
-		for (size_t i = 0; i < k; i++)
-			c->dst_args[n + i] = strdup(issue->fixup_argv[i]); /* freed with the cell */
-		c->dst_args[n + k] = NULL;
-		c->n_fixup_args = k;
-		c->n_spec_args = n;
-		json_array_append_new(applied, ml_known_issue_to_json(issue));
-	}
-	ml_json_set(c->res.doc, "fixups_applied", applied);
-	ml_known_clear(&known);
-}
-
 static int make_run_dir(struct cell *c)
 {
 	char tmpl[] = "/tmp/miglab-XXXXXX";
@@ -968,7 +826,7 @@ static int make_run_dir(struct cell *c)
 	return 0;
 }
 
-static json_t *cell_inputs(const struct ml_cell_spec *s)
+json_t *ml_cell_inputs(const struct ml_cell_spec *s)
 {
 	json_t *in = json_object();
 	json_t *extra = json_object();
@@ -989,6 +847,9 @@ static json_t *cell_inputs(const struct ml_cell_spec *s)
 	ml_json_set_int(in, "workload_mib", s->workload_mib);
 	ml_json_set_str(in, "runner", s->runner->name);
 	ml_json_set(in, "lossless_capture", json_boolean(s->lossless_capture));
+	ml_json_set_str(in, "abi_severity", s->abi_severity);
+	ml_json_set(in, "abi", json_boolean(!s->skip_abi));
+	ml_json_set(in, "reboot", json_boolean(!s->skip_reboot));
 	for (int k = 0; k < 2; k++) {
 		const char *const *args = k ? s->dst_extra_args : s->src_extra_args;
 		json_t *a = json_array();
@@ -1029,135 +890,44 @@ static int check_machines(struct cell *c)
 	return cell_decide(c, phase, ML_VERDICT_SKIP, reason, NULL);
 }
 
-/* Every phase passed: the verdict is pass unless an ABI change counts as a
- * failure (severity "fail"). */
-static void decide_pass(struct cell *c)
-{
-	size_t i, changes = 0;
-	json_t *f, *worst = NULL;
-
-	json_array_foreach(json_object_get(c->res.doc, "findings"), i, f) {
-		if (strcmp(ml_json_str(f, "kind"), "abi-change") != 0)
-			continue;
-		changes += (size_t)ml_json_int(f, "count", 0);
-		if (!worst && strcmp(ml_json_str(f, "severity"), "fail") == 0)
-			worst = f;
-	}
-	if (worst) {
-		ml_autofree char *reason = ml_strdup_printf(
-			"migrations passed, but the guest-visible ABI changed: %zu difference(s); "
-			"%s against boot-src: %s",
-			changes, ml_json_str(worst, "phase"), ml_json_str(worst, "first"));
-		ml_result_set_verdict(&c->res, ML_VERDICT_FAIL, ml_json_str(worst, "phase"), reason,
-				      ml_json_str(worst, "summary"));
-		c->decided = true;
-		return;
-	}
-	ml_result_set_verdict(&c->res, ML_VERDICT_PASS, NULL,
-			      changes ? "forward and back migrations passed (ABI changes recorded as warnings)"
-				      : "forward and back migrations passed",
-			      NULL);
-}
-
-/* Explain a failed cell with the failure catalogue (results/failures.ini):
- * its class, the line of evidence that matched, the device and field when
- * QEMU named them. Then the known issues (matrix/known-issues.ini): a failure
- * they list is an xfail, a pass they list is an xpass. */
-static void explain(struct cell *c)
-{
-	struct ml_catalogue cat;
-	struct ml_known known;
-	json_t *doc = c->res.doc, *cls = NULL, *failure;
-	const struct ml_known_issue *issue;
-	const char *v = ml_json_str(doc, "verdict");
-
-	if (strcmp(v, "fail") == 0 || strcmp(v, "error") == 0) {
-		if (ml_catalogue_load(NULL, &cat) < 0) {
-			fprintf(stderr, "miglab: warning: failure catalogue: %s\n", ml_error_message());
-			return;
-		}
-		if (ml_classify(&cat, doc, c->res.dir, &cls) == 0 && cls) {
-			failure = json_object_get(doc, "failure");
-			if (!failure) {
-				failure = json_object();
-				ml_json_set(doc, "failure", failure);
-			}
-			static const char *const keys[] = { "class", "title", "matched", "device", "field" };
-			for (size_t i = 0; i < ML_ARRAY_SIZE(keys); i++)
-				if (json_object_get(cls, keys[i]))
-					ml_json_set(failure, keys[i], json_incref(json_object_get(cls, keys[i])));
-		}
-		ml_catalogue_clear(&cat);
-	}
-	if (strcmp(v, "error") == 0 || strcmp(v, "skip") == 0 || ml_known_load(NULL, &known) < 0) {
-		json_decref(cls);
-		return;
-	}
-	issue = ml_known_match(&known, doc, strcmp(v, "pass") == 0 ? NULL : cls);
-	if (issue && json_array_size(json_object_get(doc, "fixups_applied"))) {
-		/* The workaround was applied: the verdict says whether it works. */
-		ml_autofree char *reason = ml_strdup_printf("%s (with the fixup of known issue %s: %s)",
-							    ml_json_str(doc, "reason"), issue->id,
-							    issue->fixup ? issue->fixup : "");
-		ml_json_set_str(doc, "reason", reason);
-	} else if (issue) {
-		ml_json_set(doc, "known_issue", ml_known_issue_to_json(issue));
-		if (strcmp(v, "pass") == 0) {
-			ml_autofree char *reason = ml_strdup_printf(
-				"known issue %s did not reproduce: %s", issue->id, ml_json_str(doc, "reason"));
-			ml_json_set_str(doc, "verdict", "xpass");
-			ml_json_set_str(doc, "reason", reason);
-		} else {
-			ml_autofree char *reason = ml_strdup_printf("known issue %s: %s", issue->id,
-								    ml_json_str(doc, "reason"));
-			ml_json_set_str(doc, "verdict", "xfail");
-			ml_json_set_str(doc, "reason", reason);
-		}
-	}
-	ml_known_clear(&known);
-	json_decref(cls);
-}
-
 int ml_cell_run(const struct ml_cell_spec *spec, const char *run_dir, const char *run_id,
-		enum ml_verdict *verdict, char **cell_dir_out)
+		int attempt, enum ml_verdict *outcome)
 {
 	struct cell c = { .spec = spec };
-	ml_autofree char *cells = ml_path_join(run_dir, "cells");
+	ml_autofree char *cell_dir = NULL;
 	ml_autofree char *dir = NULL;
 	int ret;
 
 	c.id = ml_cell_id(spec);
-	dir = ml_path_join(cells, c.id);
-	if (ml_result_new(&c.res, dir, run_id, c.id, cell_inputs(spec)) < 0) {
+	cell_dir = ml_layout_cell_dir(run_dir, c.id);
+	dir = ml_layout_attempt_dir(cell_dir, attempt);
+	/* An attempt cut short earlier starts again from nothing. */
+	if (ml_rm_rf(dir) < 0 || ml_result_new(&c.res, dir, run_id, c.id, attempt, ml_cell_inputs(spec)) < 0) {
 		free(c.id);
 		return -1;
 	}
 	ml_json_set_str(c.res.doc, "accel", spec->accel);
+	if (spec->fixups_applied)
+		ml_json_set(c.res.doc, "fixups_applied", json_incref(spec->fixups_applied));
 	ml_result_write(&c.res);
-	if (!spec->skip_abi) {
-		c.abi_volatile = ml_abi_volatile_default();
-		c.iasl = ml_abi_find_iasl();
-	}
 
 	if (check_machines(&c) == 0) {
-		apply_fixups(&c);
 		vmstate_check(&c);
 		if (make_run_dir(&c) < 0)
 			cell_error(&c, NULL, "lab setup");
-		else if (!spec->skip_abi && !c.abi_volatile)
-			cell_error(&c, NULL, "cannot load the list of volatile ABI values");
 		else if (step_boot(&c) == 0 &&
 			 step_migrate(&c, "migrate-forward", VM_SRC, VM_DST, spec->dst,
-				      c.dst_machine, c.dst_args) == 0 &&
+				      c.dst_machine, spec->dst_extra_args) == 0 &&
 			 step_abi(&c, "live-dst", VM_DST) == 0 &&
 			 (spec->skip_reboot || step_reboot(&c, VM_DST) == 0) &&
 			 step_migrate(&c, "migrate-back", VM_DST, VM_BACK, spec->src,
 				      c.src_machine, spec->src_extra_args) == 0 &&
 			 step_abi(&c, "back-src", VM_BACK) == 0)
-			decide_pass(&c);
+			ml_result_set_outcome(&c.res, ML_VERDICT_PASS, NULL,
+					      "forward and back migrations passed", NULL);
 	}
 	/* Collect: stop whatever still runs (politely first, when QEMU still
-	 * answers); the logs are already in the cell directory. */
+	 * answers); the logs are already in the attempt directory. */
 	for (int i = 0; i < VM_MAX; i++) {
 		if (!c.vms[i])
 			continue;
@@ -1174,25 +944,16 @@ int ml_cell_run(const struct ml_cell_spec *spec, const char *run_dir, const char
 		}
 		spec->runner->vm_free(c.vms[i]);
 	}
-	explain(&c);
 	keep_streams(&c);
 	if (c.run_dir)
 		ml_rm_rf(c.run_dir);
 	ret = ml_result_write(&c.res);
-	if (verdict)
-		ml_verdict_parse(ml_json_str(c.res.doc, "verdict"), verdict);
-	if (cell_dir_out)
-		*cell_dir_out = strdup(dir);
+	if (outcome)
+		ml_verdict_parse(ml_json_str(c.res.doc, "outcome"), outcome);
 	ml_result_clear(&c.res);
 	free(c.id);
 	free(c.run_dir);
 	free(c.disk);
 	free(c.boot_id);
-	json_decref(c.abi_boot);
-	for (size_t i = 0; c.dst_args && i < c.n_fixup_args; i++)
-		free((char *)c.dst_args[c.n_spec_args + i]);
-	free(c.dst_args);
-	ml_abi_volatile_free(c.abi_volatile);
-	free(c.iasl);
 	return ret;
 }

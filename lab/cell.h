@@ -8,8 +8,9 @@
  *                    again (what drivers see when they re-enumerate)
  *   migrate-back     migrate to a fresh QEMU of the source build; verify
  *   back-src         dump the ABI once more
- * then collect. ABI dumps differing from boot-src become findings; the cell
- * alone decides the verdict. */
+ * then collect. Each run of the phases is an attempt: its evidence goes to
+ * <run>/cells/<cell-id>/attempts/<N>/ (results/layout.h) and nothing else;
+ * the judging stage (results/judge.h) decides the verdict. */
 #ifndef ML_CELL_H
 #define ML_CELL_H
 
@@ -34,8 +35,8 @@ struct ml_cell_spec {
 	int verify_timeout_ms;       /* probe answers after a migration, default 30 s */
 	bool skip_abi;               /* do not dump the guest-visible ABI */
 	bool skip_reboot;            /* do not reset the guest on the destination */
-	const char *abi_severity;    /* an ABI change: "warn" (default: recorded as a finding) or "fail" */
-	bool apply_fixups;           /* add the fixup of matching known issues to the destination */
+	const char *abi_severity;    /* an ABI change: "warn" (default: a finding) or "fail"; for the judge */
+	json_t *fixups_applied;      /* known issues whose fixups dst_extra_args holds (recorded), or NULL */
 	bool lossless_capture;       /* the stream tap waits for its writer: whole captures,
 					slower migrations (figures then include the tap) */
 	const char *const *src_extra_args; /* appended to the source-build QEMUs */
@@ -51,10 +52,15 @@ void ml_cell_spec_defaults(struct ml_cell_spec *s);
  * changes what runs ("bookworm-to-trixie-pc-q35-7.2-k-bookworm-1a2b3c4d"). */
 char *ml_cell_id(const struct ml_cell_spec *s);
 
-/* Run the cell, writing <run_dir>/cells/<cell-id>/. Returns 0 when the cell
- * ran to a verdict (any verdict) and -1 when it could not even be recorded.
- * *cell_dir (caller frees) is where its results are. */
+/* The cell's inputs as recorded in attempt.json (and so in cell.json): the
+ * builds, machine, kernel, guest, options. The one builder of them. */
+json_t *ml_cell_inputs(const struct ml_cell_spec *s);
+
+/* Run attempt `attempt` (from 1) of the cell, writing
+ * <run_dir>/cells/<cell-id>/attempts/<attempt>/. Returns 0 when the attempt
+ * was recorded (whatever happened in it; *outcome says what) and -1 when it
+ * could not even be recorded. */
 int ml_cell_run(const struct ml_cell_spec *s, const char *run_dir, const char *run_id,
-		enum ml_verdict *verdict, char **cell_dir);
+		int attempt, enum ml_verdict *outcome);
 
 #endif

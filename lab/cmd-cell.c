@@ -2,15 +2,20 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "attempts.h"
 #include "build.h"
 #include "cell.h"
 #include "cli.h"
 #include "guest.h"
+#include "judge.h"
+#include "known.h"
 #include "ml-error.h"
 #include "ml-fs.h"
 #include "ml-json.h"
+#include "layout.h"
 #include "ml-proc.h"
 #include "result.h"
+#include "run-file.h"
 #include "ml-common.h"
 
 #define MAX_EXTRA 64
@@ -36,13 +41,16 @@ static void help(void)
 	       "  --migrate-timeout S seconds for one migration (default 120)\n"
 	       "  --apply-fixups      add the fixup of the known issues (matrix/known-issues.ini)\n"
 	       "                      that match the builds and machine to the destination\n"
+	       "  --confirm N         a cell that does not pass runs again up to N more times,\n"
+	       "                      capturing streams losslessly (default %d)\n"
 	       "  --lossless-capture  keep whole migration streams (the tap waits for its\n"
 	       "                      writer; migrations get slower, figures include the tap)\n"
 	       "  --no-abi            do not dump the guest-visible ABI in each phase\n"
 	       "  --no-reboot         do not reset the guest on the destination (reboot-dst)\n"
 	       "  --abi-severity warn|fail  what an ABI change makes the cell: a finding\n"
 	       "                      (warn, the default) or a failure\n" ML_COMMON_HELP
-	       "\nexit status: 0 pass or skip, 1 fail, 2 error (the lab failed) or bad usage\n");
+	       "\nexit status: 0 pass, skip or xfail, 1 fail or xpass, 2 error (the lab failed)\n"
+	       "or bad usage\n", ML_CONFIRM_DEFAULT);
 }
 
 static int parse_positive(const char *s, int *out)
@@ -55,19 +63,17 @@ static int parse_positive(const char *s, int *out)
 	return 0;
 }
 
-/* run.json for a one-cell run (the matrix command writes a fuller one). */
-static int write_run_json(const char *run_dir, const char *run_id, const struct ml_cell_spec *s,
-			  const char *cell_id, const char *verdict, long long wall_ms)
+/* The facts of a one-cell run for run.json; the judging stage adds the rest. */
+static json_t *run_facts(const char *run_id, const struct ml_cell_spec *s, long long wall_ms)
 {
-	ml_autofree char *path = ml_path_join(run_dir, "run.json");
 	ml_autofree char *now = ml_timestamp_utc();
 	json_t *run = json_object();
 	json_t *builds = json_object();
-	int ret;
 
 	ml_json_set_str(run, "schema", ML_RUN_SCHEMA);
 	ml_json_set_str(run, "run_id", run_id);
 	ml_json_set_str(run, "kind", "cell");
+	ml_json_set_str(run, "state", "done");
 	ml_json_set_str(run, "finished_at", now);
 	ml_json_set_str(run, "miglab_version", MIGLAB_VERSION);
 	ml_json_set(run, "host", ml_host_facts());
@@ -75,12 +81,40 @@ static int write_run_json(const char *run_dir, const char *run_id, const struct 
 	ml_json_set(builds, s->src->spec, ml_build_to_json(s->src));
 	ml_json_set(builds, s->dst->spec, ml_build_to_json(s->dst));
 	ml_json_set(run, "builds", builds);
-	ml_json_set(run, "cells", json_pack("[{s:s, s:s}]", "cell_id", cell_id, "verdict", verdict));
-	ml_json_set(run, "counts", json_pack("{s:i}", verdict, 1));
 	ml_json_set_int(run, "wall_ms", wall_ms);
-	ret = ml_json_write_file(path, run);
-	json_decref(run);
-	return ret;
+	return run;
+}
+
+/* --apply-fixups: the known issues that match this cell's builds and machine
+ * type (whatever their failure class) lend their fixup arguments to the
+ * destination, so a listed breakage can be checked against its workaround.
+ * args has room for MAX_EXTRA arguments. */
+static int apply_fixups(struct ml_cell_spec *spec, const char **args, size_t *n)
+{
+	struct ml_known known;
+	const struct ml_known_issue *issue;
+	const char *machine = ml_build_find_machine(spec->src, spec->machine);
+	json_t *stub;
+
+	if (ml_known_load(NULL, &known) < 0)
+		return ml_error_context("known issues");
+	stub = json_pack("{s:{s:O, s:O}, s:s}", "inputs", "src", ml_build_to_json(spec->src), "dst",
+			 ml_build_to_json(spec->dst), "machine", machine ? machine : spec->machine);
+	issue = ml_known_match(&known, stub, NULL);
+	json_decref(stub);
+	spec->fixups_applied = json_array();
+	for (size_t i = 0; issue && issue->fixup_argv && issue->fixup_argv[i]; i++) {
+		if (*n == MAX_EXTRA) {
+			ml_known_clear(&known);
+			ml_error("too many destination arguments with the fixup of %s", issue->id);
+			return -1;
+		}
+		args[(*n)++] = strdup(issue->fixup_argv[i]); /* lives as long as the command */
+	}
+	if (issue)
+		json_array_append_new(spec->fixups_applied, ml_known_issue_to_json(issue));
+	ml_known_clear(&known);
+	return 0;
 }
 
 int cmd_cell(int argc, char **argv)
@@ -101,6 +135,7 @@ int cmd_cell(int argc, char **argv)
 		{ "no-abi", no_argument, NULL, 'n' },
 		{ "apply-fixups", no_argument, NULL, 'F' },
 		{ "lossless-capture", no_argument, NULL, 'L' },
+		{ "confirm", required_argument, NULL, 'C' },
 		{ "no-reboot", no_argument, NULL, 'N' },
 		{ "abi-severity", required_argument, NULL, 'V' },
 		ML_COMMON_LONG_OPTIONS,
@@ -117,9 +152,11 @@ int cmd_cell(int argc, char **argv)
 	ml_autofree char *run_dir = NULL;
 	ml_autofree char *cell_dir = NULL;
 	ml_autofree char *cell_id = NULL;
-	enum ml_verdict verdict = ML_VERDICT_ERROR;
+	struct ml_judge_rules rules = { 0 };
+	json_t *doc = NULL, *facts = NULL;
+	bool fixups = false;
 	long long t0 = ml_now_ms();
-	int opt, secs, rc = ML_EXIT_LAB;
+	int opt, secs, confirm = ML_CONFIRM_DEFAULT, rc = ML_EXIT_LAB;
 
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		if (ml_cli_common_option(opt, optarg, &cfg))
@@ -153,7 +190,16 @@ int cmd_cell(int argc, char **argv)
 			break;
 		case 'r': run_id = strdup(optarg); break;
 		case 'n': spec.skip_abi = true; break;
-		case 'F': spec.apply_fixups = true; break;
+		case 'F': fixups = true; break;
+		case 'C': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			if (!*optarg || *end || v < 0 || v > ML_CONFIRM_MAX)
+				return ml_cli_usage_error("cell", "--confirm needs a number from 0 to %d, not '%s'",
+							  ML_CONFIRM_MAX, optarg);
+			confirm = (int)v;
+			break;
+		}
 		case 'L': spec.lossless_capture = true; break;
 		case 'N': spec.skip_reboot = true; break;
 		case 'V':
@@ -202,6 +248,8 @@ int cmd_cell(int argc, char **argv)
 		ml_error("cannot find the miglab-probe agent beside miglab; set MIGLAB_PROBE");
 		goto lab_error;
 	}
+	if (ml_judge_rules_load(&rules) < 0)
+		goto lab_error;
 	if (ml_build_provision(&cfg, src_spec, false, &src) < 0 ||
 	    ml_build_provision(&cfg, dst_spec, false, &dst) < 0 ||
 	    ml_guest_provision(cfg.cache_dir, kernel, cfg.probe_path, cfg.mirror, &guest) < 0)
@@ -212,6 +260,8 @@ int cmd_cell(int argc, char **argv)
 	spec.dst = &dst;
 	spec.guest = &guest;
 	spec.kernel_spec = kernel;
+	if (fixups && apply_fixups(&spec, dst_args, &n_dst) < 0)
+		goto lab_error;
 	spec.src_extra_args = n_src ? src_args : NULL;
 	spec.dst_extra_args = n_dst ? dst_args : NULL;
 	ml_cell_spec_defaults(&spec);
@@ -224,30 +274,46 @@ int cmd_cell(int argc, char **argv)
 	fprintf(stderr, "miglab: cell %s: %s (QEMU %s) -> %s (QEMU %s), %s, kernel %s, %s\n",
 		cell_id, src.spec, src.version, dst.spec, dst.version, spec.machine,
 		guest.kernel_release, spec.accel);
-	if (ml_cell_run(&spec, run_dir, run_id, &verdict, &cell_dir) < 0)
+	if (ml_cell_run_confirmed(&spec, run_dir, run_id, confirm, &rules, &doc) < 0)
 		goto lab_error;
-	write_run_json(run_dir, run_id, &spec, cell_id, ml_verdict_str(verdict), ml_now_ms() - t0);
+	/* run.json: this run's facts, then the judgement of all its cells. */
+	facts = run_facts(run_id, &spec, ml_now_ms() - t0);
+	if (ml_run_file_write(run_dir, facts, NULL) < 0 || ml_judge_run(&rules, run_dir, NULL) < 0)
+		goto lab_error;
+	json_decref(doc);
+	cell_dir = ml_layout_cell_dir(run_dir, cell_id);
 	{
-		ml_autofree char *cj = ml_path_join(cell_dir, "cell.json");
-		json_t *doc = ml_json_load_file(cj, 64 << 20);
+		ml_autofree char *cj = ml_path_join(cell_dir, ML_LAYOUT_CELL_FILE);
+		doc = ml_json_load_file(cj, 64 << 20);
+	}
+	if (!doc)
+		goto lab_error;
+	{
 		json_t *failure = json_object_get(doc, "failure");
-		printf("%s: %s\n", ml_verdict_str(verdict), doc ? ml_json_str(doc, "reason") : "");
+		json_t *dir = json_object_get(failure, "direction");
+		printf("%s: %s\n", ml_json_str(doc, "verdict"), ml_json_str(doc, "reason"));
+		if (json_array_size(json_object_get(doc, "attempts")) > 1)
+			printf("attempts: %s\n", ml_json_str(json_object_get(doc, "repeat"), "text"));
+		if (ml_json_str(failure, "class"))
+			printf("class: %s (%s)\n", ml_json_str(failure, "class"), ml_json_str(failure, "title"));
+		if (dir)
+			printf("direction: %s\n", ml_json_str(dir, "text"));
 		if (failure && ml_json_str(failure, "evidence"))
 			printf("phase %s, evidence:\n%s\n", ml_json_str(failure, "phase"),
 			       ml_json_str(failure, "evidence"));
-		json_decref(doc);
 	}
 	printf("results: %s\n", cell_dir);
-	rc = verdict == ML_VERDICT_PASS || verdict == ML_VERDICT_SKIP || verdict == ML_VERDICT_XFAIL
-		     ? ML_EXIT_OK
-	     : verdict == ML_VERDICT_ERROR ? ML_EXIT_LAB
-					   : ML_EXIT_FAIL;
+	rc = ml_verdict_exit_status(ml_json_str(doc, "verdict"));
 	if (ml_interrupted)
 		rc = 128 + ml_interrupted;
 	goto out;
 lab_error:
 	ml_error_print();
 out:
+	json_decref(doc);
+	json_decref(facts);
+	json_decref(spec.fixups_applied);
+	ml_judge_rules_clear(&rules);
 	ml_build_clear(&src);
 	ml_build_clear(&dst);
 	ml_guest_clear(&guest);

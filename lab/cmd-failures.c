@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "export.h"
 #include "known.h"
+#include "layout.h"
 #include "ml-error.h"
 #include "ml-fs.h"
 #include "ml-json.h"
@@ -67,7 +68,10 @@ static int classify_cell(const struct ml_catalogue *cat, const struct ml_known *
 
 	if (!cell)
 		return -1;
-	rc = ml_classify(cat, cell, dir, &cls);
+	{
+		ml_autofree char *edir = ml_layout_evidence_dir(dir, cell);
+		rc = ml_classify(cat, cell, edir, &cls);
+	}
 	if (rc == 0 && cls) {
 		const char *id = ml_json_str(cell, "cell_id");
 		print_cell(id ? id : dir, cls, ml_known_match(known, cell, cls), json);
@@ -102,10 +106,12 @@ static int classify_dir(const struct ml_catalogue *cat, const struct ml_known *k
 	json_array_foreach(all, i, cell) {
 		const char *id = ml_json_str(cell, "cell_id");
 		ml_autofree char *cdir = id ? ml_path_join(cells, id) : NULL;
+		ml_autofree char *edir = NULL;
 		json_t *cls = NULL;
 		if (!cdir || strchr(id, '/'))
 			continue;
-		if (ml_classify(cat, cell, cdir, &cls) < 0) {
+		edir = ml_layout_evidence_dir(cdir, cell);
+		if (ml_classify(cat, cell, edir, &cls) < 0) {
 			json_decref(all);
 			return -1;
 		}

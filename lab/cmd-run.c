@@ -23,9 +23,13 @@ static void help(void)
 	       "  --run-id ID         name of the new run (default: a timestamped id)\n"
 	       "  --grace S           after an interrupt, seconds running cells get to finish\n"
 	       "                      before they are stopped (default 60; interrupt twice: now)\n"
+	       "  --confirm N         a cell that does not pass runs again up to N more times\n"
+	       "                      (default: the matrix's confirm, else 2); the judgement\n"
+	       "                      says deterministic (n/n) or intermittent (k/n)\n"
 	       "  --refresh           rebuild QEMU builds and guests even when cached\n" ML_COMMON_HELP
-	       "\nexit status: 0 all passed (or skipped), 1 a cell failed, 2 a cell errored or the\n"
-	       "lab failed, 128+N interrupted by signal N (the run is resumable)\n");
+	       "\nexit status: 0 all passed (or skipped, or failed as a known issue), 1 a cell\n"
+	       "failed (or a known issue passed), 2 a cell errored or the lab failed, 128+N\n"
+	       "interrupted by signal N (the run is resumable)\n");
 }
 
 int cmd_run(int argc, char **argv)
@@ -37,11 +41,12 @@ int cmd_run(int argc, char **argv)
 		{ "run-id", required_argument, NULL, 'i' },
 		{ "grace", required_argument, NULL, 'g' },
 		{ "refresh", no_argument, NULL, 'R' },
+		{ "confirm", required_argument, NULL, 'c' },
 		ML_COMMON_LONG_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
 	struct ml_config cfg = { 0 };
-	struct ml_run_options o = { .grace_s = -1 };
+	struct ml_run_options o = { .grace_s = -1, .confirm = -1 };
 	int opt, rc;
 	char *end;
 	long v;
@@ -73,6 +78,12 @@ int cmd_run(int argc, char **argv)
 			o.grace_s = (int)v;
 			break;
 		case 'R': o.refresh = true; break;
+		case 'c':
+			v = strtol(optarg, &end, 10);
+			if (!*optarg || *end || v < 0 || v > 20)
+				return ml_cli_usage_error("run", "--confirm needs a number from 0 to 20, not '%s'", optarg);
+			o.confirm = (int)v;
+			break;
 		case 'h':
 			help();
 			return ML_EXIT_OK;

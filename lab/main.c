@@ -20,6 +20,7 @@ static const struct ml_command commands[] = {
 	{ "vmstate", cmd_vmstate, "compare builds' VMState descriptions (no guest booted)" },
 	{ "abi-diff", cmd_abi_diff, "compare two guest ABI dumps, differences named" },
 	{ "baseline", cmd_baseline, "record or check per-machine-type ABI baselines" },
+	{ "analyse", cmd_analyse, "judge existing runs again with today's catalogue, known issues and rules" },
 	{ "report", cmd_report, "write the static HTML dashboard of results (runs, matrix grids, cells)" },
 };
 

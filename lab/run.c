@@ -12,11 +12,14 @@
 
 #include <openssl/evp.h>
 
+#include "attempts.h"
 #include "build.h"
 #include "cell.h"
 #include "cli.h"
 #include "export.h"
 #include "guest.h"
+#include "judge.h"
+#include "layout.h"
 #include "matrix.h"
 #include "ml-buf.h"
 #include "ml-error.h"
@@ -26,6 +29,7 @@
 #include "plan.h"
 #include "result.h"
 #include "run.h"
+#include "run-file.h"
 #include "web.h"
 #include "ml-common.h"
 
@@ -63,8 +67,15 @@ struct run {
 	long long started_ms;
 	char *started_at;
 	unsigned jobs;
+	int confirm;
 	unsigned shard_index, shard_total;
+	struct ml_judge_rules rules;
 };
+
+static bool str_is(const char *a, const char *b)
+{
+	return a && b && strcmp(a, b) == 0;
+}
 
 /* ---- preparing: builds, guests, plan ------------------------------------ */
 
@@ -217,6 +228,7 @@ static void run_free(struct run *r)
 	free(r->guest_errors);
 	ml_plan_clear(&r->plan);
 	ml_matrix_clear(&r->m);
+	ml_judge_rules_clear(&r->rules);
 	free(r->id);
 	free(r->dir);
 	free(r->matrix_sha256);
@@ -251,12 +263,11 @@ static json_t *run_kernels_json(const struct run *r)
 	return k;
 }
 
-static int write_run_json(const struct run *r, const char *state, json_t *cells_docs)
+/* The run's facts for run.json; the judging stage writes the rest. */
+static int write_run_facts(const struct run *r, const char *state)
 {
-	ml_autofree char *path = ml_path_join(r->dir, "run.json");
 	ml_autofree char *now = ml_timestamp_utc();
 	json_t *run = json_object();
-	json_t *cells = json_array();
 	json_t *matrix = json_object();
 	int ret;
 
@@ -275,73 +286,49 @@ static int write_run_json(const struct run *r, const char *state, json_t *cells_
 		ml_json_set(run, "shard", json_pack("{s:i, s:i}", "index", r->shard_index, "total",
 						    r->shard_total));
 	ml_json_set_int(run, "jobs", r->jobs);
+	ml_json_set_int(run, "confirm", r->confirm);
 	ml_json_set(run, "host", ml_host_facts());
 	ml_json_set_str(run, "accel", r->m.accel);
 	ml_json_set(run, "builds", run_builds_json(r));
 	ml_json_set(run, "kernels", run_kernels_json(r));
 	ml_json_set_int(run, "planned_cells", (long long)r->n);
-	if (cells_docs) {
-		size_t i;
-		json_t *c;
-		json_array_foreach(cells_docs, i, c) {
-			json_t *in = json_object_get(c, "inputs");
-			json_array_append_new(
-				cells, json_pack("{s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:I}", "cell_id",
-						 ml_json_str(c, "cell_id"), "verdict",
-						 ml_json_str(c, "verdict"), "src",
-						 ml_json_str(json_object_get(in, "src"), "provider"),
-						 "dst", ml_json_str(json_object_get(in, "dst"), "provider"),
-						 "machine", ml_json_str(in, "machine"), "kernel",
-						 ml_json_str(in, "kernel"), "wall_ms",
-						 (json_int_t)ml_json_int(c, "wall_ms", 0)));
-		}
-		ml_json_set(run, "counts", ml_run_count_verdicts(cells_docs));
-	}
-	ml_json_set(run, "cells", cells);
 	ml_json_set_int(run, "wall_ms", ml_now_ms() - r->started_ms);
-	ret = ml_json_write_file(path, run);
+	ret = ml_run_file_write(r->dir, run, NULL);
 	json_decref(run);
 	return ret;
 }
 
 /* ---- cells that do not need a QEMU ------------------------------------- */
 
-/* Record a planned skip or a cell the lab cannot run, without starting it. */
+/* Record a planned skip or a cell the lab cannot run, without starting it:
+ * one attempt whose outcome says why, judged like any other. */
 static int record_unrun_cell(const struct run *r, struct run_cell *c)
 {
-	ml_autofree char *cells = ml_path_join(r->dir, "cells");
-	ml_autofree char *dir = ml_path_join(cells, c->id);
+	ml_autofree char *cell_dir = ml_layout_cell_dir(r->dir, c->id);
+	ml_autofree char *dir = ml_layout_attempt_dir(cell_dir, 1);
 	struct ml_cell_result res;
-	json_t *in = json_object();
-	json_t *phase;
+	json_t *phase, *doc = NULL;
 	int ret;
 
-	ml_json_set(in, "src", ml_build_to_json(c->spec.src));
-	ml_json_set(in, "dst", ml_build_to_json(c->spec.dst));
-	json_object_del(json_object_get(in, "src"), "machines");
-	json_object_del(json_object_get(in, "dst"), "machines");
-	json_object_del(json_object_get(in, "src"), "packages");
-	json_object_del(json_object_get(in, "dst"), "packages");
-	ml_json_set_str(in, "machine", c->spec.machine);
-	ml_json_set_str(in, "kernel", c->spec.kernel_spec);
-	ml_json_set_str(in, "scenario", c->spec.scenario);
-	ml_json_set_str(in, "accel", c->spec.accel);
-	if (ml_result_new(&res, dir, r->id, c->id, in) < 0)
+	if (ml_rm_rf(cell_dir) < 0 || ml_result_new(&res, dir, r->id, c->id, 1, ml_cell_inputs(&c->spec)) < 0)
 		return -1;
 	ml_json_set_str(res.doc, "accel", c->spec.accel);
 	phase = ml_result_phase_begin(&res, "plan");
 	if (c->error) {
 		ml_result_phase_end(&res, phase, ML_PHASE_ERROR, c->error);
-		ml_result_set_verdict(&res, ML_VERDICT_ERROR, "plan", c->error, NULL);
+		ml_result_set_outcome(&res, ML_VERDICT_ERROR, "plan", c->error, NULL);
 	} else {
 		ml_result_phase_end(&res, phase, ML_PHASE_SKIP, c->skip_reason);
-		ml_result_set_verdict(&res, ML_VERDICT_SKIP, "plan", c->skip_reason, NULL);
+		ml_result_set_outcome(&res, ML_VERDICT_SKIP, "plan", c->skip_reason, NULL);
 	}
 	ret = ml_result_write(&res);
-	free(c->verdict);
-	c->verdict = strdup(ml_json_str(res.doc, "verdict"));
 	ml_result_clear(&res);
-	return ret;
+	if (ret < 0 || ml_judge_cell(&r->rules, cell_dir, &doc) < 0)
+		return -1;
+	free(c->verdict);
+	c->verdict = strdup(ml_json_str(doc, "verdict"));
+	json_decref(doc);
+	return 0;
 }
 
 /* ---- the scheduler ----------------------------------------------------- */
@@ -351,8 +338,9 @@ static int record_unrun_cell(const struct run *r, struct run_cell *c)
 static void __attribute__((noreturn)) cell_child(const struct run *r, struct run_cell *c,
 						 pid_t parent)
 {
-	enum ml_verdict v = ML_VERDICT_ERROR;
 	struct sigaction ign = { .sa_handler = SIG_IGN };
+	json_t *doc = NULL;
+	int rc;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != parent)
@@ -374,25 +362,20 @@ static void __attribute__((noreturn)) cell_child(const struct run *r, struct run
 			close(fd);
 		}
 	}
-	if (ml_cell_run(&c->spec, r->dir, r->id, &v, NULL) < 0) {
+	if (ml_cell_run_confirmed(&c->spec, r->dir, r->id, r->confirm, &r->rules, &doc) < 0) {
 		ml_error_print();
 		_exit(ML_EXIT_LAB);
 	}
-	_exit(v == ML_VERDICT_PASS || v == ML_VERDICT_SKIP || v == ML_VERDICT_XFAIL ? 0
-	      : v == ML_VERDICT_ERROR					      ? ML_EXIT_LAB
-									      : ML_EXIT_FAIL);
+	rc = ml_verdict_exit_status(ml_json_str(doc, "verdict"));
+	json_decref(doc);
+	_exit(rc);
 }
 
 static int start_cell(const struct run *r, struct run_cell *c)
 {
 	pid_t parent = getpid();
 	pid_t pid;
-	ml_autofree char *cells = ml_path_join(r->dir, "cells");
-	ml_autofree char *dir = ml_path_join(cells, c->id);
 
-	/* A cell cut short in an earlier attempt starts again from nothing. */
-	if (ml_rm_rf(dir) < 0)
-		return -1;
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0) {
@@ -406,41 +389,55 @@ static int start_cell(const struct run *r, struct run_cell *c)
 	return 0;
 }
 
-/* A cell process ended: read its verdict from its cell.json, or record why
- * there is none. */
+/* A cell process ended: read its judgement, or record why there is none
+ * (its last attempt becomes a lab error) and judge it. */
 static void finish_cell(const struct run *r, struct run_cell *c, int status)
 {
-	ml_autofree char *path = ml_strdup_printf("%s/cells/%s/cell.json", r->dir, c->id);
-	json_t *doc = ml_json_load_file(path, 64 << 20);
+	ml_autofree char *cell_dir = ml_layout_cell_dir(r->dir, c->id);
+	ml_autofree char *path = ml_layout_file(cell_dir, ML_LAYOUT_CELL_FILE);
+	json_t *doc = ml_path_exists(path) ? ml_json_load_file(path, 64 << 20) : NULL;
 	const char *state = doc ? ml_json_str(doc, "state") : NULL;
 
 	c->pid = 0;
-	if (doc && state && strcmp(state, "done") == 0) {
-		free(c->verdict);
-		c->verdict = strdup(ml_json_str(doc, "verdict"));
-	} else {
+	if (!(WIFEXITED(status) && WEXITSTATUS(status) <= ML_EXIT_LAB && doc && state &&
+	      strcmp(state, "done") == 0)) {
 		char desc[128];
 		ml_autofree char *reason = NULL;
+		ml_autofree int *nums = NULL;
+		size_t n = 0;
+		int last;
+		ml_autofree char *dir = NULL;
+		ml_autofree char *apath = NULL;
 		struct ml_cell_result res;
-		ml_autofree char *dir = ml_strdup_printf("%s/cells/%s", r->dir, c->id);
 
 		ml_proc_status_str(status, desc, sizeof(desc));
-		reason = ml_strdup_printf("the cell process %s before recording a verdict", desc);
-		/* Keep what the cell wrote (phases, logs), mark it as an error. */
-		if (doc) {
+		reason = ml_strdup_printf("the cell process %s before recording its attempt", desc);
+		ml_layout_list_attempts(cell_dir, &nums, &n);
+		last = n ? nums[n - 1] : 1;
+		dir = ml_layout_attempt_dir(cell_dir, last);
+		apath = ml_layout_file(dir, ML_LAYOUT_ATTEMPT_FILE);
+		/* Keep what the attempt wrote (phases, logs), mark it as an error. */
+		json_decref(doc);
+		doc = ml_path_exists(apath) ? ml_json_load_file(apath, 64 << 20) : NULL;
+		if (doc && str_is(ml_json_str(doc, "state"), "running")) {
 			res.doc = json_incref(doc);
 			res.dir = strdup(dir);
 			res.started_ms = ml_now_ms() - ml_json_int(doc, "wall_ms", 0);
-		} else if (ml_result_new(&res, dir, r->id, c->id, json_object()) < 0) {
-			json_decref(doc);
-			return;
+			ml_result_set_outcome(&res, ML_VERDICT_ERROR, NULL, reason, NULL);
+			ml_result_write(&res);
+			ml_result_clear(&res);
+		} else if (!doc && ml_result_new(&res, dir, r->id, c->id, last, ml_cell_inputs(&c->spec)) == 0) {
+			ml_result_set_outcome(&res, ML_VERDICT_ERROR, NULL, reason, NULL);
+			ml_result_write(&res);
+			ml_result_clear(&res);
 		}
-		ml_result_set_verdict(&res, ML_VERDICT_ERROR, NULL, reason, NULL);
-		ml_result_write(&res);
-		ml_result_clear(&res);
-		free(c->verdict);
-		c->verdict = strdup("error");
+		json_decref(doc);
+		doc = NULL;
+		if (ml_judge_cell(&r->rules, cell_dir, &doc) < 0)
+			ml_error_print();
 	}
+	free(c->verdict);
+	c->verdict = strdup(doc && ml_json_str(doc, "verdict") ? ml_json_str(doc, "verdict") : "error");
 	json_decref(doc);
 }
 
@@ -493,17 +490,25 @@ static void progress_cell(struct progress *p, const struct run_cell *c, long lon
 static int schedule(struct run *r, int grace_s)
 {
 	struct progress p = { .tty = isatty(2), .started_ms = ml_now_ms(), .counts = json_object() };
-	size_t next = 0, running = 0;
+	size_t next = 0, running = 0, k = 0;
 	long long grace_deadline = -1, kill_deadline = -1;
 	bool stopping = false;
+	/* Controls first: the judging stage compares every other cell with them. */
+	size_t *order = calloc(r->n ? r->n : 1, sizeof(*order));
 
+	if (!order)
+		abort();
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < r->n; i++)
+			if ((r->cells[i].spec.src == r->cells[i].spec.dst) == (pass == 0))
+				order[k++] = i;
 	for (size_t i = 0; i < r->n; i++)
 		if (!r->cells[i].done)
 			p.total++;
 	while (next < r->n || running > 0) {
 		/* Start what we may. */
 		while (!stopping && running < r->jobs && next < r->n) {
-			struct run_cell *c = &r->cells[next++];
+			struct run_cell *c = &r->cells[order[next++]];
 			if (c->done)
 				continue;
 			if (c->skip_reason || c->error) {
@@ -567,73 +572,109 @@ static int schedule(struct run *r, int grace_s)
 	if (p.tty)
 		fputs("\r\033[K", stderr);
 	json_decref(p.counts);
+	free(order);
 	return stopping ? 1 : 0;
 }
 
 /* ---- the run ------------------------------------------------------------ */
 
-static void print_summary(const struct run *r, json_t *docs)
+/* The judgements of a run on the terminal: counts per category, the builds
+ * that fail their own controls, the cells that need a reader. */
+static void print_summary(const char *dir, json_t *summary, json_t *docs)
 {
-	json_t *counts = ml_run_count_verdicts(docs);
-	const char *order[] = { "pass", "fail", "xfail", "xpass", "skip", "error" };
+	json_t *cats = json_object_get(summary, "judgements");
+	const char *order[] = { "pass", "fail", "intermittent", "source-unsound", "destination-unsound",
+				"xfail", "xpass", "skip", "error" };
 	size_t i;
 	json_t *c;
 	bool header = false;
 
-	printf("\n%-6s %s\n", "", "cells");
+	printf("\n%-20s %s\n", "", "cells");
 	for (size_t k = 0; k < ML_ARRAY_SIZE(order); k++)
-		printf("%-6s %lld\n", order[k], ml_json_int(counts, order[k], 0));
+		if (ml_json_int(cats, order[k], 0) || k < 2)
+			printf("%-20s %lld\n", order[k], ml_json_int(cats, order[k], 0));
+	json_array_foreach(json_object_get(summary, "unsound_builds"), i, c) {
+		if (!i)
+			printf("\nbuilds failing their own controls on this host:\n");
+		printf("  %s\n", ml_json_str(c, "text"));
+	}
 	json_array_foreach(docs, i, c) {
-		const char *v = ml_json_str(c, "verdict");
-		if (!v || strcmp(v, "pass") == 0 || strcmp(v, "skip") == 0 || strcmp(v, "xfail") == 0)
+		const char *cat = ml_judgement_category(c);
+		if (str_is(cat, "pass") || str_is(cat, "skip") || str_is(cat, "xfail") ||
+		    strstr(cat, "unsound"))
 			continue;
 		if (!header) {
 			printf("\nneeds attention:\n");
 			header = true;
 		}
-		printf("  %-5s %s\n        %s\n", v, ml_json_str(c, "cell_id"), ml_json_str(c, "reason"));
+		printf("  %-12s %s\n        %s\n", cat, ml_json_str(c, "cell_id"), ml_json_str(c, "reason"));
 	}
-	printf("\nrun: %s\n", r->dir);
-	json_decref(counts);
+	printf("\nrun: %s\n", dir);
 }
 
 static int exit_code_of(json_t *docs)
 {
-	json_t *counts = ml_run_count_verdicts(docs);
-	int rc = ml_json_int(counts, "error", 0)				? ML_EXIT_LAB
-		 : ml_json_int(counts, "fail", 0) + ml_json_int(counts, "xpass", 0) ? ML_EXIT_FAIL
-											 : ML_EXIT_OK;
-	json_decref(counts);
+	size_t i;
+	json_t *c;
+	int rc = ML_EXIT_OK;
+
+	json_array_foreach(docs, i, c) {
+		int e = ml_verdict_exit_status(ml_json_str(c, "verdict"));
+		if (e > rc)
+			rc = e;
+	}
 	return rc;
 }
 
-static int finish_run(struct run *r, bool interrupted)
+/* Judge the whole run (controls, repeats, known issues), then the exports
+ * and the dashboard, which read judgements only. */
+int ml_run_judge(const struct ml_judge_rules *rules, const char *dir, const char *id,
+		 const char *results_dir)
 {
-	json_t *docs = ml_run_load_cells(r->dir);
-	ml_autofree char *junit = ml_path_join(r->dir, "junit.xml");
-	ml_autofree char *tap = ml_path_join(r->dir, "results.tap");
+	json_t *summary = NULL, *docs;
+	ml_autofree char *junit = ml_path_join(dir, "junit.xml");
+	ml_autofree char *tap = ml_path_join(dir, "results.tap");
 	int rc;
 
-	if (write_run_json(r, interrupted ? "interrupted" : "done", docs) < 0 ||
-	    ml_export_junit(r->dir, r->id, docs, junit) < 0 || ml_export_tap(docs, tap) < 0) {
-		json_decref(docs);
+	if (ml_judge_run(rules, dir, &summary) < 0) {
+		json_decref(summary);
 		ml_error_print();
 		return ML_EXIT_LAB;
 	}
-	print_summary(r, docs);
+	docs = ml_run_load_cells(dir);
+	if (ml_export_junit(dir, id, docs, junit) < 0 || ml_export_tap(docs, tap) < 0) {
+		json_decref(docs);
+		json_decref(summary);
+		ml_error_print();
+		return ML_EXIT_LAB;
+	}
+	print_summary(dir, summary, docs);
 	rc = exit_code_of(docs);
 	json_decref(docs);
-	{
+	json_decref(summary);
+	if (results_dir) {
 		/* The dashboard (docs/dashboard.md), from the result files alone. */
-		const char *runs[] = { r->dir };
+		const char *runs[] = { dir };
 		struct ml_web_options wo = { .runs = runs, .n_runs = 1, .quiet = true };
 		char *index = NULL;
-		if (ml_web_write_site(r->cfg->results_dir, NULL, &wo, &index) == 0)
+		if (ml_web_write_site(results_dir, NULL, &wo, &index) == 0)
 			printf("dashboard: %s\n", index);
 		else
 			fprintf(stderr, "miglab: warning: dashboard not written: %s\n", ml_error_message());
 		free(index);
 	}
+	return rc;
+}
+
+static int finish_run(struct run *r, bool interrupted)
+{
+	int rc;
+
+	if (write_run_facts(r, interrupted ? "interrupted" : "done") < 0) {
+		ml_error_print();
+		return ML_EXIT_LAB;
+	}
+	rc = ml_run_judge(&r->rules, r->dir, r->id, r->cfg->results_dir);
 	if (interrupted) {
 		printf("interrupted: resume with `miglab run --resume %s`\n", r->id);
 		return 128 + (ml_interrupted ? ml_interrupted : SIGINT);
@@ -705,8 +746,9 @@ int ml_run_matrix(const struct ml_config *cfg, const struct ml_run_options *o)
 		matrix_copy = ml_path_join(r.dir, "matrix.ini");
 		matrix_path = matrix_copy;
 	}
-	if (load_matrix(&r, matrix_path) < 0)
+	if (load_matrix(&r, matrix_path) < 0 || ml_judge_rules_load(&r.rules) < 0)
 		goto out;
+	r.confirm = o->confirm >= 0 ? o->confirm : r.m.confirm;
 	if (!o->resume) {
 		r.id = o->run_id ? strdup(o->run_id) : ml_run_id_new();
 		r.dir = ml_path_join(cfg->results_dir, r.id);
@@ -729,9 +771,10 @@ int ml_run_matrix(const struct ml_config *cfg, const struct ml_run_options *o)
 		mark_done_cells(&r);
 	for (size_t i = 0; i < r.n; i++)
 		todo += !r.cells[i].done;
-	write_run_json(&r, "running", NULL);
-	fprintf(stderr, "miglab: run %s: %zu cells planned, %zu to run, %u at a time -> %s\n", r.id,
-		r.n, todo, r.jobs, r.dir);
+	write_run_facts(&r, "running");
+	fprintf(stderr, "miglab: run %s: %zu cells planned, %zu to run, %u at a time, up to %d "
+			"confirming attempt(s) of a cell that does not pass -> %s\n",
+		r.id, r.n, todo, r.jobs, r.confirm, r.dir);
 	sched = schedule(&r, o->grace_s >= 0 ? o->grace_s : DEFAULT_GRACE_S);
 	rc = finish_run(&r, sched != 0);
 out:
@@ -865,42 +908,24 @@ int ml_run_merge(const struct ml_config *cfg, const char *const *runs, size_t n,
 		}
 		json_decref(cdocs);
 	}
-	/* run.json: the first run's facts, the union of the cells. */
-	docs = ml_run_load_cells(dir);
+	/* run.json: the first run's facts; the judgements of the union. */
 	run = json_deep_copy(first);
 	ml_json_set_str(run, "run_id", id);
 	ml_json_set_str(run, "kind", "matrix");
 	ml_json_set_str(run, "state", "done");
 	json_object_del(run, "shard");
 	ml_json_set(run, "merged_from", json_incref(merged_from));
-	ml_json_set(run, "counts", ml_run_count_verdicts(docs));
 	{
-		json_t *cells = json_array();
-		size_t k;
-		json_t *c;
-		json_array_foreach(docs, k, c)
-			json_array_append_new(cells, json_pack("{s:s?, s:s?}", "cell_id",
-							       ml_json_str(c, "cell_id"), "verdict",
-							       ml_json_str(c, "verdict")));
-		ml_json_set(run, "cells", cells);
-	}
-	{
-		ml_autofree char *rj = ml_path_join(dir, "run.json");
-		ml_autofree char *junit = ml_path_join(dir, "junit.xml");
-		ml_autofree char *tap = ml_path_join(dir, "results.tap");
 		ml_autofree char *mfrom = ml_strdup_printf("%s/matrix.ini",
 							   json_string_value(json_array_get(merged_from, 0)));
 		ml_autofree char *mto = ml_path_join(dir, "matrix.ini");
+		struct ml_judge_rules rules;
 		if (ml_mkdir_p(dir, 0755) < 0 || (ml_path_exists(mfrom) && ml_copy_file(mfrom, mto) < 0) ||
-		    ml_json_write_file(rj, run) < 0 || ml_export_junit(dir, id, docs, junit) < 0 ||
-		    ml_export_tap(docs, tap) < 0)
+		    ml_run_file_write(dir, run, NULL) < 0 || ml_judge_rules_load(&rules) < 0)
 			goto out;
+		rc = ml_run_judge(&rules, dir, id, NULL);
+		ml_judge_rules_clear(&rules);
 	}
-	{
-		struct run r = { .dir = dir };
-		print_summary(&r, docs);
-	}
-	rc = exit_code_of(docs);
 out:
 	if (rc == ML_EXIT_LAB)
 		ml_error_print();

@@ -7,7 +7,11 @@
  * running ones finish for a grace period; then (or at a second signal) they
  * are told to stop (SIGTERM: each records "interrupted" and kills its QEMUs).
  * `--resume RUN` runs only the cells without a finished cell.json, and those
- * whose verdict is "error" (the lab failed or was interrupted, not QEMU). */
+ * whose verdict is "error" (the lab failed or was interrupted, not QEMU).
+ *
+ * Controls (same build both sides) run first; a cell that does not pass runs
+ * again `confirm` times; at the end the judging stage (results/judge.h)
+ * judges the whole run and writes run.json's judgements. */
 #ifndef ML_RUN_H
 #define ML_RUN_H
 
@@ -23,6 +27,7 @@ struct ml_run_options {
 	unsigned shard_index;     /* 1-based; 0: no sharding */
 	unsigned shard_total;
 	int grace_s;              /* after the first interrupt; < 0: the default, 60 */
+	int confirm;              /* confirming attempts; < 0: the matrix's value (default 2) */
 	bool refresh;             /* rebuild builds and guests */
 };
 
@@ -33,6 +38,13 @@ int ml_run_matrix(const struct ml_config *cfg, const struct ml_run_options *o);
 /* Print the plan of a matrix (provisions builds to learn their machine types). */
 int ml_run_print_plan(const struct ml_config *cfg, const char *matrix_path, unsigned shard_index,
 		      unsigned shard_total, bool json);
+
+/* Judge a run directory (results/judge.h), write its junit.xml and
+ * results.tap from the judgements, print its summary and, with results_dir,
+ * write the dashboard. Returns the exit status the judgements map to. */
+struct ml_judge_rules;
+int ml_run_judge(const struct ml_judge_rules *rules, const char *dir, const char *id,
+		 const char *results_dir);
 
 /* Join runs (e.g. shards) into a new run directory. */
 int ml_run_merge(const struct ml_config *cfg, const char *const *runs, size_t n,

@@ -16,7 +16,7 @@
 
 #define MATRIX_FILE_LIMIT ((size_t)1 << 20)
 #define NAME_MAX_LEN 40
-#define MAX_KEYS 8
+#define MAX_KEYS 10
 
 const char *const ml_matrix_families[] = { "q35", "i440fx", NULL };
 
@@ -41,7 +41,7 @@ struct section_desc {
 static const struct section_desc sections[] = {
 	[SEC_MATRIX] = { "matrix", false,
 			 { "name", "description", "accel", "jobs", "control", "pairs",
-			   "scenario", NULL } },
+			   "scenario", "confirm", NULL } },
 	[SEC_BUILD] = { "build", true, { "provider", NULL } },
 	[SEC_KERNEL] = { "kernel", true, { "provider", NULL } },
 	[SEC_MACHINES] = { "machines", true, { "select", "list", NULL } },
@@ -576,6 +576,13 @@ static void set_matrix_key(struct parser *p, const char *key, const char *value)
 				  "a whole number from 0 to 1024; 0 = number of cores");
 		else
 			m->jobs = (unsigned)n;
+	} else if (strcmp(key, "confirm") == 0) {
+		if (!parse_number(value, 0, 20, &n))
+			bad_value(p, key, value,
+				  "a whole number from 0 to 20: confirming attempts of a cell that "
+				  "does not pass");
+		else
+			m->confirm = (int)n;
 	} else if (strcmp(key, "control") == 0) {
 		p->control_line = p->line;
 		if (!is_one_of(value, "true", "false"))
@@ -852,6 +859,7 @@ int ml_matrix_parse(const char *text, size_t len, const char *file, struct ml_ma
 	out->path = xstrdup(file);
 	out->accel = xstrdup("tcg");
 	out->scenario = xstrdup("forward-back");
+	out->confirm = 2; /* ML_CONFIRM_DEFAULT in lab/attempts.h */
 	out->control = true;
 	out->pairs = ML_PAIRS_ALL;
 	out->memory_mib = 256;

@@ -54,6 +54,7 @@ struct ml_matrix {
 	char *accel;       /* "tcg" (default) or "kvm" */
 	unsigned jobs;     /* cells at a time; 0 (default) = number of cores */
 	bool control;      /* control cells (same build both sides); default true */
+	int confirm;       /* confirming attempts of a cell that does not pass; default 2 */
 	enum ml_pairs_mode pairs; /* default ML_PAIRS_ALL */
 	char *scenario;    /* "forward-back" (the only one so far) */
 

@@ -7,6 +7,7 @@
 #include <sys/utsname.h>
 #include <time.h>
 
+#include "layout.h"
 #include "ml-error.h"
 #include "ml-fs.h"
 #include "ml-json.h"
@@ -74,7 +75,7 @@ char *ml_run_id_new(void)
 }
 
 int ml_result_new(struct ml_cell_result *r, const char *dir, const char *run_id,
-		  const char *cell_id, json_t *inputs)
+		  const char *cell_id, int attempt, json_t *inputs)
 {
 	ml_autofree char *now = ml_timestamp_utc();
 
@@ -86,17 +87,18 @@ int ml_result_new(struct ml_cell_result *r, const char *dir, const char *run_id,
 	r->dir = strdup(dir);
 	r->started_ms = ml_now_ms();
 	r->doc = json_object();
-	ml_json_set_str(r->doc, "schema", ML_CELL_SCHEMA);
+	ml_json_set_str(r->doc, "schema", ML_ATTEMPT_SCHEMA);
 	ml_json_set_str(r->doc, "run_id", run_id);
 	ml_json_set_str(r->doc, "cell_id", cell_id);
+	ml_json_set_int(r->doc, "attempt", attempt);
 	ml_json_set_str(r->doc, "started_at", now);
 	ml_json_set(r->doc, "inputs", inputs ? inputs : json_object());
 	ml_json_set(r->doc, "phases", json_array());
 	ml_json_set(r->doc, "findings", json_array());
 	ml_json_set(r->doc, "logs", json_object());
-	/* Until the cell decides, an interrupted cell reads as an error. */
-	ml_json_set_str(r->doc, "verdict", "error");
-	ml_json_set_str(r->doc, "reason", "the cell did not finish");
+	/* Until the attempt ends, an interrupted one reads as an error. */
+	ml_json_set_str(r->doc, "outcome", "error");
+	ml_json_set_str(r->doc, "reason", "the attempt did not finish");
 	ml_json_set_str(r->doc, "state", "running");
 	return 0;
 }
@@ -131,10 +133,10 @@ void ml_result_phase_end(struct ml_cell_result *r, json_t *phase, enum ml_phase_
 		ml_json_set_str(phase, "error", error);
 }
 
-void ml_result_set_verdict(struct ml_cell_result *r, enum ml_verdict v, const char *phase,
+void ml_result_set_outcome(struct ml_cell_result *r, enum ml_verdict v, const char *phase,
 			   const char *reason, const char *evidence)
 {
-	ml_json_set_str(r->doc, "verdict", ml_verdict_str(v));
+	ml_json_set_str(r->doc, "outcome", ml_verdict_str(v));
 	ml_json_set_str(r->doc, "reason", reason);
 	if (phase || evidence) {
 		json_t *e = json_object();
@@ -153,7 +155,7 @@ void ml_result_add_log(struct ml_cell_result *r, const char *key, const char *re
 
 int ml_result_write(struct ml_cell_result *r)
 {
-	ml_autofree char *path = ml_path_join(r->dir, "cell.json");
+	ml_autofree char *path = ml_layout_file(r->dir, ML_LAYOUT_ATTEMPT_FILE);
 	if (!json_object_get(r->doc, "wall_ms") ||
 	    strcmp(ml_json_str(r->doc, "state"), "running") == 0)
 		ml_json_set_int(r->doc, "wall_ms", ml_now_ms() - r->started_ms);

@@ -1,4 +1,4 @@
-/* Unit tests of the result model (cell.json writing, verdict strings) and of
+/* Unit tests of the result model (attempt.json writing, verdict strings) and of
  * cell ids (stable, and changed by every input that changes what runs). */
 #include <stdio.h>
 #include <string.h>
@@ -11,21 +11,22 @@
 #include "testhelp.h"
 #include "ml-common.h"
 
-static void test_cell_json_lifecycle(void **state)
+static void test_attempt_json_lifecycle(void **state)
 {
 	ml_autofree char *dir = ml_test_tmpdir();
-	ml_autofree char *cdir = ml_path_join(dir, "run1/cells/c1");
-	ml_autofree char *path = ml_path_join(cdir, "cell.json");
+	ml_autofree char *cdir = ml_path_join(dir, "run1/cells/c1/attempts/1");
+	ml_autofree char *path = ml_path_join(cdir, "attempt.json");
 	struct ml_cell_result r;
 	json_t *p, *doc;
 	(void)state;
 
-	assert_int_equal(ml_result_new(&r, cdir, "run1", "c1", json_pack("{s:s}", "machine", "q35")), 0);
+	assert_int_equal(ml_result_new(&r, cdir, "run1", "c1", 1, json_pack("{s:s}", "machine", "q35")), 0);
 	assert_int_equal(ml_result_write(&r), 0);
 	/* Written before anything happened: an interrupted cell reads as an error. */
 	doc = ml_json_load_file(path, 1 << 20);
-	assert_string_equal(ml_json_str(doc, "schema"), ML_CELL_SCHEMA);
-	assert_string_equal(ml_json_str(doc, "verdict"), "error");
+	assert_string_equal(ml_json_str(doc, "schema"), ML_ATTEMPT_SCHEMA);
+	assert_int_equal(ml_json_int(doc, "attempt", 0), 1);
+	assert_string_equal(ml_json_str(doc, "outcome"), "error");
 	assert_string_equal(ml_json_str(doc, "state"), "running");
 	json_decref(doc);
 
@@ -34,14 +35,15 @@ static void test_cell_json_lifecycle(void **state)
 	ml_result_phase_end(&r, p, ML_PHASE_PASS, NULL);
 	p = ml_result_phase_begin(&r, "migrate-forward");
 	ml_result_phase_end(&r, p, ML_PHASE_FAIL, "load of migration failed: Invalid argument");
-	ml_result_set_verdict(&r, ML_VERDICT_FAIL, "migrate-forward", "the migration failed",
+	ml_result_set_outcome(&r, ML_VERDICT_FAIL, "migrate-forward", "the migration failed",
 			      "qemu: <script>alert(1)</script>\x01");
 	assert_int_equal(ml_result_write(&r), 0);
 	ml_result_clear(&r);
 
 	doc = ml_json_load_file(path, 1 << 20);
 	assert_non_null(doc);
-	assert_string_equal(ml_json_str(doc, "verdict"), "fail");
+	assert_string_equal(ml_json_str(doc, "outcome"), "fail");
+	assert_null(json_object_get(doc, "verdict")); /* the judge's, not the cell's */
 	assert_string_equal(ml_json_str(doc, "state"), "done");
 	assert_int_equal(json_array_size(json_object_get(doc, "phases")), 2);
 	p = json_array_get(json_object_get(doc, "phases"), 1);
@@ -110,7 +112,7 @@ static void test_cell_id_stable_and_sensitive(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_cell_json_lifecycle),
+		cmocka_unit_test(test_attempt_json_lifecycle),
 		cmocka_unit_test(test_verdict_names),
 		cmocka_unit_test(test_run_id_format),
 		cmocka_unit_test(test_cell_id_stable_and_sensitive),

@@ -1,0 +1,48 @@
+/* A cell with its confirmations (see attempts.h). */
+#include <stdio.h>
+#include <string.h>
+
+#include "attempts.h"
+#include "layout.h"
+#include "ml-error.h"
+#include "ml-fs.h"
+#include "ml-json.h"
+#include "ml-proc.h"
+#include "ml-common.h"
+
+int ml_cell_run_confirmed(const struct ml_cell_spec *s, const char *run_dir, const char *run_id,
+			  int confirm, const struct ml_judge_rules *rules, json_t **judgement)
+{
+	ml_autofree char *id = ml_cell_id(s);
+	ml_autofree char *cell_dir = ml_layout_cell_dir(run_dir, id);
+	struct ml_cell_spec confirming = *s;
+	json_t *doc = NULL;
+	enum ml_verdict outcome;
+
+	*judgement = NULL;
+	if (ml_rm_rf(cell_dir) < 0)
+		return -1;
+	/* Confirming attempts capture whole streams: a failure's evidence then
+	 * includes the failing device's state, whatever the host's load. */
+	confirming.lossless_capture = true;
+	for (int n = 1; n <= 1 + confirm; n++) {
+		const char *v;
+
+		if (ml_cell_run(n == 1 ? s : &confirming, run_dir, run_id, n, &outcome) < 0)
+			return ml_error_context("attempt %d of cell %s", n, id);
+		json_decref(doc);
+		if (ml_judge_cell(rules, cell_dir, &doc) < 0)
+			return ml_error_context("judging cell %s", id);
+		v = ml_json_str(doc, "verdict");
+		if (ml_interrupted || strcmp(v, "pass") == 0 || strcmp(v, "skip") == 0 ||
+		    strcmp(v, "xpass") == 0)
+			break;
+		if (n <= confirm)
+			fprintf(stderr, "miglab: cell %s: attempt %d: %s (%s); confirming (%d of %d)\n", id, n,
+				ml_json_str(json_array_get(json_object_get(doc, "attempts"), n - 1), "verdict"),
+				ml_json_str(json_array_get(json_object_get(doc, "attempts"), n - 1), "reason"),
+				n, confirm);
+	}
+	*judgement = doc;
+	return 0;
+}
