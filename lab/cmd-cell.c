@@ -70,7 +70,7 @@ static int write_run_json(const char *run_dir, const char *run_id, const struct 
 	ml_json_set_str(run, "kind", "cell");
 	ml_json_set_str(run, "finished_at", now);
 	ml_json_set_str(run, "miglab_version", MIGLAB_VERSION);
-	ml_json_set(run, "host", ml_host_facts());
+	ml_json_set(run, "host", ml_host_fingerprint(s->accel));
 	ml_json_set_str(run, "accel", s->accel);
 	ml_json_set(builds, s->src->spec, ml_build_to_json(s->src));
 	ml_json_set(builds, s->dst->spec, ml_build_to_json(s->dst));
