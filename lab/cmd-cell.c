@@ -76,7 +76,7 @@ static json_t *run_facts(const char *run_id, const struct ml_cell_spec *s, long 
 	ml_json_set_str(run, "state", "done");
 	ml_json_set_str(run, "finished_at", now);
 	ml_json_set_str(run, "miglab_version", MIGLAB_VERSION);
-	ml_json_set(run, "host", ml_host_facts());
+	ml_json_set(run, "host", ml_host_fingerprint(s->accel));
 	ml_json_set_str(run, "accel", s->accel);
 	ml_json_set(builds, s->src->spec, ml_build_to_json(s->src));
 	ml_json_set(builds, s->dst->spec, ml_build_to_json(s->dst));

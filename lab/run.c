@@ -287,7 +287,7 @@ static int write_run_facts(const struct run *r, const char *state)
 						    r->shard_total));
 	ml_json_set_int(run, "jobs", r->jobs);
 	ml_json_set_int(run, "confirm", r->confirm);
-	ml_json_set(run, "host", ml_host_facts());
+	ml_json_set(run, "host", ml_host_fingerprint(r->m.accel));
 	ml_json_set_str(run, "accel", r->m.accel);
 	ml_json_set(run, "builds", run_builds_json(r));
 	ml_json_set(run, "kernels", run_kernels_json(r));

@@ -1,10 +1,7 @@
 /* The result model and its files (see result.h). */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
-#include <sys/utsname.h>
 #include <time.h>
 
 #include "layout.h"
@@ -160,52 +157,4 @@ int ml_result_write(struct ml_cell_result *r)
 	    strcmp(ml_json_str(r->doc, "state"), "running") == 0)
 		ml_json_set_int(r->doc, "wall_ms", ml_now_ms() - r->started_ms);
 	return ml_json_write_file(path, r->doc);
-}
-
-static char *first_matching_line(const char *path, const char *key)
-{
-	FILE *f = fopen(path, "re");
-	char line[512];
-	char *val = NULL;
-
-	if (!f)
-		return NULL;
-	while (fgets(line, sizeof(line), f)) {
-		if (strncmp(line, key, strlen(key)) == 0) {
-			char *colon = strchr(line, ':');
-			if (colon) {
-				colon++;
-				while (*colon == ' ' || *colon == '\t')
-					colon++;
-				colon[strcspn(colon, "\n")] = '\0';
-				val = strdup(colon);
-			}
-			break;
-		}
-	}
-	fclose(f);
-	return val;
-}
-
-json_t *ml_host_facts(void)
-{
-	json_t *h = json_object();
-	struct utsname u;
-	ml_autofree char *cpu = first_matching_line("/proc/cpuinfo", "model name");
-	ml_autofree char *mem = first_matching_line("/proc/meminfo", "MemTotal");
-	int kvm;
-
-	if (uname(&u) == 0) {
-		ml_json_set_str(h, "kernel", u.release);
-		ml_json_set_str(h, "hostname", u.nodename);
-		ml_json_set_str(h, "arch", u.machine);
-	}
-	ml_json_set_str(h, "cpu_model", cpu);
-	ml_json_set_int(h, "cpus", sysconf(_SC_NPROCESSORS_ONLN));
-	ml_json_set_str(h, "memory", mem);
-	kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	ml_json_set(h, "kvm_device", json_boolean(kvm >= 0));
-	if (kvm >= 0)
-		close(kvm);
-	return h;
 }

@@ -9,6 +9,8 @@
 
 #include <jansson.h>
 
+#include "host.h" /* run.json's "host": ml_host_facts(), ml_host_fingerprint() */
+
 #define ML_CELL_SCHEMA "miglab-cell/2"
 #define ML_ATTEMPT_SCHEMA "miglab-attempt/1"
 #define ML_RUN_SCHEMA "miglab-run/1"
@@ -69,9 +71,5 @@ int ml_result_write(struct ml_cell_result *r);
 char *ml_run_id_new(void);
 /* UTC timestamp "2026-11-22T03:15:00Z". */
 char *ml_timestamp_utc(void);
-
-/* Facts about this host recorded in run.json: kernel, CPU model, cores,
- * memory, whether /dev/kvm is usable. */
-json_t *ml_host_facts(void);
 
 #endif

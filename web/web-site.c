@@ -945,6 +945,71 @@ static void attention_section(struct web_page *p, const struct web_run *r)
 	wp_puts(p, "</section>\n");
 }
 
+/* One fact of the host fingerprint (results/host.h) as <dt>/<dd>: a string or
+ * a number as recorded, "unknown" when null or absent (older run.json files
+ * have no CPU numbers; VMs have no microcode). */
+static void wp_host_fact(struct web_page *p, const char *label, const json_t *v)
+{
+	wp_puts(p, "<div><dt>");
+	wp_esc(p, label);
+	wp_puts(p, "</dt><dd>");
+	if (json_is_string(v))
+		wp_esc(p, json_string_value(v));
+	else if (json_is_integer(v))
+		wp_printf(p, "%lld", (long long)json_integer_value(v));
+	else
+		wp_puts(p, "<span class=\"dim\">unknown</span>");
+	wp_puts(p, "</dd></div>");
+}
+
+/* run.json "host": where the run ran, so that a change of results can be
+ * told apart from a change of host. The CPU flags are many; they sit in a
+ * <details> with their count in the summary. */
+static void host_block(struct web_page *p, const struct web_run *r, json_t *host)
+{
+	json_t *flags = json_object_get(host, "cpu_flags");
+	json_t *accel = json_object_get(host, "accel");
+	size_t i;
+	json_t *f;
+
+	/* Fingerprints from runs that did not record accel in "host" (matrix
+	 * runs today) have it at the top of run.json. */
+	if (!json_is_string(accel))
+		accel = json_object_get(r->doc, "accel");
+	wp_puts(p, "<h3 id=\"host\">Host</h3>\n<p>");
+	wp_esc(p, ml_json_str(host, "hostname"));
+	wp_puts(p, ": Linux ");
+	wp_esc(p, ml_json_str(host, "kernel"));
+	wp_puts(p, ", ");
+	wp_esc(p, ml_json_str(host, "arch"));
+	wp_puts(p, ", ");
+	wp_esc(p, ml_json_str(host, "cpu_model"));
+	wp_printf(p, ", %lld CPUs, ", ml_json_int(host, "cpus", 0));
+	wp_esc(p, ml_json_str(host, "memory"));
+	wp_printf(p, ", /dev/kvm %s</p>\n", ml_json_bool(host, "kvm_device", false) ? "usable" : "absent");
+	wp_puts(p, "<dl class=\"figs host-fingerprint\">");
+	wp_host_fact(p, "CPU vendor", json_object_get(host, "cpu_vendor"));
+	wp_host_fact(p, "family", json_object_get(host, "cpu_family"));
+	wp_host_fact(p, "model", json_object_get(host, "cpu_model_number"));
+	wp_host_fact(p, "stepping", json_object_get(host, "cpu_stepping"));
+	wp_host_fact(p, "microcode", json_object_get(host, "cpu_microcode"));
+	wp_host_fact(p, "kernel", json_object_get(host, "kernel"));
+	wp_host_fact(p, "accelerator", accel);
+	wp_puts(p, "</dl>\n");
+	if (!json_is_array(flags)) {
+		wp_puts(p, "<p class=\"dim\">CPU flags not recorded</p>\n");
+		return;
+	}
+	wp_printf(p, "<details class=\"host-flags\"><summary>%zu CPU flags</summary><p><code>",
+		  json_array_size(flags));
+	json_array_foreach(flags, i, f) {
+		if (i)
+			wp_puts(p, " ");
+		wp_esc(p, json_string_value(f));
+	}
+	wp_puts(p, "</code></p></details>\n");
+}
+
 static void builds_section(struct web_page *p, const struct web_run *r)
 {
 	json_t *builds = json_object_get(r->doc, "builds");
@@ -996,19 +1061,8 @@ static void builds_section(struct web_page *p, const struct web_run *r)
 		}
 		wp_puts(p, "</tbody></table></div>\n");
 	}
-	if (host) {
-		wp_puts(p, "<h3>Host</h3>\n<p>");
-		wp_esc(p, ml_json_str(host, "hostname"));
-		wp_puts(p, ": Linux ");
-		wp_esc(p, ml_json_str(host, "kernel"));
-		wp_puts(p, ", ");
-		wp_esc(p, ml_json_str(host, "arch"));
-		wp_puts(p, ", ");
-		wp_esc(p, ml_json_str(host, "cpu_model"));
-		wp_printf(p, ", %lld CPUs, ", ml_json_int(host, "cpus", 0));
-		wp_esc(p, ml_json_str(host, "memory"));
-		wp_printf(p, ", /dev/kvm %s</p>\n", ml_json_bool(host, "kvm_device", false) ? "usable" : "absent");
-	}
+	if (host)
+		host_block(p, r, host);
 	wp_puts(p, "</section>\n");
 }
 

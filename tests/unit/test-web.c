@@ -2,7 +2,8 @@
  * a whole site from the fixture runs in tests/data/web/results (two runs of
  * one matrix: a new failure with a class and ABI and vmstate findings, a fix,
  * an xfail, a skip, and a hostile cell whose id, evidence and logs carry
- * markup, quotes, control bytes and invalid UTF-8). */
+ * markup, quotes, control bytes and invalid UTF-8), and the host fingerprint
+ * of each run (one whole, one from before the fingerprint). */
 #include <dirent.h>
 #include <stdio.h>
 #include <string.h>
@@ -172,6 +173,18 @@ static void test_site(void **state)
 	assert_non_null(strstr(run, "<code>subsection-unknown</code>"));
 	assert_non_null(strstr(run, "id=\"filters\""));
 	assert_non_null(strstr(run, "1:10.0.13+ds-0+deb13u1"));
+	/* the host fingerprint, its hostile flag inert */
+	p = strstr(run, "<h3 id=\"host\">Host</h3>");
+	assert_non_null(p);
+	assert_non_null(strstr(p, "<dt>CPU vendor</dt><dd>GenuineIntel</dd>"));
+	assert_non_null(strstr(p, "<dt>family</dt><dd>6</dd></div><div><dt>model</dt><dd>106</dd></div>"
+				  "<div><dt>stepping</dt><dd>6</dd>"));
+	assert_non_null(strstr(p, "<dt>microcode</dt><dd>0xd0003a5</dd>"));
+	assert_non_null(strstr(p, "<dt>kernel</dt><dd>6.1.0</dd>"));
+	assert_non_null(strstr(p, "<dt>accelerator</dt><dd>tcg</dd>"));
+	assert_non_null(strstr(p, "<details class=\"host-flags\"><summary>5 CPU flags</summary><p><code>"
+				  "&lt;script&gt;alert(1)&lt;/script&gt;"));
+	assert_non_null(strstr(p, " avx2 fpu sse2 vmx</code></p></details>"));
 
 	/* a failing cell page: class, title, device, ABI differences, vmstate, logs */
 	cell = read_page(out, RUN_NEW "/cells/" CELL_FWD ".html");
@@ -210,6 +223,15 @@ static void test_site(void **state)
 	/* the old run's pages too */
 	run_dir = ml_strdup_printf("%s/%s", out, RUN_OLD);
 	check_dir_pages(run_dir);
+	/* a host recorded before the fingerprint: unknowns, the run's accel */
+	{
+		ml_autofree char *old_run = read_page(out, RUN_OLD "/index.html");
+		p = strstr(old_run, "<h3 id=\"host\">Host</h3>");
+		assert_non_null(p);
+		assert_non_null(strstr(p, "<dt>microcode</dt><dd><span class=\"dim\">unknown</span></dd>"));
+		assert_non_null(strstr(p, "<dt>accelerator</dt><dd>tcg</dd>"));
+		assert_non_null(strstr(p, "CPU flags not recorded"));
+	}
 	assert_true(ml_path_exists(ml_test_data("web/results/" RUN_OLD "/run.json")));
 	{
 		ml_autofree char *css = ml_path_join(out, "assets/miglab.css");

@@ -10,6 +10,15 @@ BUILDS = {
     "trixie": ("debian:trixie", "10.0.13", "1:10.0.13+ds-0+deb13u1", "a1b2c3d4" * 8),
 }
 
+# run.json "host": the old run in the shape before the fingerprint (no CPU
+# numbers, flags or accel: the page says "unknown" and takes the run's accel);
+# the new run a whole fingerprint (results/host.h) with one hostile flag.
+HOST_OLD = {"arch": "x86_64", "cpus": 2, "hostname": "ci", "kernel": "6.1.0", "kvm_device": False,
+            "cpu_model": "QEMU Virtual CPU", "memory": "8000000 kB"}
+HOST_NEW = dict(HOST_OLD, cpu_vendor="GenuineIntel", cpu_family=6, cpu_model_number=106, cpu_stepping=6,
+                cpu_microcode="0xd0003a5", cpu_model="Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz",
+                cpu_flags=sorted(["fpu", "sse2", "avx2", "vmx", HOSTILE]), accel="tcg")
+
 def build(name):
     p, v, pv, sha = BUILDS[name]
     return {"kind": "debian", "name": name, "provider": p, "version": v, "package_version": pv,
@@ -81,7 +90,7 @@ def cell(run_id, cid, src, dst, machine, kernel, verdict, reason, failure=None, 
         logs.update(evidence_logs)
     return doc, logs
 
-def write_run(root, run_id, started, cells):
+def write_run(root, run_id, started, cells, host):
     rdir = os.path.join(root, run_id)
     os.makedirs(os.path.join(rdir, "cells"))
     counts = {}
@@ -106,8 +115,7 @@ def write_run(root, run_id, started, cells):
            "builds": {n: build(n) for n in BUILDS},
            "kernels": {"bookworm": {"kernel_release": "6.1.0-50-amd64", "kernel_package": "linux-image-6.1.0-50-amd64",
                                     "kernel_package_version": "6.1.176-1"}},
-           "host": {"arch": "x86_64", "cpus": 2, "hostname": "ci", "kernel": "6.1.0", "kvm_device": False,
-                    "cpu_model": "QEMU Virtual CPU", "memory": "8000000 kB"},
+           "host": host,
            "counts": counts, "cells": summary, "wall_ms": 60000, "accel": "tcg"}
     with open(os.path.join(rdir, "run.json"), "w") as f:
         json.dump(run, f, indent=2, sort_keys=True)
@@ -175,7 +183,7 @@ def main():
     doc["commands"]["dst"].append("--evil=" + HOSTILE)
     doc["inputs"]["extra_args"]["dst"] = ["-device", "x,id='$(reboot)'"]
     new.append((doc, logs))
-    write_run(root, "20261101-000000-aaaa", "2026-11-01T00:00:00Z", old)
-    write_run(root, "20261102-000000-bbbb", "2026-11-02T00:00:00Z", new)
+    write_run(root, "20261101-000000-aaaa", "2026-11-01T00:00:00Z", old, HOST_OLD)
+    write_run(root, "20261102-000000-bbbb", "2026-11-02T00:00:00Z", new, HOST_NEW)
 
 main()
