@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "attempts.h"
-#include "layout.h"
+#include "ml-layout.h"
 #include "ml-error.h"
 #include "ml-fs.h"
 #include "ml-json.h"

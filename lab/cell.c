@@ -15,7 +15,7 @@
 #include <openssl/evp.h>
 
 #include "cell.h"
-#include "layout.h"
+#include "ml-layout.h"
 #include "stream-tap.h"
 #include "ml-buf.h"
 #include "ml-error.h"

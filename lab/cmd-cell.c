@@ -12,7 +12,7 @@
 #include "ml-error.h"
 #include "ml-fs.h"
 #include "ml-json.h"
-#include "layout.h"
+#include "ml-layout.h"
 #include "ml-proc.h"
 #include "result.h"
 #include "run-file.h"

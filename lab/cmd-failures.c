@@ -7,7 +7,7 @@
 #include "cli.h"
 #include "export.h"
 #include "known.h"
-#include "layout.h"
+#include "ml-layout.h"
 #include "ml-error.h"
 #include "ml-fs.h"
 #include "ml-json.h"

@@ -19,7 +19,7 @@
 #include "export.h"
 #include "guest.h"
 #include "judge.h"
-#include "layout.h"
+#include "ml-layout.h"
 #include "matrix.h"
 #include "ml-buf.h"
 #include "ml-error.h"

@@ -124,6 +124,26 @@ int ml_export_junit(const char *run_dir, const char *run_id, json_t *cells, cons
 			  "<testsuite name=\"miglab run %s\" tests=\"%zu\" failures=\"%lld\" "
 			  "errors=\"%lld\" skipped=\"%lld\">\n",
 		      rid, json_array_size(cells), failures, errors, skipped);
+	{
+		/* The judgements counted apart: a build failing its own control,
+		 * intermittent failures (judge.h). */
+		json_t *cats = json_object();
+		const char *k;
+		json_t *n;
+		json_array_foreach(cells, i, c) {
+			const char *cat = ml_json_str(c, "category") ? ml_json_str(c, "category")
+				: ml_json_str(c, "verdict") ? ml_json_str(c, "verdict") : "error";
+			ml_json_set_int(cats, cat, ml_json_int(cats, cat, 0) + 1);
+		}
+		ml_buf_puts(&b, "  <properties>\n");
+		json_object_foreach(cats, k, n) {
+			ml_autofree char *ek = ml_xml_escape(k);
+			ml_buf_printf(&b, "    <property name=\"judgement.%s\" value=\"%lld\"/>\n", ek,
+				      (long long)json_integer_value(n));
+		}
+		ml_buf_puts(&b, "  </properties>\n");
+		json_decref(cats);
+	}
 	json_array_foreach(cells, i, c) {
 		const char *v = ml_json_str(c, "verdict");
 		json_t *failure = json_object_get(c, "failure");
@@ -133,14 +153,16 @@ int ml_export_junit(const char *run_dir, const char *run_id, json_t *cells, cons
 		ml_autofree char *reason = ml_xml_escape(ml_json_str(c, "reason"));
 		ml_autofree char *phase = ml_xml_escape(ml_json_str(failure, "phase"));
 		ml_autofree char *evidence = ml_xml_escape(ml_json_str(failure, "evidence"));
+		ml_autofree char *cat = ml_xml_escape(ml_json_str(c, "category") ? ml_json_str(c, "category") : v);
+		ml_autofree char *unsound = ml_xml_escape(ml_json_str(json_object_get(c, "unsound"), "text"));
 
 		if (!v)
 			v = "error";
 		ml_buf_printf(&b, "  <testcase classname=\"%s\" name=\"%s\" time=\"%.3f\">\n", ecls,
 			      name, (double)ml_json_int(c, "wall_ms", 0) / 1000.0);
 		if (strcmp(v, "fail") == 0 || strcmp(v, "xpass") == 0)
-			ml_buf_printf(&b, "    <failure type=\"%s\" message=\"%s\">phase: %s\n%s</failure>\n",
-				      v, reason, phase, evidence);
+			ml_buf_printf(&b, "    <failure type=\"%s\" message=\"%s\">%s%sphase: %s\n%s</failure>\n",
+				      cat, reason, unsound, *unsound ? "\n" : "", phase, evidence);
 		else if (strcmp(v, "error") == 0)
 			ml_buf_printf(&b, "    <error type=\"error\" message=\"%s\">phase: %s\n%s</error>\n",
 				      reason, phase, evidence);
@@ -206,6 +228,9 @@ int ml_export_tap(json_t *cells, const char *path)
 		ml_buf_puts(&b, "\n");
 		if (!ok) {
 			ml_buf_printf(&b, "  # verdict: %s\n", v);
+			if (ml_json_str(c, "category") && strcmp(ml_json_str(c, "category"), v) != 0)
+				tap_comment(&b, "judgement", ml_json_str(c, "category"));
+			tap_comment(&b, "build defect", ml_json_str(json_object_get(c, "unsound"), "text"));
 			tap_comment(&b, "reason", reason);
 			tap_comment(&b, "phase", ml_json_str(failure, "phase"));
 			tap_comment(&b, "evidence", ml_json_str(failure, "evidence"));

@@ -6,7 +6,7 @@
 
 #include "abi-diff.h"
 #include "judge.h"
-#include "layout.h"
+#include "ml-layout.h"
 #include "ml-buf.h"
 #include "ml-error.h"
 #include "ml-fs.h"
@@ -302,9 +302,10 @@ static json_t *judge_attempt(const struct ml_judge_rules *r, const char *cell_di
 	ml_autofree char *path = ml_path_join(dir, n ? ML_LAYOUT_ATTEMPT_FILE : ML_LAYOUT_CELL_FILE);
 	json_t *doc = ml_json_load_file(path, ATTEMPT_MAX_BYTES);
 	json_t *failure, *a, *cls = NULL;
-	const char *outcome, *severity, *direction;
+	const char *severity, *direction;
 	const json_t *worst = NULL;
 	ml_autofree char *verdict = NULL;
+	ml_autofree char *outcome = NULL;
 
 	*doc_out = NULL;
 	if (!doc || !json_is_object(doc)) {
@@ -315,7 +316,8 @@ static json_t *judge_attempt(const struct ml_judge_rules *r, const char *cell_di
 		return damaged_attempt(n, why);
 	}
 	/* Legacy cells (before attempts) call their outcome "verdict". */
-	outcome = ml_json_str(doc, "outcome") ? ml_json_str(doc, "outcome") : ml_json_str(doc, "verdict");
+	outcome = ml_json_str(doc, "outcome") ? strdup(ml_json_str(doc, "outcome"))
+		  : ml_json_str(doc, "verdict") ? strdup(ml_json_str(doc, "verdict")) : NULL;
 	if (!outcome || (strcmp(outcome, "pass") && strcmp(outcome, "fail") && strcmp(outcome, "error") &&
 			 strcmp(outcome, "skip") && strcmp(outcome, "xfail") && strcmp(outcome, "xpass"))) {
 		ml_autofree char *why = ml_strdup_printf("%s has no valid outcome", path);

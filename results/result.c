@@ -4,7 +4,7 @@
 #include <sys/random.h>
 #include <time.h>
 
-#include "layout.h"
+#include "ml-layout.h"
 #include "ml-error.h"
 #include "ml-fs.h"
 #include "ml-json.h"

@@ -1,7 +1,7 @@
 /* run.json, its one writer (see run-file.h). */
 #include <string.h>
 
-#include "layout.h"
+#include "ml-layout.h"
 #include "ml-error.h"
 #include "ml-fs.h"
 #include "ml-json.h"

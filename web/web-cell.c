@@ -63,7 +63,13 @@ int web_cell_summary(json_t *doc, const char *dir_name, struct web_cell *sum)
 		machine = ml_json_str(in, "machine");
 	sum->id = strdup(id);
 	sum->file = web_safe_name(id);
-	sum->verdict = strdup(web_verdict(ml_json_str(doc, "verdict")));
+	/* The judgement's category refines the verdict (intermittent, unsound);
+	 * results from before the judging stage have only the verdict. */
+	sum->verdict = strdup(web_verdict(ml_json_str(doc, "category") ? ml_json_str(doc, "category")
+								      : ml_json_str(doc, "verdict")));
+	sum->unsound = dup_or_null(ml_json_str(json_object_get(doc, "unsound"), "text"));
+	if (json_array_size(json_object_get(doc, "attempts")) > 1)
+		sum->repeat = dup_or_null(ml_json_str(json_object_get(doc, "repeat"), "text"));
 	sum->src = dup_or_null(ml_json_str(json_object_get(in, "src"), "provider"));
 	sum->dst = dup_or_null(ml_json_str(json_object_get(in, "dst"), "provider"));
 	sum->src_version = dup_or_null(ml_json_str(json_object_get(in, "src"), "version"));
@@ -296,6 +302,33 @@ static void history_link(struct web_page *p, const char *label, const struct web
 	wp_puts(p, "</td></tr>\n");
 }
 
+/* Every attempt of the cell: what each saw; the page shows the first failing one. */
+static void attempts_table(struct web_page *p, json_t *doc)
+{
+	json_t *attempts = json_object_get(doc, "attempts"), *a;
+	size_t i;
+
+	if (json_array_size(attempts) < 2)
+		return;
+	wp_puts(p, "<h3>Attempts</h3>\n<p>");
+	wp_esc(p, ml_json_str(json_object_get(doc, "repeat"), "text"));
+	wp_puts(p, "; the logs below are those of ");
+	wp_esc(p, ml_json_str(doc, "evidence_dir"));
+	wp_puts(p, ".</p>\n<div class=\"scroll\"><table class=\"list\" id=\"attempts\"><thead><tr>"
+		   "<th>#</th><th>verdict</th><th>class</th><th>capture</th><th>reason</th></tr></thead><tbody>\n");
+	json_array_foreach(attempts, i, a) {
+		wp_printf(p, "<tr><td>%lld</td><td>", ml_json_int(a, "attempt", 0));
+		wp_verdict(p, ml_json_str(a, "verdict"));
+		wp_puts(p, "</td><td><code>");
+		wp_esc(p, ml_json_str(a, "class"));
+		wp_printf(p, "</code></td><td>%s</td><td class=\"reason\">",
+			  ml_json_bool(a, "lossless_capture", false) ? "lossless" : "best-effort");
+		wp_esc(p, ml_json_str(a, "reason"));
+		wp_puts(p, "</td></tr>\n");
+	}
+	wp_puts(p, "</tbody></table></div>\n");
+}
+
 static void verdict_section(struct web_page *p, const struct web_cell_ctx *ctx, json_t *doc,
 			    const struct web_cell *sum)
 {
@@ -317,6 +350,19 @@ static void verdict_section(struct web_page *p, const struct web_cell_ctx *ctx, 
 			wp_puts(p, "</td></tr>\n");
 		}
 		wp_row(p, "phase", ml_json_str(failure, "phase"));
+		if (json_object_get(failure, "direction")) {
+			json_t *dir = json_object_get(failure, "direction");
+			const char *fwd = ml_json_str(dir, "forward_cell");
+			wp_puts(p, "<tr><th>failing migration</th><td id=\"direction\">");
+			wp_esc(p, ml_json_str(dir, "text"));
+			if (fwd) {
+				ml_autofree char *file = web_safe_name(fwd);
+				wp_puts(p, " (the migration back; <a href=\"");
+				wp_url(p, file);
+				wp_puts(p, ".html\">the cell where it is the forward migration</a>)");
+			}
+			wp_puts(p, "</td></tr>\n");
+		}
 		if (ml_json_str(failure, "device"))
 			wp_row(p, "device", ml_json_str(failure, "device"));
 		if (ml_json_str(failure, "field"))
@@ -331,8 +377,17 @@ static void verdict_section(struct web_page *p, const struct web_cell_ctx *ctx, 
 			wp_esc(p, ml_json_str(failure, "evidence"));
 			wp_puts(p, "</pre></td></tr>\n");
 		}
+		if (ml_json_str(failure, "stream"))
+			wp_row(p, "stream", ml_json_str(failure, "stream"));
 		wp_puts(p, "</table>\n");
 	}
+	if (sum->unsound) {
+		wp_puts(p, "<p class=\"unsound\" id=\"unsound\"><span class=\"badge v-source-unsound\">"
+			   "build defect</span> ");
+		wp_esc(p, sum->unsound);
+		wp_puts(p, "</p>\n");
+	}
+	attempts_table(p, doc);
 	if (known) {
 		const char *link = ml_json_str(known, "link");
 		wp_puts(p, "<p>Known issue <code>");

@@ -202,7 +202,10 @@ void wp_foot(struct web_page *p, const char *root)
 
 const char *web_verdict(const char *v)
 {
-	static const char *const known[] = { "pass", "fail", "xfail", "xpass", "skip", "error" };
+	/* verdicts, and the judgement categories that refine fail (judge.h) */
+	static const char *const known[] = { "pass", "fail", "xfail", "xpass", "skip", "error",
+					     "intermittent", "source-unsound",
+					     "destination-unsound" };
 
 	for (size_t i = 0; v && i < ML_ARRAY_SIZE(known); i++)
 		if (strcmp(v, known[i]) == 0)
@@ -213,6 +216,12 @@ const char *web_verdict(const char *v)
 bool web_verdict_bad(const char *v)
 {
 	return v && (strcmp(v, "fail") == 0 || strcmp(v, "error") == 0);
+}
+
+bool web_verdict_unsettled(const char *v)
+{
+	return v && (strcmp(v, "intermittent") == 0 || strcmp(v, "source-unsound") == 0 ||
+		     strcmp(v, "destination-unsound") == 0);
 }
 
 void wp_verdict(struct web_page *p, const char *verdict)
@@ -381,5 +390,7 @@ void web_cell_clear(struct web_cell *c)
 	free(c->cls);
 	free(c->cls_title);
 	free(c->reason);
+	free(c->unsound);
+	free(c->repeat);
 	memset(c, 0, sizeof(*c));
 }

@@ -43,6 +43,10 @@ int web_write_file(const char *path, const void *data, size_t len);
 const char *web_verdict(const char *v);
 /* True for verdicts that count as failing in regressions (fail, error). */
 bool web_verdict_bad(const char *v);
+/* A judgement that is neither a failure nor a pass of the pair: intermittent,
+ * or a build that fails its own control (source-/destination-unsound).
+ * Regressions never count such a cell as a new failure or a fix. */
+bool web_verdict_unsettled(const char *v);
 /* A file name for an id: the id itself when it is made of [A-Za-z0-9._-]
  * (not starting with '.', at most 180 bytes), else "x-" + a hash of it. */
 char *web_safe_name(const char *id);
@@ -56,7 +60,7 @@ void wp_ms(struct web_page *p, long long ms);
 struct web_cell {
 	char *id;     /* cell_id */
 	char *file;   /* page file name under <run>/cells/, without .html */
-	char *verdict;
+	char *verdict;       /* the judgement's category (judge.h), or the verdict of old results */
 	char *src, *dst;     /* providers */
 	char *src_version, *dst_version;
 	char *machine;
@@ -66,6 +70,8 @@ struct web_cell {
 	char *reason;        /* cut to 300 bytes */
 	bool abi;            /* an abi-change finding */
 	bool vmstate;        /* a vmstate finding with errors */
+	char *unsound;       /* the control's explanation of an unsound cell, or NULL */
+	char *repeat;        /* "2 of 3 attempt(s) failed", or NULL for one attempt */
 };
 void web_cell_clear(struct web_cell *c);
 

@@ -16,6 +16,7 @@
 #include "ml-error.h"
 #include "ml-fs.h"
 #include "ml-json.h"
+#include "ml-layout.h"
 #include "web-internal.h"
 #include "web.h"
 #include "ml-common.h"
@@ -24,7 +25,8 @@
 #define CELL_JSON_LIMIT ((size_t)64 << 20)
 #define TREND_MAX_RUNS 60
 
-static const char *const verdict_order[] = { "pass", "fail", "xfail", "xpass", "skip", "error" };
+static const char *const verdict_order[] = { "pass", "fail", "intermittent", "source-unsound",
+					     "destination-unsound", "xfail", "xpass", "skip", "error" };
 
 struct web_run {
 	char *dir;        /* absolute run directory */
@@ -113,7 +115,9 @@ static struct web_run *run_open(const char *dir)
 	r->verdicts = json_object();
 	cells = json_object_get(doc, "cells");
 	json_array_foreach(cells, i, c) {
-		const char *id = ml_json_str(c, "cell_id"), *v = ml_json_str(c, "verdict");
+		const char *id = ml_json_str(c, "cell_id"), *v = ml_json_str(c, "category");
+		if (!v)
+			v = ml_json_str(c, "verdict");
 		if (id)
 			ml_json_set_str(r->verdicts, id, web_verdict(v));
 	}
@@ -242,11 +246,12 @@ static void site_link_history(struct web_site *s)
 			continue;
 		json_object_foreach(r->verdicts, id, v) {
 			const char *now = json_string_value(v), *before = run_verdict_of(r->prev, id);
-			if (web_verdict_bad(now) && !web_verdict_bad(before))
+			/* intermittent and unsound cells are neither new failures nor fixes */
+			if (web_verdict_bad(now) && !web_verdict_bad(before) && !web_verdict_unsettled(before))
 				r->n_new_fail++;
 			else if (web_verdict_bad(now))
 				r->n_still++;
-			else if (web_verdict_bad(before))
+			else if (web_verdict_bad(before) && !web_verdict_unsettled(now))
 				r->n_fixed++;
 		}
 	}
@@ -309,7 +314,8 @@ static int run_load_cells(struct web_site *s, struct web_run *r, bool pages)
 	/* the real verdicts replace run.json's list (a run being written may lag) */
 	for (size_t i = 0; i < n; i++) {
 		ml_autofree char *cdir = ml_path_join(cells_dir, names[i]);
-		ml_autofree char *path = ml_path_join(cdir, "cell.json");
+		ml_autofree char *path = ml_path_join(cdir, ML_LAYOUT_CELL_FILE);
+		ml_autofree char *edir = NULL;
 		json_t *doc;
 		struct web_cell sum;
 
@@ -324,7 +330,8 @@ static int run_load_cells(struct web_site *s, struct web_run *r, bool pages)
 		}
 		web_cell_summary(doc, names[i], &sum);
 		ml_json_set_str(r->verdicts, sum.id, sum.verdict);
-		if (pages && web_cell_page(&ctx, doc, cdir, &sum) < 0) {
+		edir = ml_layout_evidence_dir(cdir, doc);
+		if (pages && web_cell_page(&ctx, doc, edir, &sum) < 0) {
 			json_decref(doc);
 			web_cell_clear(&sum);
 			rc = -1;
@@ -364,10 +371,10 @@ static const struct web_cell *run_find_cell(const struct web_run *r, const char 
 	return NULL;
 }
 
-/* Verdict counts of a run: run.json's counts, else from the verdicts. */
+/* Judgement counts of a run: run.json's, else from the cells' verdicts. */
 static long long run_count(const struct web_run *r, const char *verdict)
 {
-	json_t *counts = json_object_get(r->doc, "counts");
+	json_t *counts = json_object_get(r->doc, "judgements");
 	const char *id;
 	json_t *v;
 	long long n = 0;
@@ -562,7 +569,8 @@ static const char *short_machine(const char *m)
 
 static const char *verdict_mark(const char *v)
 {
-	static const char *const marks[] = { "\xe2\x9c\x93", "\xe2\x9c\x97", "x\xe2\x9c\x97", "!", "\xe2\x80\x93", "E" };
+	static const char *const marks[] = { "\xe2\x9c\x93", "\xe2\x9c\x97", "~", "U", "U",
+					     "x\xe2\x9c\x97", "!", "\xe2\x80\x93", "E" };
 
 	for (size_t i = 0; i < ML_ARRAY_SIZE(verdict_order); i++)
 		if (strcmp(v, verdict_order[i]) == 0)
@@ -598,6 +606,14 @@ static void wp_square(struct web_page *p, const struct web_cell *c)
 	}
 	if (c->abi)
 		wp_puts(p, ", ABI change");
+	if (c->repeat) {
+		wp_puts(p, ", ");
+		wp_esc(p, c->repeat);
+	}
+	if (c->unsound) {
+		wp_puts(p, "; ");
+		wp_esc(p, c->unsound);
+	}
 	wp_puts(p, "\">");
 	wp_esc(p, short_machine(c->machine));
 	wp_printf(p, " <b>%s</b></a>", verdict_mark(c->verdict));
@@ -814,11 +830,12 @@ static void regressions_section(struct web_site *s, struct web_page *p, struct w
 		const char *before = prev ? run_verdict_of(prev, c->id) : NULL;
 		const struct web_cell *pc = prev ? run_find_cell(prev, c->id) : NULL;
 		bool bad = web_verdict_bad(c->verdict);
-		if (bad && prev && !web_verdict_bad(before))
+		/* intermittent and unsound cells are neither new failures nor fixes */
+		if (bad && prev && !web_verdict_bad(before) && !web_verdict_unsettled(before))
 			lists[0][n[0]++] = (struct regression_row){ c, before };
 		else if (bad)
 			lists[1][n[1]++] = (struct regression_row){ c, before };
-		else if (web_verdict_bad(before))
+		else if (web_verdict_bad(before) && !web_verdict_unsettled(c->verdict))
 			lists[2][n[2]++] = (struct regression_row){ c, before };
 		if (prev && c->abi && !(pc && pc->abi))
 			lists[3][n[3]++] = (struct regression_row){ c, before };
@@ -889,6 +906,35 @@ static void classes_section(struct web_page *p, const struct web_run *r, const s
 	wp_puts(p, "</section>\n");
 }
 
+/* Builds that fail migrating to themselves on this host, once per build
+ * (run.json "unsound_builds", from the judging stage): the cells they
+ * explain carry the U mark instead of counting as the pair's failures. */
+static void unsound_section(struct web_page *p, const struct web_run *r)
+{
+	json_t *list = json_object_get(r->doc, "unsound_builds"), *e, *c;
+	size_t i, k;
+
+	if (!json_array_size(list))
+		return;
+	wp_puts(p, "<section class=\"unsound\" id=\"unsound-builds\"><h2>Builds that fail their own "
+		   "controls on this host</h2>\n<ul>\n");
+	json_array_foreach(list, i, e) {
+		wp_puts(p, "<li>");
+		wp_esc(p, ml_json_str(e, "text"));
+		json_array_foreach(json_object_get(e, "controls"), k, c) {
+			const struct web_cell *cell = run_find_cell(r, json_string_value(c));
+			if (!cell)
+				continue;
+			wp_puts(p, k ? ", " : "; controls: ");
+			wp_cell_link(p, cell);
+		}
+		wp_puts(p, "</li>\n");
+	}
+	wp_puts(p, "</ul>\n<p class=\"dim\">A failure of another cell that fails the same way as the "
+		   "build migrating to itself is that build's defect here (marked U), not an "
+		   "incompatibility of the pair.</p></section>\n");
+}
+
 static void attention_section(struct web_page *p, const struct web_run *r)
 {
 	size_t n = 0, n_skip = 0;
@@ -897,7 +943,7 @@ static void attention_section(struct web_page *p, const struct web_run *r)
 		const char *v = r->cells[i].verdict;
 		if (strcmp(v, "skip") == 0)
 			n_skip++;
-		else if (strcmp(v, "pass") != 0 || r->cells[i].abi)
+		else if ((strcmp(v, "pass") != 0 || r->cells[i].abi) && !r->cells[i].unsound)
 			n++;
 	}
 	wp_printf(p, "<section id=\"attention\"><h2>Cells that need attention <span class=\"count\">%zu"
@@ -907,7 +953,8 @@ static void attention_section(struct web_page *p, const struct web_run *r)
 			   "<th>cell</th><th>verdict</th><th>class</th><th>reason</th></tr></thead><tbody>\n");
 		for (size_t i = 0; i < r->n_cells; i++) {
 			const struct web_cell *c = &r->cells[i];
-			if (strcmp(c->verdict, "skip") == 0 || (strcmp(c->verdict, "pass") == 0 && !c->abi))
+			if (strcmp(c->verdict, "skip") == 0 || (strcmp(c->verdict, "pass") == 0 && !c->abi) ||
+			    c->unsound)
 				continue;
 			wp_puts(p, "<tr");
 			wp_cell_data(p, c);
@@ -1102,7 +1149,9 @@ static int run_page(struct web_site *s, struct web_run *r)
 	wp_ms(&p, ml_json_int(r->doc, "wall_ms", -1));
 	wp_printf(&p, " &middot; %zu cells</p>\n<p class=\"counts\">", r->n_cells);
 	wp_counts(&p, r);
-	wp_puts(&p, "</p>\n<nav class=\"toc\"><a href=\"#matrix\">matrix</a> <a href=\"#attention\">attention</a> "
+	wp_puts(&p, "</p>\n");
+	unsound_section(&p, r);
+	wp_puts(&p, "<nav class=\"toc\"><a href=\"#matrix\">matrix</a> <a href=\"#attention\">attention</a> "
 		    "<a href=\"#regressions\">regressions</a> <a href=\"#classes\">failure classes</a> "
 		    "<a href=\"#builds\">builds</a></nav>\n");
 	wp_puts(&p, "<section id=\"matrix\"><h2>Matrix</h2>\n");

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "layout.h"
+#include "ml-layout.h"
 #include "ml-buf.h"
 #include "ml-error.h"
 #include "ml-fs.h"
