@@ -1062,10 +1062,28 @@ static const char *skip_timestamp(const char *line, const char *end)
 	return s < end && *s == ' ' ? s + 1 : s;
 }
 
+/* Lines of an oops a quote is better without: the instruction bytes and the
+ * register dump (but RIP, which names the function), so that the call trace
+ * fits. The whole oops stays in the console log. */
+static bool oops_noise(const char *body, size_t n)
+{
+	static const char *const prefixes[] = { "Code: ", "FS: ", "CS: ", "CR2: ", "DR0: ",
+						"DR3: ", "DR6: ", "PKRU: " };
+
+	for (size_t i = 0; i < ML_ARRAY_SIZE(prefixes); i++)
+		if (n >= strlen(prefixes[i]) && strncmp(body, prefixes[i], strlen(prefixes[i])) == 0)
+			return true;
+	/* "RSP: 0018:...", "RAX: ...", "R10: ...": R and two letters or digits. */
+	return n >= 5 && body[0] == 'R' && body[3] == ':' && body[4] == ' ' &&
+	       strncmp(body, "RIP:", 4) != 0 &&
+	       ((body[1] >= 'A' && body[1] <= 'Z') || (body[1] >= '0' && body[1] <= '9'));
+}
+
 /* The first oops in text: from the earliest line an [extract] oops
- * expression finds, that line and up to ML_CLASSIFY_OOPS_LINES more, ending
- * early at a blank line or the end of the call trace, without timestamps,
- * cut to ML_CLASSIFY_OOPS_MAX bytes at a line end. NULL if there is none. */
+ * expression finds, that line and up to ML_CLASSIFY_OOPS_LINES more (the
+ * register dump left out), ending early at a blank line or the end of the call
+ * trace, without timestamps, cut to ML_CLASSIFY_OOPS_MAX bytes at a line end.
+ * NULL if there is none. */
 static char *oops_at(const struct ml_catalogue *c, const char *text)
 {
 	ml_autobuf struct ml_buf b = ML_BUF_INIT(0);
@@ -1092,6 +1110,11 @@ static char *oops_at(const struct ml_catalogue *c, const char *text)
 
 		if (lines && n == 0)
 			break;
+		if (lines && oops_noise(body, n)) {
+			lines--;
+			line = nl ? nl + 1 : NULL;
+			continue;
+		}
 		if (b.len + n + 1 > ML_CLASSIFY_OOPS_MAX) {
 			/* The first line alone is cut; later ones are left out. */
 			if (lines == 0)
@@ -1380,7 +1403,8 @@ char *ml_catalogue_markdown(const struct ml_catalogue *c)
 			"- `oops` (in `[extract]`): expressions that find the first line of a guest\n"
 			"  kernel oops. The classification's `oops` holds the earliest such line\n"
 			"  and up to 12 lines after it (to a blank line or the end of the call\n"
-			"  trace; kernel timestamps removed; at most 1500 bytes), from the matched\n"
+			"  trace; kernel timestamps, the instruction bytes and the register dump\n"
+			"  but RIP left out; at most 1500 bytes), from the matched\n"
 			"  source when it is a console or the evidence, else from the console read.\n"
 			"- Besides, a probe `ram-verify` reply quoted in the evidence gives the\n"
 			"  classification's `pages`: how many pages are bad, of which kinds, and\n"
