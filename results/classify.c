@@ -44,6 +44,9 @@ static const char *const source_keys[ML_EVIDENCE_MAX] = {
 	[ML_EVIDENCE_SRC_STDERR] = "src_stderr",
 	[ML_EVIDENCE_DST_STDERR] = "dst_stderr",
 	[ML_EVIDENCE_BACK_STDERR] = "back_stderr",
+	[ML_EVIDENCE_SRC_CONSOLE] = "src_console",
+	[ML_EVIDENCE_DST_CONSOLE] = "dst_console",
+	[ML_EVIDENCE_BACK_CONSOLE] = "back_console",
 };
 static const char *const source_labels[ML_EVIDENCE_MAX] = {
 	[ML_EVIDENCE_REASON] = "reason",
@@ -53,14 +56,22 @@ static const char *const source_labels[ML_EVIDENCE_MAX] = {
 	[ML_EVIDENCE_SRC_STDERR] = "src stderr",
 	[ML_EVIDENCE_DST_STDERR] = "dst stderr",
 	[ML_EVIDENCE_BACK_STDERR] = "back stderr",
+	[ML_EVIDENCE_SRC_CONSOLE] = "src console",
+	[ML_EVIDENCE_DST_CONSOLE] = "dst console",
+	[ML_EVIDENCE_BACK_CONSOLE] = "back console",
 };
 #define STDERR_SOURCES                                                          \
 	((1u << ML_EVIDENCE_SRC_STDERR) | (1u << ML_EVIDENCE_DST_STDERR) |      \
 	 (1u << ML_EVIDENCE_BACK_STDERR))
+#define CONSOLE_SOURCES                                                         \
+	((1u << ML_EVIDENCE_SRC_CONSOLE) | (1u << ML_EVIDENCE_DST_CONSOLE) |    \
+	 (1u << ML_EVIDENCE_BACK_CONSOLE))
 
-/* The order sources are searched in: the most specific words first. */
+/* The order sources are searched in: the most specific words first (a
+ * console's own text before the evidence that may quote its tail). */
 static const enum ml_evidence_source search_order[ML_EVIDENCE_MAX] = {
-	ML_EVIDENCE_DST_STDERR,    ML_EVIDENCE_BACK_STDERR, ML_EVIDENCE_SRC_STDERR,
+	ML_EVIDENCE_DST_STDERR,	  ML_EVIDENCE_BACK_STDERR,  ML_EVIDENCE_SRC_STDERR,
+	ML_EVIDENCE_DST_CONSOLE,  ML_EVIDENCE_BACK_CONSOLE, ML_EVIDENCE_SRC_CONSOLE,
 	ML_EVIDENCE_MIGRATE_ERROR, ML_EVIDENCE_QMP_ERROR,   ML_EVIDENCE_EVIDENCE,
 	ML_EVIDENCE_REASON,
 };
@@ -299,6 +310,7 @@ static void class_clear(struct ml_failure_class *k)
 	for (size_t i = 0; i < k->n_phases; i++)
 		free(k->phases[i]);
 	free(k->phases);
+	free(k->family);
 	for (size_t i = 0; i < k->n_verdicts; i++)
 		free(k->verdicts[i]);
 	free(k->verdicts);
@@ -325,6 +337,9 @@ void ml_catalogue_clear(struct ml_catalogue *c)
 	for (size_t i = 0; i < c->n_field_res; i++)
 		pattern_clear(&c->field_res[i]);
 	free(c->field_res);
+	for (size_t i = 0; i < c->n_oops_res; i++)
+		pattern_clear(&c->oops_res[i]);
+	free(c->oops_res);
 	free(c->origin);
 	memset(c, 0, sizeof(*c));
 }
@@ -337,6 +352,11 @@ const struct ml_failure_class *ml_catalogue_find(const struct ml_catalogue *c, c
 	return NULL;
 }
 
+const char *ml_class_family(const struct ml_failure_class *k)
+{
+	return k->family ? k->family : k->id;
+}
+
 enum cat_section { CAT_NONE, CAT_CLASS, CAT_EXTRACT };
 
 struct cat_parser {
@@ -345,7 +365,7 @@ struct cat_parser {
 	struct ml_failure_class *cls; /* the current [class] */
 	unsigned seen_extract;
 	/* Lines where each documentation key was first set, for duplicates. */
-	unsigned title_line, priority_line, exit_line, phase_line;
+	unsigned title_line, priority_line, exit_line, phase_line, family_line;
 };
 
 static bool valid_id(const char *s)
@@ -503,7 +523,7 @@ static int cat_begin_section(struct cat_parser *p, const struct ml_ini_event *ev
 	p->cls->line = ev->line;
 	p->cls->priority = 100;
 	p->sec = CAT_CLASS;
-	p->title_line = p->priority_line = p->exit_line = p->phase_line = 0;
+	p->title_line = p->priority_line = p->exit_line = p->phase_line = p->family_line = 0;
 	return 0;
 }
 
@@ -544,6 +564,17 @@ static int cat_class_key(struct cat_parser *p, const struct ml_ini_event *ev, ch
 					   p->priority_line);
 		p->priority_line = ev->line;
 		return parse_priority(ev, error, &k->priority);
+	} else if (strcmp(key, "family") == 0) {
+		if (p->family_line)
+			return ml_ini_fail(error, ev->file, ev->line,
+					   "duplicate family in [class %s] (first at line %u)", k->id,
+					   p->family_line);
+		if (!valid_id(ev->value))
+			return ml_ini_fail(error, ev->file, ev->line,
+					   "bad family '%s' in [class %s] (one word: a-z, 0-9 and '-', "
+					   "at most %d characters)", ev->value, k->id, ID_MAX_LEN);
+		p->family_line = ev->line;
+		k->family = xstrdup(ev->value);
 	} else if (strcmp(key, "exit") == 0) {
 		if (p->exit_line)
 			return ml_ini_fail(error, ev->file, ev->line,
@@ -589,15 +620,18 @@ static int cat_class_key(struct cat_parser *p, const struct ml_ini_event *ev, ch
 		return add_pattern(ev, error, 0, &k->field_res, &k->n_field_res);
 	} else if (strcmp(key, "stderr") == 0) {
 		return add_pattern(ev, error, STDERR_SOURCES, &k->patterns, &k->n_patterns);
+	} else if (strcmp(key, "console") == 0) {
+		return add_pattern(ev, error, CONSOLE_SOURCES, &k->patterns, &k->n_patterns);
 	} else {
 		for (unsigned s = 0; s < ML_EVIDENCE_MAX; s++)
 			if (strcmp(key, source_keys[s]) == 0)
 				return add_pattern(ev, error, 1u << s, &k->patterns, &k->n_patterns);
 		return ml_ini_fail(error, ev->file, ev->line,
 				   "unknown key '%s' in [class %s] (accepted: title, meaning, "
-				   "investigate, fix, example, priority, phase, verdict, exit, device, "
-				   "field, extract, "
-				   "stderr, src_stderr, dst_stderr, back_stderr, qmp_error, "
+				   "investigate, fix, example, family, priority, phase, verdict, "
+				   "exit, device, field, extract, "
+				   "stderr, src_stderr, dst_stderr, back_stderr, console, "
+				   "src_console, dst_console, back_console, qmp_error, "
 				   "migrate_error, evidence, reason)", key, k->id);
 	}
 	return 0;
@@ -617,8 +651,11 @@ static int cat_handler(const struct ml_ini_event *ev, void *opaque, char **error
 			return add_pattern(ev, error, 0, &p->c->device_res, &p->c->n_device_res);
 		if (strcmp(ev->key, "field") == 0)
 			return add_pattern(ev, error, 0, &p->c->field_res, &p->c->n_field_res);
+		if (strcmp(ev->key, "oops") == 0)
+			return add_pattern(ev, error, 0, &p->c->oops_res, &p->c->n_oops_res);
 		return ml_ini_fail(error, ev->file, ev->line,
-				   "unknown key '%s' in [extract] (accepted: device, field)", ev->key);
+				   "unknown key '%s' in [extract] (accepted: device, field, oops)",
+				   ev->key);
 	default:
 		return ml_ini_fail(error, ev->file, ev->line,
 				   "key '%s' outside a section (expected [class ID] or [extract] first)",
@@ -728,10 +765,17 @@ static char *read_tail(const char *path, size_t cap)
 		free(text);
 		text = rest;
 	}
-	/* Log text is untrusted: no NULs or control bytes in what we quote. */
-	for (char *s = text; *s; s++)
-		if ((unsigned char)*s < 0x20 && *s != '\n' && *s != '\t')
-			*s = '?';
+	/* Log text is untrusted: no NULs or control bytes in what we quote. A
+	 * serial console ends its lines with CR LF: the CR goes. */
+	{
+		char *w = text;
+		for (char *s = text; *s; s++) {
+			if (*s == '\r' && s[1] == '\n')
+				continue;
+			*w++ = (unsigned char)*s < 0x20 && *s != '\n' && *s != '\t' ? '?' : *s;
+		}
+		*w = '\0';
+	}
 	return text;
 }
 
@@ -802,6 +846,26 @@ static char *log_path(json_t *cell, const char *cell_dir, const char *key)
 	return ml_path_join(cell_dir, rel);
 }
 
+/* The VM the guest was on when the failed phase failed: 0 src, 1 dst, 2 back;
+ * -1 when it cannot be told (no phase, a phase this file does not know), and
+ * 3 for "plan", when no VM ran. */
+static int phase_vm(const char *phase)
+{
+	static const struct {
+		const char *phase;
+		int vm;
+	} map[] = {
+		{ "plan", 3 },		  { "boot-src", 0 },	 { "migrate-forward", 1 },
+		{ "live-dst", 1 },	  { "reboot-dst", 1 },	 { "migrate-back", 2 },
+		{ "back-src", 2 },
+	};
+
+	for (size_t i = 0; phase && i < ML_ARRAY_SIZE(map); i++)
+		if (strcmp(phase, map[i].phase) == 0)
+			return map[i].vm;
+	return -1;
+}
+
 int ml_classify_collect(json_t *cell, const char *cell_dir, char *texts[ML_EVIDENCE_MAX])
 {
 	json_t *failure = json_object_get(cell, "failure");
@@ -841,6 +905,19 @@ int ml_classify_collect(json_t *cell, const char *cell_dir, char *texts[ML_EVIDE
 			texts[s] = quoted_stderr(evidence, vm_names[v]);
 		if (qlog)
 			qmp_errors(qlog, vm_names[v], &texts[ML_EVIDENCE_QMP_ERROR]);
+	}
+	/* Only the console of the VM the guest failed on: an earlier boot's
+	 * panic on another VM was survived and explains nothing. */
+	for (int v = 0; v < 3; v++) {
+		enum ml_evidence_source s = (enum ml_evidence_source)(ML_EVIDENCE_SRC_CONSOLE + v);
+		ml_autofree char *key = ml_strdup_printf("console_%s", vm_names[v]);
+		ml_autofree char *path = NULL;
+		int on = phase_vm(fphase);
+
+		if (on >= 0 && on != v)
+			continue;
+		path = log_path(cell, cell_dir, key);
+		texts[s] = path ? read_tail(path, ML_CLASSIFY_LOG_CAP) : NULL;
 	}
 	return 0;
 }
@@ -908,8 +985,11 @@ static char *extract(const struct ml_pattern *own, size_t n_own, const struct ml
 		size_t n = pass ? n_all : n_own;
 		for (size_t i = 0; i < n; i++) {
 			char *v = first >= 0 ? extract_one(&list[i], texts[first]) : NULL;
+			/* A guest console is raw kernel text: it names a device only
+			 * when it is what matched. */
 			for (int k = 0; !v && k < ML_EVIDENCE_MAX; k++)
-				if ((int)search_order[k] != first)
+				if ((int)search_order[k] != first &&
+				    !(CONSOLE_SOURCES & (1u << search_order[k])))
 					v = extract_one(&list[i], texts[search_order[k]]);
 			if (v && *v && strlen(v) <= 200)
 				return v;
@@ -965,6 +1045,178 @@ static bool class_matches(const struct ml_failure_class *k, char *const texts[ML
 	return false;
 }
 
+/* A console line without the kernel's "[   13.594710] " timestamp. */
+static const char *skip_timestamp(const char *line, const char *end)
+{
+	const char *s = line;
+
+	if (s >= end || *s != '[')
+		return line;
+	for (s++; s < end && *s == ' '; s++)
+		;
+	for (; s < end && ((*s >= '0' && *s <= '9') || *s == '.'); s++)
+		;
+	if (s >= end || *s != ']')
+		return line;
+	s++;
+	return s < end && *s == ' ' ? s + 1 : s;
+}
+
+/* Lines of an oops a quote is better without: the instruction bytes and the
+ * register dump (but RIP, which names the function), so that the call trace
+ * fits. The whole oops stays in the console log. */
+static bool oops_noise(const char *body, size_t n)
+{
+	static const char *const prefixes[] = { "Code: ", "FS: ", "CS: ", "CR2: ", "DR0: ",
+						"DR3: ", "DR6: ", "PKRU: " };
+
+	for (size_t i = 0; i < ML_ARRAY_SIZE(prefixes); i++)
+		if (n >= strlen(prefixes[i]) && strncmp(body, prefixes[i], strlen(prefixes[i])) == 0)
+			return true;
+	/* "RSP: 0018:...", "RAX: ...", "R10: ...": R and two letters or digits. */
+	return n >= 5 && body[0] == 'R' && body[3] == ':' && body[4] == ' ' &&
+	       strncmp(body, "RIP:", 4) != 0 &&
+	       ((body[1] >= 'A' && body[1] <= 'Z') || (body[1] >= '0' && body[1] <= '9'));
+}
+
+/* The first oops in text: from the earliest line an [extract] oops
+ * expression finds, that line and up to ML_CLASSIFY_OOPS_LINES more (the
+ * register dump left out), ending early at a blank line or the end of the call
+ * trace, without timestamps, cut to ML_CLASSIFY_OOPS_MAX bytes at a line end.
+ * NULL if there is none. */
+static char *oops_at(const struct ml_catalogue *c, const char *text)
+{
+	ml_autobuf struct ml_buf b = ML_BUF_INIT(0);
+	const char *start = NULL, *line;
+	int lines = 0;
+
+	if (!text)
+		return NULL;
+	for (size_t i = 0; i < c->n_oops_res; i++) {
+		regmatch_t m;
+		if (regexec(&c->oops_res[i].re, text, 1, &m, 0) == 0 &&
+		    (!start || text + m.rm_so < start))
+			start = text + m.rm_so;
+	}
+	if (!start)
+		return NULL;
+	while (start > text && start[-1] != '\n')
+		start--;
+	for (line = start; line && *line && lines <= ML_CLASSIFY_OOPS_LINES; lines++) {
+		const char *nl = strchr(line, '\n');
+		const char *end = nl ? nl : line + strlen(line);
+		const char *body = skip_timestamp(line, end);
+		size_t n = (size_t)(end - body);
+
+		if (lines && n == 0)
+			break;
+		if (lines && oops_noise(body, n)) {
+			lines--;
+			line = nl ? nl + 1 : NULL;
+			continue;
+		}
+		if (b.len + n + 1 > ML_CLASSIFY_OOPS_MAX) {
+			/* The first line alone is cut; later ones are left out. */
+			if (lines == 0)
+				ml_buf_printf(&b, "%.*s...", ML_CLASSIFY_OOPS_MAX - 4, body);
+			break;
+		}
+		ml_buf_printf(&b, "%s%.*s", lines ? "\n" : "", (int)n, body);
+		if (memmem(body, n, "</TASK>", 7) || memmem(body, n, "---[ end trace", 14))
+			break;
+		line = nl ? nl + 1 : NULL;
+	}
+	return ml_buf_steal(&b);
+}
+
+/* The oops of the failure: in the matched source when it is the guest's
+ * console or the evidence (which quotes a console's tail), else in the
+ * console read, else in the evidence. */
+static char *find_oops(const struct ml_catalogue *c, char *const texts[ML_EVIDENCE_MAX],
+		       int source)
+{
+	static const enum ml_evidence_source order[] = {
+		ML_EVIDENCE_DST_CONSOLE, ML_EVIDENCE_BACK_CONSOLE, ML_EVIDENCE_SRC_CONSOLE,
+		ML_EVIDENCE_EVIDENCE,
+	};
+	char *o = NULL;
+
+	if (source >= 0 && ((CONSOLE_SOURCES | (1u << ML_EVIDENCE_EVIDENCE)) & (1u << source)))
+		o = oops_at(c, texts[source]);
+	for (size_t i = 0; !o && i < ML_ARRAY_SIZE(order); i++)
+		o = oops_at(c, texts[order[i]]);
+	return o;
+}
+
+/* "2 of 16384 pages bad (stale 1, zero 1): 7 stale (gen 28, expected 29), ..."
+ * from a probe ram-verify reply (docs/probe-protocol.md) quoted in the
+ * evidence as one line of JSON. NULL if the evidence holds none. */
+static char *bad_pages(const char *evidence)
+{
+	const char *line = evidence;
+
+	while (line && *line) {
+		const char *nl = strchr(line, '\n');
+		size_t n = nl ? (size_t)(nl - line) : strlen(line);
+		json_auto_t *v = NULL;
+
+		if (*line == '{' && memmem(line, n, "\"bad_pages\"", 11))
+			v = json_loadb(line, n, 0, NULL);
+		if (json_is_object(v) && json_is_integer(json_object_get(v, "bad_pages"))) {
+			ml_autobuf struct ml_buf b = ML_BUF_INIT(0);
+			json_t *counts = json_object_get(v, "counts");
+			json_t *examples = json_object_get(v, "examples");
+			const char *kind, *sep = " (";
+			json_t *cnt, *ex;
+			size_t i;
+
+			ml_buf_printf(&b, "%lld of %lld pages bad",
+				      (long long)json_integer_value(json_object_get(v, "bad_pages")),
+				      (long long)ml_json_int(v, "pages", -1));
+			json_object_foreach(counts, kind, cnt) {
+				if (!json_is_integer(cnt))
+					continue;
+				ml_buf_printf(&b, "%s%.32s %lld", sep, kind,
+					      (long long)json_integer_value(cnt));
+				sep = ", ";
+			}
+			if (*sep == ',')
+				ml_buf_puts(&b, ")");
+			/* Without examples (an older probe), the first bad page. */
+			if (!json_array_size(examples) && json_object_get(v, "first_bad_page")) {
+				json_t *first = json_pack("{s:O?, s:O?, s:O?, s:O?}", "page",
+							  json_object_get(v, "first_bad_page"), "kind",
+							  json_object_get(v, "kind"), "expected",
+							  json_object_get(v, "expected"), "found",
+							  json_object_get(v, "found"));
+				examples = json_pack("[o]", first);
+				json_object_set_new(v, "examples", examples);
+			}
+			json_array_foreach(examples, i, ex) {
+				json_t *exp = json_object_get(ex, "expected");
+				json_t *found = json_object_get(ex, "found");
+				if (i == ML_CLASSIFY_PAGES_SHOWN) {
+					ml_buf_puts(&b, ", ...");
+					break;
+				}
+				ml_buf_printf(&b, "%s page %lld %.32s", i ? "," : ":",
+					      (long long)ml_json_int(ex, "page", -1),
+					      ml_json_str(ex, "kind") ? ml_json_str(ex, "kind") : "bad");
+				if (json_is_integer(json_object_get(found, "generation")))
+					ml_buf_printf(&b, " (gen %lld, expected %lld)",
+						      (long long)ml_json_int(found, "generation", -1),
+						      (long long)ml_json_int(exp, "generation", -1));
+				else if (json_is_integer(json_object_get(exp, "generation")))
+					ml_buf_printf(&b, " (expected gen %lld)",
+						      (long long)ml_json_int(exp, "generation", -1));
+			}
+			return ml_buf_steal(&b);
+		}
+		line = nl ? nl + 1 : NULL;
+	}
+	return NULL;
+}
+
 json_t *ml_classify_texts(const struct ml_catalogue *c, char *const texts[ML_EVIDENCE_MAX],
 			  const struct ml_classify_facts *facts)
 {
@@ -972,6 +1224,8 @@ json_t *ml_classify_texts(const struct ml_catalogue *c, char *const texts[ML_EVI
 	const struct ml_failure_class *k = NULL;
 	ml_autofree char *quote = NULL;
 	char *device = NULL, *field = NULL;
+	ml_autofree char *oops = NULL;
+	ml_autofree char *pages = NULL;
 	int source = -1;
 	json_t *out;
 
@@ -992,13 +1246,18 @@ json_t *ml_classify_texts(const struct ml_catalogue *c, char *const texts[ML_EVI
 		field = extract(k->field_res, k->n_field_res, c->field_res, c->n_field_res, texts,
 				source);
 	}
+	oops = find_oops(c, texts, source);
+	pages = bad_pages(texts[ML_EVIDENCE_EVIDENCE]);
 	out = json_object();
 	ml_json_set_str(out, "class", k->id);
 	ml_json_set_str(out, "title", k->title);
+	ml_json_set_str(out, "family", ml_class_family(k));
 	ml_json_set_str(out, "source", source >= 0 ? source_keys[source] : NULL);
 	ml_json_set_str(out, "matched", quote);
 	ml_json_set_str(out, "device", device);
 	ml_json_set_str(out, "field", field);
+	ml_json_set_str(out, "oops", oops);
+	ml_json_set_str(out, "pages", pages);
 	free(device);
 	free(field);
 	return out;
@@ -1068,7 +1327,9 @@ static void md_rules(struct ml_buf *b, const struct ml_failure_class *k)
 	}
 	for (size_t i = 0; i < k->n_patterns; i++) {
 		const struct ml_pattern *p = &k->patterns[i];
-		const char *key = p->sources == STDERR_SOURCES ? "stderr" : "?";
+		const char *key = p->sources == STDERR_SOURCES	  ? "stderr"
+				  : p->sources == CONSOLE_SOURCES ? "console"
+								  : "?";
 		for (int s = 0; s < ML_EVIDENCE_MAX; s++)
 			if (p->sources == (1u << s))
 				key = source_keys[s];
@@ -1110,12 +1371,21 @@ char *ml_catalogue_markdown(const struct ml_catalogue *c)
 			"- `[class ID]`: `title`, `meaning`, `investigate`, `fix` (texts; an indented\n"
 			"  line continues the text above), `example` (a real error line, repeatable;\n"
 			"  the unit tests check that each example is classified as its class),\n"
-			"  `priority` (default 100; lower is tried first, ties in file order).\n"
+			"  `priority` (default 100; lower is tried first, ties in file order),\n"
+			"  `family` (optional, one word of a-z, 0-9 and `-`: classes of one family\n"
+			"  are the same breakage with different symptoms, e.g. a guest whose memory\n"
+			"  went bad panics, reboots or hangs at random; a class without one is its\n"
+			"  own family; the classification records it as `family`).\n"
 			"- Match rules: patterns are POSIX extended regular expressions, matched\n"
 			"  case-insensitively against each line of a source; repeat a key for more\n"
 			"  patterns. Any one pattern matching is enough. Sources: `dst_stderr`,\n"
 			"  `src_stderr`, `back_stderr` (the QEMU stderr logs; `stderr` means any of\n"
-			"  the three), `qmp_error` (error replies in the QMP transcripts),\n"
+			"  the three), `dst_console`, `src_console`, `back_console` (the guest's\n"
+			"  serial console logs; `console` means any of the three; only the console\n"
+			"  of the VM the guest was on when it failed is read: `boot-src` the source,\n"
+			"  `migrate-forward`, `live-dst`, `reboot-dst` the destination,\n"
+			"  `migrate-back`, `back-src` the migrate-back destination), `qmp_error`\n"
+			"  (error replies in the QMP transcripts),\n"
 			"  `migrate_error` (query-migrate `error-desc`), `evidence` (the cell's quoted\n"
 			"  evidence), `reason` (the cell's one-line reason).\n"
 			"- Filters, all of which must hold: `phase` (the failed phase: `boot-src`,\n"
@@ -1128,15 +1398,29 @@ char *ml_catalogue_markdown(const struct ml_catalogue *c)
 			"  expression whose first group names the device or the field; the class's own\n"
 			"  first, each tried on the matched source first, then on the others.\n"
 			"  `extract = no` in a class names no device or field (for classes whose\n"
-			"  other evidence is a consequence, not the cause).\n\n"
-			"## Classes\n\n| class | title | priority |\n| --- | --- | --- |\n");
+			"  other evidence is a consequence, not the cause). A guest console names\n"
+			"  a device only when it is the matched source.\n"
+			"- `oops` (in `[extract]`): expressions that find the first line of a guest\n"
+			"  kernel oops. The classification's `oops` holds the earliest such line\n"
+			"  and up to 12 lines after it (to a blank line or the end of the call\n"
+			"  trace; kernel timestamps, the instruction bytes and the register dump\n"
+			"  but RIP left out; at most 1500 bytes), from the matched\n"
+			"  source when it is a console or the evidence, else from the console read.\n"
+			"- Besides, a probe `ram-verify` reply quoted in the evidence gives the\n"
+			"  classification's `pages`: how many pages are bad, of which kinds, and\n"
+			"  the first few by index with their generations.\n\n"
+			"## Classes\n\n| class | title | family | priority |\n"
+			"| --- | --- | --- | --- |\n");
 	for (size_t i = 0; i < c->n_classes; i++)
-		ml_buf_printf(&b, "| [`%s`](#%s) | %s | %d |\n", c->classes[i].id, c->classes[i].id,
-			      c->classes[i].title, c->classes[i].priority);
+		ml_buf_printf(&b, "| [`%s`](#%s) | %s | %s | %d |\n", c->classes[i].id,
+			      c->classes[i].id, c->classes[i].title, ml_class_family(&c->classes[i]),
+			      c->classes[i].priority);
 	ml_buf_puts(&b, "\n");
 	for (size_t i = 0; i < c->n_classes; i++) {
 		const struct ml_failure_class *k = &c->classes[i];
 		ml_buf_printf(&b, "### %s\n\n%s\n\n", k->id, k->title);
+		if (k->family)
+			ml_buf_printf(&b, "Family: `%s`\n\n", k->family);
 		md_text(&b, "Meaning.", k->meaning);
 		md_text(&b, "Investigate.", k->investigate);
 		md_text(&b, "Fix.", k->fix);
@@ -1150,12 +1434,14 @@ char *ml_catalogue_markdown(const struct ml_catalogue *c)
 		md_rules(&b, k);
 		ml_buf_puts(&b, "\n");
 	}
-	if (c->n_device_res || c->n_field_res) {
-		ml_buf_puts(&b, "## Devices and fields (`[extract]`)\n\n");
+	if (c->n_device_res || c->n_field_res || c->n_oops_res) {
+		ml_buf_puts(&b, "## Devices, fields and oopses (`[extract]`)\n\n");
 		for (size_t i = 0; i < c->n_device_res; i++)
 			ml_buf_printf(&b, "- device: `%s`\n", c->device_res[i].text);
 		for (size_t i = 0; i < c->n_field_res; i++)
 			ml_buf_printf(&b, "- field: `%s`\n", c->field_res[i].text);
+		for (size_t i = 0; i < c->n_oops_res; i++)
+			ml_buf_printf(&b, "- oops: `%s`\n", c->oops_res[i].text);
 	}
 	return ml_buf_steal(&b);
 }
@@ -1182,7 +1468,10 @@ char *ml_catalogue_text(const struct ml_catalogue *c)
 		      c->n_classes);
 	for (size_t i = 0; i < c->n_classes; i++) {
 		const struct ml_failure_class *k = &c->classes[c->order[i]];
-		ml_buf_printf(&b, "%s (priority %d): %s\n", k->id, k->priority, k->title);
+		ml_buf_printf(&b, "%s (priority %d", k->id, k->priority);
+		if (k->family)
+			ml_buf_printf(&b, ", family %s", k->family);
+		ml_buf_printf(&b, "): %s\n", k->title);
 		text_block(&b, "meaning", k->meaning);
 		text_block(&b, "investigate", k->investigate);
 		text_block(&b, "fix", k->fix);

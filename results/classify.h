@@ -8,11 +8,15 @@
  * is editing the INI file.
  *
  * The classifier reads a cell.json document and the logs its "logs" object
- * names in the cell directory (the QEMU stderr and QMP transcripts, each read
- * capped from its end), tries the classes in priority order and returns the
- * first that matches, with the line that matched quoted with its source, and
- * the device and field when the text names them. A failed or errored cell
- * always gets a class: `unclassified` when nothing matched.
+ * names in the cell directory (the QEMU stderr, QMP transcripts and guest
+ * consoles, each read capped from its end), tries the classes in priority
+ * order and returns the first that matches, with the line that matched quoted
+ * with its source, and the device and field when the text names them. A failed
+ * or errored cell always gets a class: `unclassified` when nothing matched.
+ *
+ * Classes may share a family (`family = ...`): failures that are the same
+ * kind of breakage with different symptoms (a guest whose memory went bad
+ * panics, reboots or hangs at random). A class without one is its own family.
  *
  * Invariants: a loaded catalogue has at least the class `unclassified`
  * (which has no rules); every regular expression compiled; every class id
@@ -33,6 +37,12 @@
 #define ML_CLASSIFY_LOG_CAP ((size_t)256 << 10)
 /* A quoted line is cut to this many bytes (plus "..."). */
 #define ML_CLASSIFY_QUOTE_MAX 400
+/* The "oops" quote: the first line of a guest kernel oops and at most this
+ * many lines after it, at most ML_CLASSIFY_OOPS_MAX bytes in all. */
+#define ML_CLASSIFY_OOPS_LINES 12
+#define ML_CLASSIFY_OOPS_MAX 1500
+/* The "pages" text names at most this many bad pages. */
+#define ML_CLASSIFY_PAGES_SHOWN 4
 
 /* Where evidence comes from; the names are the catalogue's keys. */
 enum ml_evidence_source {
@@ -43,6 +53,15 @@ enum ml_evidence_source {
 	ML_EVIDENCE_SRC_STDERR,    /* "src_stderr": the source QEMU's stderr */
 	ML_EVIDENCE_DST_STDERR,    /* "dst_stderr": the destination QEMU's stderr */
 	ML_EVIDENCE_BACK_STDERR,   /* "back_stderr": the migrate-back destination's stderr */
+	/* The guest consoles (serial output, untrusted). Only the console of the
+	 * VM the guest was on when it failed is read (failure.phase says which:
+	 * boot-src: src; migrate-forward, live-dst, reboot-dst: dst; migrate-back,
+	 * back-src: back), so that a panic of an earlier boot on another VM, which
+	 * the guest survived, never explains a later failure. All three when the
+	 * document names no phase. */
+	ML_EVIDENCE_SRC_CONSOLE,   /* "src_console": console-src.log */
+	ML_EVIDENCE_DST_CONSOLE,   /* "dst_console": console-dst.log */
+	ML_EVIDENCE_BACK_CONSOLE,  /* "back_console": console-back.log */
 	ML_EVIDENCE_MAX,
 };
 
@@ -69,6 +88,7 @@ struct ml_exit_rule {
 
 struct ml_failure_class {
 	char *id;
+	char *family;      /* NULL: the class is its own family (use ml_class_family) */
 	char *title;
 	char *meaning;
 	char *investigate;
@@ -100,6 +120,8 @@ struct ml_catalogue {
 	size_t n_device_res;
 	struct ml_pattern *field_res;  /* [extract] field = ... */
 	size_t n_field_res;
+	struct ml_pattern *oops_res;   /* [extract] oops = ...: the first line of an oops */
+	size_t n_oops_res;
 };
 
 /* Load a catalogue. path NULL means: the file named by $MIGLAB_FAILURES if
@@ -114,12 +136,24 @@ const char *ml_catalogue_builtin(void);
 
 const struct ml_failure_class *ml_catalogue_find(const struct ml_catalogue *c, const char *id);
 
+/* The family of a class: its `family` key, else its id. Two failures of one
+ * family are the same breakage seen through different symptoms. */
+const char *ml_class_family(const struct ml_failure_class *k);
+
 /* Classify a cell. cell is a cell.json document; cell_dir the directory its
  * "logs" are in (NULL: use only what cell.json quotes). On success
  * *classification is a new object:
- *   { "class": ID, "title": ..., "source": "dst_stderr" | ... | null,
+ *   { "class": ID, "title": ..., "family": FAMILY (ml_class_family),
+ *     "source": "dst_stderr" | ... | null,
  *     "matched": "dst stderr: qemu-system-x86_64: Unknown savevm ...",
- *     "device": "0000:00:05.0/virtio-balloon" | null, "field": ... | null }
+ *     "device": "0000:00:05.0/virtio-balloon" | null, "field": ... | null,
+ *     "oops": "BUG: kernel NULL pointer ...\nRIP: ..." | null,
+ *     "pages": "2 of 16384 pages bad (stale 1, zero 1): 7 stale ..." | null }
+ * "oops" is the first guest kernel oops (from the first line an [extract]
+ * oops expression finds, up to ML_CLASSIFY_OOPS_LINES more lines, kernel
+ * timestamps removed) in the matched source if it is a console or the
+ * evidence, else in the console read; "pages" names the first bad pages of a
+ * probe ram-verify reply quoted in the evidence.
  * For a cell that did not fail (verdict pass or skip), *classification is
  * NULL and 0 is returned. Unreadable logs are not errors (the cell's own
  * quotes are used instead); -1 only for a malformed document. */
