@@ -24,7 +24,7 @@ if [ "$only_unit" -eq 0 ]; then
     npm ci --prefix "$top/tests/web" --no-audit --no-fund >/dev/null
   fi
   # The integration tests use these; fetching them first keeps test timeouts honest.
-  "$build/lab/miglab" fetch debian:bookworm debian:bookworm-backports --kernel debian:bookworm
+  "$build/lab/miglab" fetch debian:bookworm debian:bookworm-backports debian:trixie --kernel debian:bookworm
 fi
 cd "$build"
 exec ctest --output-on-failure "$@"

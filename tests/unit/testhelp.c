@@ -72,12 +72,6 @@ int ml_test_results_teardown(void **state)
 	return 0;
 }
 
-int ml_test_is_guest_corruption(const char *cls)
-{
-	return cls && (strcmp(cls, "guest-panicked") == 0 || strcmp(cls, "guest-rebooted") == 0 ||
-		       strcmp(cls, "memory-corruption") == 0);
-}
-
 int ml_test_regenerate(void)
 {
 	const char *v = getenv("MIGLAB_REGENERATE");

@@ -25,11 +25,6 @@ int ml_test_pid_wait_dead(int pid, int timeout_ms);
 extern char *ml_test_results_dir;
 int ml_test_results_setup(void **state);
 int ml_test_results_teardown(void **state);
-/* True for the failure classes of the intermittent guest memory corruption
- * after migration under TCG (guest-panicked, guest-rebooted,
- * memory-corruption): a finding, not what the integration tests test; tests
- * that expect a pass retry such a cell once. */
-int ml_test_is_guest_corruption(const char *failure_class);
 
 /* True when MIGLAB_REGENERATE=1: data-driven tests rewrite expected files. */
 int ml_test_regenerate(void);
