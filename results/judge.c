@@ -292,6 +292,36 @@ static void judge_stream(json_t *doc, const char *dir, json_t *failure, const ch
 	json_decref(summary);
 }
 
+/* The -cpu argument of a recorded QEMU command line ("commands": {side: argv}). */
+static const char *cpu_arg(const json_t *doc, const char *side)
+{
+	json_t *argv = json_object_get(json_object_get(doc, "commands"), side);
+	size_t i;
+
+	for (i = 0; i + 1 < json_array_size(argv); i++)
+		if (str_eq(json_string_value(json_array_get(argv, i)), "-cpu"))
+			return json_string_value(json_array_get(argv, i + 1));
+	return NULL;
+}
+
+/* A guest that breaks after moving to a QEMU with another CPU model may have
+ * lost CPU features it booted with: a guest failure, named as such. */
+static void note_cpu_model(json_t *doc, json_t *failure, const char *direction)
+{
+	bool back = str_eq(direction, "back");
+	const char *from = cpu_arg(doc, back ? "dst" : "src");
+	const char *to = cpu_arg(doc, back ? "back" : "dst");
+	ml_autofree char *text = NULL;
+
+	if ((!from && !to) || (from && to && strcmp(from, to) == 0))
+		return;
+	text = ml_strdup_printf("the guest booted with -cpu %s and was moved to a QEMU with -cpu %s: "
+				"it may have lost CPU features it uses (compare CPUID in the ABI dumps)",
+				from ? from : "(the machine's default)", to ? to : "(the machine's default)");
+	ml_json_set(failure, "cpu_model_change",
+		    json_pack("{s:s?, s:s?, s:s}", "from", from, "to", to, "text", text));
+}
+
 /* Judge attempt n of a cell. *doc_out receives the attempt's document with
  * the judged fields added (verdict, failure class, findings); returns the
  * short form that cell.json lists under "attempts". */
@@ -404,6 +434,7 @@ static json_t *judge_attempt(const struct ml_judge_rules *r, const char *cell_di
 			ml_json_set_str(d, "text", text);
 			ml_json_set(failure, "direction", d);
 			judge_stream(doc, dir, failure, direction);
+			note_cpu_model(doc, failure, direction);
 		}
 	}
 	json_decref(cls);
@@ -413,6 +444,8 @@ static json_t *judge_attempt(const struct ml_judge_rules *r, const char *cell_di
 	ml_json_set_str(a, "outcome", outcome);
 	ml_json_set_str(a, "verdict", verdict);
 	ml_json_set_str(a, "reason", ml_json_str(doc, "reason"));
+	if (json_object_get(failure, "capture_complete"))
+		ml_json_set(a, "capture_complete", json_incref(json_object_get(failure, "capture_complete")));
 	if (json_object_get(failure, "class")) {
 		ml_json_set_str(a, "class", ml_json_str(failure, "class"));
 		ml_json_set_str(a, "family", ml_json_str(failure, "family"));
@@ -541,8 +574,9 @@ int ml_judge_cell(const struct ml_judge_rules *r, const char *cell_dir, json_t *
 		a = judge_attempt(r, cell_dir, legacy ? 0 : nums[i], &docs[i]);
 		json_array_append_new(attempts, a);
 	}
-	/* The attempt the cell is shown by: its first failure, else its first
-	 * lab error, else its last attempt. */
+	/* The attempt the cell is shown by: its first failure (or, when that
+	 * one's stream capture was cut, the first failure of the same class
+	 * captured whole), else its first lab error, else its last attempt. */
 	primary = n - 1;
 	for (int pass = 0; pass < 2; pass++) {
 		bool found = false;
@@ -557,6 +591,16 @@ int ml_judge_cell(const struct ml_judge_rules *r, const char *cell_dir, json_t *
 		if (found)
 			break;
 	}
+	if (!ml_json_bool(json_array_get(attempts, primary), "capture_complete", true))
+		for (i = primary + 1; i < n; i++) {
+			json_t *a1 = json_array_get(attempts, primary), *a2 = json_array_get(attempts, i);
+			if (docs[i] && str_eq(ml_json_str(a2, "verdict"), "fail") &&
+			    str_eq(ml_json_str(a2, "class"), ml_json_str(a1, "class")) &&
+			    ml_json_bool(a2, "capture_complete", false)) {
+				primary = i;
+				break;
+			}
+		}
 	json_array_foreach(attempts, i, a) {
 		const char *v = ml_json_str(a, "verdict");
 		any_fail |= str_eq(v, "fail");

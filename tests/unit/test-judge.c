@@ -1,0 +1,267 @@
+/* Unit tests of the judging stage (results/judge.h) on cell directories
+ * recorded from real runs on a host where Debian bookworm's QEMU 7.2.22
+ * corrupts guest memory as a migration source under TCG (tests/data/judge/,
+ * made with tests/tools/record-judge-fixture.py; README there). They run the
+ * same on every host: nothing here starts QEMU. Each test judges a copy of
+ * a fixture, since judging writes cell.json and run.json. */
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "judge.h"
+#include "ml-error.h"
+#include "ml-fs.h"
+#include "ml-json.h"
+#include "ml-layout.h"
+#include "ml-proc.h"
+#include "testhelp.h"
+#include "ml-common.h"
+
+#define CTL_72 "bookworm-to-bookworm-pc-q35-7.2-k-bookworm-7c0e3a19"
+
+struct fx {
+	char *tmp;
+	char *run; /* the copy of the fixture's run directory */
+	struct ml_judge_rules rules;
+};
+
+/* Copy tests/data/judge/<name> and load the built-in rules. */
+static void fx_open(struct fx *f, const char *name)
+{
+	const char *argv[] = { "/bin/cp", "-a", NULL, NULL, NULL };
+	struct ml_proc_spec spec = { .argv = argv, .stdin_fd = -1 };
+	int status;
+
+	ml_autofree char *rel = ml_strdup_printf("judge/%s", name);
+
+	memset(f, 0, sizeof(*f));
+	f->tmp = ml_test_tmpdir();
+	f->run = ml_path_join(f->tmp, name);
+	argv[2] = ml_test_data(rel);
+	argv[3] = f->run;
+	assert_int_equal(ml_proc_run(&spec, 60000, NULL, NULL, &status), 0);
+	assert_int_equal(status, 0);
+	/* The built-in catalogue and known issues, whatever the environment says. */
+	unsetenv("MIGLAB_FAILURES");
+	unsetenv("MIGLAB_KNOWN_ISSUES");
+	assert_int_equal(ml_judge_rules_load(&f->rules), 0);
+}
+
+static void fx_close(struct fx *f)
+{
+	ml_judge_rules_clear(&f->rules);
+	ml_test_rmtree(f->tmp);
+	free(f->tmp);
+	free(f->run);
+}
+
+static json_t *load_cell(const struct fx *f, const char *id)
+{
+	ml_autofree char *dir = ml_layout_cell_dir(f->run, id);
+	ml_autofree char *path = ml_path_join(dir, ML_LAYOUT_CELL_FILE);
+	json_t *doc = ml_json_load_file(path, 64 << 20);
+
+	assert_non_null(doc);
+	return doc;
+}
+
+static json_t *judge_run(struct fx *f)
+{
+	json_t *summary = NULL;
+
+	assert_int_equal(ml_judge_run(&f->rules, f->run, &summary), 0);
+	assert_non_null(summary);
+	return summary;
+}
+
+/* A build that fails migrating to itself in 2 of 3 attempts: its control is
+ * intermittent, named once per build with its rate; its passes stay passes. */
+static void test_intermittent_control(void **state)
+{
+	struct fx f;
+	json_t *sum, *c, *u, *rj;
+	(void)state;
+
+	fx_open(&f, "quick-7.2-intermittent");
+	sum = judge_run(&f);
+	c = load_cell(&f, CTL_72);
+	assert_string_equal(ml_json_str(c, "verdict"), "fail");
+	assert_string_equal(ml_json_str(c, "category"), "intermittent");
+	assert_true(ml_json_bool(c, "control", false));
+	assert_string_equal(ml_json_str(json_object_get(c, "repeat"), "kind"), "intermittent");
+	assert_int_equal(ml_json_int(json_object_get(c, "repeat"), "failed", 0), 2);
+	assert_int_equal(ml_json_int(json_object_get(c, "repeat"), "judged", 0), 3);
+	assert_int_equal(json_array_size(json_object_get(c, "attempts")), 3);
+	/* Shown by its first failing attempt; the console says why the guest rebooted. */
+	assert_string_equal(ml_json_str(c, "evidence_dir"), "attempts/1");
+	assert_string_equal(ml_json_str(json_object_get(c, "failure"), "class"), "guest-panicked");
+	assert_string_equal(ml_json_str(json_object_get(c, "failure"), "family"), "guest-state-lost");
+	assert_non_null(strstr(ml_json_str(json_object_get(c, "failure"), "oops"), "RIP"));
+	assert_non_null(strstr(ml_json_str(c, "reason"), "intermittent (2 of 3 attempts failed)"));
+	json_decref(c);
+
+	/* The build, once, with its rate. */
+	assert_int_equal(json_array_size(json_object_get(sum, "unsound_builds")), 1);
+	u = json_array_get(json_object_get(sum, "unsound_builds"), 0);
+	assert_string_equal(ml_json_str(u, "build"), "debian:bookworm");
+	assert_int_equal(ml_json_int(u, "failed", 0), 2);
+	assert_int_equal(ml_json_int(u, "attempts", 0), 3);
+	assert_non_null(strstr(ml_json_str(u, "text"), "QEMU 7.2.22 (debian:bookworm) fails migrating "
+							 "to itself here: 2 of 3 attempts"));
+	assert_int_equal(ml_json_int(json_object_get(sum, "judgements"), "pass", 0), 3);
+	assert_int_equal(ml_json_int(json_object_get(sum, "judgements"), "intermittent", 0), 1);
+	/* run.json: the judgements, and the run's facts kept. */
+	{
+		ml_autofree char *rp = ml_path_join(f.run, ML_LAYOUT_RUN_FILE);
+		rj = ml_json_load_file(rp, 1 << 24);
+	}
+	assert_non_null(rj);
+	assert_string_equal(ml_json_str(rj, "kind"), "matrix");
+	assert_non_null(json_object_get(rj, "builds"));
+	assert_int_equal(ml_json_int(json_object_get(rj, "judgements"), "intermittent", 0), 1);
+	assert_int_equal(ml_json_int(json_object_get(rj, "counts"), "fail", 0), 1);
+	json_decref(rj);
+	json_decref(sum);
+	fx_close(&f);
+}
+
+/* The same evidence and rules give the same judgement (but its time). */
+static void test_judging_is_idempotent(void **state)
+{
+	struct fx f;
+	json_t *a, *b;
+	(void)state;
+
+	fx_open(&f, "quick-7.2-intermittent");
+	json_decref(judge_run(&f));
+	a = load_cell(&f, CTL_72);
+	json_decref(judge_run(&f));
+	b = load_cell(&f, CTL_72);
+	json_object_del(a, "judged_at");
+	json_object_del(b, "judged_at");
+	assert_true(json_equal(a, b));
+	json_decref(a);
+	json_decref(b);
+	fx_close(&f);
+}
+
+/* A guest moved to a QEMU with a smaller CPU model (-cpu max -> qemu64)
+ * hangs: a guest failure, named with the CPU models, never a lab error. */
+static void test_cpu_model_lost_is_a_guest_failure(void **state)
+{
+	struct fx f;
+	json_t *c, *cm;
+	(void)state;
+
+	fx_open(&f, "cpu-model-lost");
+	json_decref(judge_run(&f));
+	c = load_cell(&f, "bookworm-backports-to-bookworm-backports-pc-q35-10.0-k-bookworm-5f9cbb26");
+	assert_string_equal(ml_json_str(c, "verdict"), "fail");
+	assert_false(ml_json_bool(c, "control", true)); /* other -cpu on each side */
+	cm = json_object_get(json_object_get(c, "failure"), "cpu_model_change");
+	assert_non_null(cm);
+	assert_string_equal(ml_json_str(cm, "from"), "max");
+	assert_string_equal(ml_json_str(cm, "to"), "qemu64");
+	assert_string_equal(ml_json_str(json_object_get(json_object_get(c, "failure"), "direction"),
+					"migration"),
+			    "forward");
+	json_decref(c);
+	fx_close(&f);
+}
+
+/* Damaged evidence: the cell is judged `error` naming the file, the others
+ * are judged as usual. */
+static void test_damaged_cells_are_errors_naming_the_file(void **state)
+{
+	struct fx f;
+	json_t *sum, *c;
+	ml_autofree char *cell_dir = NULL;
+	ml_autofree char *attempt = NULL;
+	ml_autofree char *empty = NULL;
+	const char *other = "bookworm-backports-to-bookworm-backports-pc-q35-10.0-k-bookworm-56b6233f";
+	(void)state;
+
+	fx_open(&f, "quick-7.2-intermittent");
+	cell_dir = ml_layout_cell_dir(f.run, other);
+	attempt = ml_strdup_printf("%s/attempts/1/attempt.json", cell_dir);
+	assert_int_equal(ml_write_atomic(attempt, "{\"outcome\": \"pa", 15, 0644), 0);
+	empty = ml_layout_cell_dir(f.run, "no-attempts-at-all");
+	assert_int_equal(ml_mkdir_p(empty, 0755), 0);
+
+	sum = judge_run(&f);
+	c = load_cell(&f, other);
+	assert_string_equal(ml_json_str(c, "verdict"), "error");
+	assert_non_null(strstr(ml_json_str(c, "reason"), "attempt 1 is unreadable"));
+	assert_non_null(strstr(ml_json_str(c, "reason"), "attempt.json"));
+	json_decref(c);
+	c = load_cell(&f, "no-attempts-at-all");
+	assert_string_equal(ml_json_str(c, "verdict"), "error");
+	assert_non_null(strstr(ml_json_str(c, "reason"), "attempts/<N>/attempt.json"));
+	json_decref(c);
+	/* The rest is judged as before. */
+	c = load_cell(&f, CTL_72);
+	assert_string_equal(ml_json_str(c, "category"), "intermittent");
+	json_decref(c);
+	assert_int_equal(ml_json_int(json_object_get(sum, "judgements"), "error", 0), 2);
+	json_decref(sum);
+	fx_close(&f);
+}
+
+/* A known issue turns a failure into xfail: the rules, not the evidence. */
+static void test_known_issue_rejudges_old_runs(void **state)
+{
+	struct fx f;
+	json_t *c;
+	ml_autofree char *ki = NULL;
+	ml_autofree char *path = NULL;
+	(void)state;
+
+	fx_open(&f, "quick-7.2-intermittent");
+	json_decref(judge_run(&f));
+	c = load_cell(&f, CTL_72);
+	assert_string_equal(ml_json_str(c, "verdict"), "fail");
+	json_decref(c);
+
+	ki = strdup("[issue tcg-72-source]\nsrc = 7.2\ndst = 7.2\nclass = guest-panicked\n"
+		    "note = QEMU 7.2.22 corrupts guest memory as a source under TCG on some hosts\n");
+	path = ml_path_join(f.tmp, "known.ini");
+	assert_int_equal(ml_write_atomic(path, ki, strlen(ki), 0644), 0);
+	setenv("MIGLAB_KNOWN_ISSUES", path, 1);
+	ml_judge_rules_clear(&f.rules);
+	assert_int_equal(ml_judge_rules_load(&f.rules), 0);
+	json_decref(judge_run(&f));
+	c = load_cell(&f, CTL_72);
+	assert_string_equal(ml_json_str(c, "verdict"), "xfail");
+	assert_string_equal(ml_json_str(json_object_get(c, "known_issue"), "id"), "tcg-72-source");
+	json_decref(c);
+	unsetenv("MIGLAB_KNOWN_ISSUES");
+	fx_close(&f);
+}
+
+static void test_exit_status_mapping(void **state)
+{
+	(void)state;
+	assert_int_equal(ml_verdict_exit_status("pass"), 0);
+	assert_int_equal(ml_verdict_exit_status("skip"), 0);
+	assert_int_equal(ml_verdict_exit_status("xfail"), 0);
+	assert_int_equal(ml_verdict_exit_status("fail"), 1);
+	assert_int_equal(ml_verdict_exit_status("xpass"), 1);
+	assert_int_equal(ml_verdict_exit_status("error"), 2);
+	assert_int_equal(ml_verdict_exit_status(NULL), 2);
+	assert_string_equal(ml_judge_phase_direction("reboot-dst"), "forward");
+	assert_string_equal(ml_judge_phase_direction("back-src"), "back");
+	assert_null(ml_judge_phase_direction("boot-src"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_exit_status_mapping),
+		cmocka_unit_test(test_intermittent_control),
+		cmocka_unit_test(test_judging_is_idempotent),
+		cmocka_unit_test(test_cpu_model_lost_is_a_guest_failure),
+		cmocka_unit_test(test_damaged_cells_are_errors_naming_the_file),
+		cmocka_unit_test(test_known_issue_rejudges_old_runs),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
