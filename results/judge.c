@@ -249,8 +249,9 @@ static void judge_stream(json_t *doc, const char *dir, json_t *failure, const ch
 	json_t *logs = json_object_get(doc, "logs");
 	ml_autofree char *key = ml_strdup_printf("stream_%s", to);
 	ml_autofree char *skey = ml_strdup_printf("stream_summary_%s", to);
+	ml_autofree char *sname = ml_strdup_printf("stream-%s.json", to);
+	ml_autofree char *spath = ml_path_join(dir, sname);
 	const char *name = ml_json_str(logs, key);
-	const char *sname = ml_json_str(logs, skey);
 	const char *device = ml_json_str(failure, "device");
 	json_t *cap = capture_figures(doc, to);
 	json_t *summary = NULL;
@@ -258,19 +259,18 @@ static void judge_stream(json_t *doc, const char *dir, json_t *failure, const ch
 
 	if (!name || strchr(name, '/'))
 		return;
-	if (sname && !strchr(sname, '/')) {
-		ml_autofree char *spath = ml_path_join(dir, sname);
+	/* Decode once (a stream is up to hundreds of MB); later judgements
+	 * read the summary beside it. */
+	if (ml_path_exists(spath))
 		summary = ml_json_load_file(spath, 256 << 20);
-	}
 	if (!summary) {
-		/* Decode once; later judgements read the summary. */
 		ml_autofree char *path = ml_path_join(dir, name);
-		ml_autofree char *out = ml_strdup_printf("stream-%s.json", to);
-		ml_autofree char *opath = ml_path_join(dir, out);
 		ml_stream_decode_file(path, &summary);
-		if (summary && ml_json_write_file(opath, summary) == 0)
-			ml_json_set_str(logs, skey, out);
+		if (summary)
+			ml_json_write_file(spath, summary);
 	}
+	if (summary)
+		ml_json_set_str(logs, skey, sname);
 	ml_error_reset();
 	if (!summary || !device) {
 		json_decref(summary);
@@ -553,8 +553,11 @@ int ml_judge_cell(const struct ml_judge_rules *r, const char *cell_dir, json_t *
 	if (ml_layout_list_attempts(cell_dir, &nums, &n) < 0 || n == 0) {
 		/* Before attempts: the evidence is in the cell directory itself. */
 		if (n == 0 && ml_path_exists(cell_json)) {
+			/* miglab-cell/1, or its judgement (one attempt, dir ".") */
 			json_t *old = ml_json_load_file(cell_json, ATTEMPT_MAX_BYTES);
-			legacy = old && !json_object_get(old, "attempts");
+			json_t *first = json_array_get(json_object_get(old, "attempts"), 0);
+			legacy = old && (!json_object_get(old, "attempts") ||
+					 str_eq(ml_json_str(first, "dir"), "."));
 			json_decref(old);
 		}
 		if (!legacy) {

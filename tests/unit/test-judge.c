@@ -238,6 +238,45 @@ static void test_known_issue_rejudges_old_runs(void **state)
 	fx_close(&f);
 }
 
+/* Results from before attempts existed (evidence beside cell.json,
+ * miglab-cell/1) are judged as one attempt, again and again. */
+static void test_legacy_cells_are_judged(void **state)
+{
+	ml_autofree char *tmp = ml_test_tmpdir();
+	ml_autofree char *run = ml_path_join(tmp, "old-run");
+	ml_autofree char *cell = ml_layout_cell_dir(run, "section-unknown-7.2-to-10.0");
+	const char *argv[] = { "/bin/cp", "-a", NULL, NULL, NULL };
+	struct ml_proc_spec spec = { .argv = argv, .stdin_fd = -1 };
+	struct ml_judge_rules rules;
+	int status;
+	(void)state;
+
+	{
+		ml_autofree char *cells = ml_path_join(run, ML_LAYOUT_CELLS_DIR);
+		assert_int_equal(ml_mkdir_p(cells, 0755), 0);
+	}
+	argv[2] = ml_test_data("failures/section-unknown-7.2-to-10.0");
+	argv[3] = cell;
+	assert_int_equal(ml_proc_run(&spec, 60000, NULL, NULL, &status), 0);
+	assert_int_equal(status, 0);
+	unsetenv("MIGLAB_KNOWN_ISSUES");
+	assert_int_equal(ml_judge_rules_load(&rules), 0);
+	for (int round = 0; round < 2; round++) {
+		ml_autofree char *path = ml_path_join(cell, ML_LAYOUT_CELL_FILE);
+		json_t *doc;
+		assert_int_equal(ml_judge_run(&rules, run, NULL), 0);
+		doc = ml_json_load_file(path, 1 << 24);
+		assert_non_null(doc);
+		assert_string_equal(ml_json_str(doc, "verdict"), "fail");
+		assert_string_equal(ml_json_str(json_object_get(doc, "failure"), "class"), "section-unknown");
+		assert_int_equal(json_array_size(json_object_get(doc, "attempts")), 1);
+		assert_null(json_object_get(doc, "evidence_dir"));
+		json_decref(doc);
+	}
+	ml_judge_rules_clear(&rules);
+	ml_test_rmtree(tmp);
+}
+
 static void test_exit_status_mapping(void **state)
 {
 	(void)state;
@@ -262,6 +301,7 @@ int main(void)
 		cmocka_unit_test(test_cpu_model_lost_is_a_guest_failure),
 		cmocka_unit_test(test_damaged_cells_are_errors_naming_the_file),
 		cmocka_unit_test(test_known_issue_rejudges_old_runs),
+		cmocka_unit_test(test_legacy_cells_are_judged),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
