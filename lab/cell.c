@@ -1,6 +1,8 @@
-/* The cell state machine (see cell.h and DESIGN.md "The cell"). Each step
- * either passes or ends the attempt with an outcome naming the phase and
- * quoting the evidence (QEMU's stderr, a QMP error, the guest's answer). The
+/* The cell state machine (see cell.h and DESIGN.md "The cell"): a table of
+ * phases (cell_phases) run in order by one routine, cell_run_phases(). Each
+ * phase either passes or ends the attempt with an outcome naming the phase
+ * and quoting the evidence (QEMU's stderr, a QMP error, the guest's answer).
+ * QEMU is reached only through the runner interface (runners/runner.h). The
  * cell records; the judging stage (results/judge.h) decides. Whatever
  * happens, every QEMU the cell started is stopped before it returns. */
 #include <dirent.h>
@@ -16,14 +18,12 @@
 
 #include "cell.h"
 #include "layout.h"
-#include "stream-tap.h"
 #include "ml-buf.h"
 #include "ml-error.h"
 #include "ml-fs.h"
 #include "ml-json.h"
 #include "ml-proc.h"
 #include "probe-client.h"
-#include "qmp.h"
 #include "vmstate-dump.h"
 #include "ml-common.h"
 
@@ -170,21 +170,24 @@ static int cell_error(struct cell *c, json_t *phase, const char *what)
 }
 
 /* The last lines of a VM's console, as evidence for a guest that said nothing. */
-static char *console_tail(const struct ml_vm *vm, size_t max)
+static char *console_tail(struct ml_vm *vm, size_t max)
 {
-	char *data = NULL;
-	size_t len = 0;
-	char *out;
+	char *out = vm ? vm->ops->log_tail(vm, ML_VM_LOG_CONSOLE, max) : NULL;
 
-	if (!vm || ml_read_file(vm->serial_path, 64 << 20, &data, &len) < 0)
+	if (!out)
 		return strdup("(no console output)");
-	out = strdup(len > max ? data + len - max : data);
-	free(data);
 	/* The console is untrusted bytes; keep it printable. */
 	for (char *p = out; *p; p++)
 		if ((unsigned char)*p < 0x20 && *p != '\n' && *p != '\t')
 			*p = '?';
 	return out;
+}
+
+/* The last bytes of QEMU's stderr, "" when there are none. */
+static char *stderr_tail(struct ml_vm *vm, size_t max)
+{
+	char *t = vm->ops->log_tail(vm, ML_VM_LOG_STDERR, max);
+	return t ? t : strdup("");
 }
 
 /* QEMU died or is dying: give it a moment to exit, then quote its stderr. */
@@ -194,7 +197,7 @@ static char *death_evidence(struct ml_vm *vm)
 	ml_autofree char *tail = NULL;
 
 	vm->ops->vm_wait_exit(vm, 2000);
-	tail = ml_vm_stderr_tail(vm, 4000);
+	tail = stderr_tail(vm, 4000);
 	if (!vm->exited)
 		return ml_strdup_printf("QEMU (%s) is still running; stderr:\n%s", vm->name, tail);
 	ml_proc_status_str(vm->exit_status, desc, sizeof(desc));
@@ -234,19 +237,26 @@ static int start_vm(struct cell *c, json_t *phase, int which, const struct ml_bu
 
 	if (vm && vm->argv) {
 		json_t *cmds = json_object_get(c->res.doc, "commands");
+		const struct {
+			const char *prefix, *file;
+		} logs[] = {
+			{ "qemu_stderr", vm->stderr_log },
+			{ "console", vm->console_log },
+			{ "qmp", vm->qmp_log },
+			{ "probe", vm->probe_log },
+		};
+
 		if (!cmds) {
 			cmds = json_object();
 			ml_json_set(c->res.doc, "commands", cmds);
 		}
 		ml_json_set(cmds, vm_names[which], json_incref(vm->argv));
-		snprintf(key, sizeof(key), "qemu_stderr_%s", vm->name);
-		ml_result_add_log(&c->res, key, strrchr(vm->stderr_path, '/') + 1);
-		snprintf(key, sizeof(key), "console_%s", vm->name);
-		ml_result_add_log(&c->res, key, strrchr(vm->serial_path, '/') + 1);
-		snprintf(key, sizeof(key), "qmp_%s", vm->name);
-		ml_result_add_log(&c->res, key, strrchr(vm->qmp_log_path, '/') + 1);
-		snprintf(key, sizeof(key), "probe_%s", vm->name);
-		ml_result_add_log(&c->res, key, strrchr(vm->probe_log_path, '/') + 1);
+		for (size_t i = 0; i < ML_ARRAY_SIZE(logs); i++) {
+			if (!logs[i].file)
+				continue;
+			snprintf(key, sizeof(key), "%s_%s", logs[i].prefix, vm->name);
+			ml_result_add_log(&c->res, key, logs[i].file);
+		}
 	}
 	if (r < 0) {
 		if (ml_interrupted)
@@ -375,7 +385,7 @@ static int step_boot(struct cell *c)
 	if (start_vm(c, phase, VM_SRC, s->src, c->src_machine, false, s->src_extra_args) < 0)
 		return -1;
 	vm = c->vms[VM_SRC];
-	if (ml_qmp_execute(vm->qmp, "query-kvm", NULL, 5000, &kvm) == 0) {
+	if (s->runner->qmp(vm, "query-kvm", NULL, 5000, &kvm) == 0) {
 		ml_json_set(c->res.doc, "accel_actual",
 			    json_string(ml_json_bool(kvm, "enabled", false) ? "kvm" : "tcg"));
 		json_decref(kvm);
@@ -439,6 +449,22 @@ static void record_migration_figures(json_t *fig, json_t *info)
 	}
 }
 
+/* query-status: *status gets "running", "paused", ... (caller frees). */
+static int query_status(struct ml_vm *vm, int timeout_ms, char **status)
+{
+	json_t *ret = NULL;
+
+	*status = NULL;
+	if (vm->ops->qmp(vm, "query-status", NULL, timeout_ms, &ret) < 0)
+		return -1;
+	if (ml_json_str(ret, "status"))
+		*status = strdup(ml_json_str(ret, "status"));
+	else
+		ml_error("QMP of %s: query-status: answer without a status", vm->name);
+	json_decref(ret);
+	return *status ? 0 : -1;
+}
+
 /* Wait until the destination runs the guest, or say why it does not. */
 static int wait_running(struct cell *c, json_t *phase, struct ml_vm *to, int timeout_ms)
 {
@@ -448,7 +474,7 @@ static int wait_running(struct cell *c, json_t *phase, struct ml_vm *to, int tim
 	for (;;) {
 		free(status);
 		status = NULL;
-		if (ml_qmp_query_status(to->qmp, 5000, &status) < 0) {
+		if (query_status(to, 5000, &status) < 0) {
 			ml_autofree char *ev = NULL;
 			if (ml_interrupted)
 				return cell_error(c, phase, "interrupted");
@@ -460,7 +486,7 @@ static int wait_running(struct cell *c, json_t *phase, struct ml_vm *to, int tim
 		if (strcmp(status, "running") == 0)
 			return 0;
 		if (ml_now_ms() > deadline) {
-			ml_autofree char *tail = ml_vm_stderr_tail(to, 2000);
+			ml_autofree char *tail = stderr_tail(to, 2000);
 			ml_autofree char *reason = ml_strdup_printf("the destination did not resume the guest: "
 						       "its status is '%s' %d s after the source "
 						       "completed", status, timeout_ms / 1000);
@@ -547,22 +573,19 @@ static int verify_guest(struct cell *c, json_t *phase, struct ml_vm *to)
 
 static const char *const migration_done_states[] = { "completed", "failed", "cancelled", NULL };
 
-/* Stop the tap of a migration; its figures go to the phase. The capture
- * stays in the run directory until the cell knows whether to keep it. */
-static void finish_tap(struct cell *c, json_t *fig, struct ml_stream_tap *tap, const char *capture,
-		       const char *to)
+/* End the runner's part of a migration (the stream tap); its figures go to
+ * the phase. The capture stays in the run directory until the cell knows
+ * whether to keep it. */
+static void end_migration(struct cell *c, json_t *fig, struct ml_migration *m, const char *to)
 {
-	json_t *st = NULL;
-
-	if (!tap)
-		return;
-	if (ml_stream_tap_finish(tap, &st) < 0)
-		fprintf(stderr, "miglab: warning: stream tap: %s\n", ml_error_message());
-	ml_stream_tap_free(tap);
-	if (st)
-		ml_json_set(fig, "stream", st);
-	if (ml_path_exists(capture) && c->n_captures < ML_ARRAY_SIZE(c->captures)) {
-		c->captures[c->n_captures].path = strdup(capture);
+	c->spec->runner->migrate_end(m);
+	if (m->stream) {
+		ml_json_set(fig, "stream", m->stream);
+		m->stream = NULL;
+	}
+	if (m->capture_path && ml_path_exists(m->capture_path) &&
+	    c->n_captures < ML_ARRAY_SIZE(c->captures)) {
+		c->captures[c->n_captures].path = strdup(m->capture_path);
 		c->captures[c->n_captures].to = to;
 		c->n_captures++;
 	}
@@ -594,75 +617,57 @@ static void keep_streams(struct cell *c)
 static int step_migrate(struct cell *c, const char *phase_name, int from, int to,
 			const struct ml_build *b, const char *machine, const char *const *extra)
 {
+	int timeout_ms = c->spec->migrate_timeout_ms;
 	const struct ml_cell_spec *s = c->spec;
 	json_t *phase = ml_result_phase_begin(&c->res, phase_name);
 	json_t *fig = json_object_get(phase, "figures");
 	struct ml_vm *src = c->vms[from], *dst;
-	ml_autofree char *sock = ml_strdup_printf("%s/mig-%s.sock", c->run_dir, vm_names[to]);
-	ml_autofree char *tap_sock = ml_strdup_printf("%s/tap-%s.sock", c->run_dir, vm_names[to]);
 	ml_autofree char *capture = ml_strdup_printf("%s/stream-%s.bin.zst", c->run_dir, vm_names[to]);
-	struct ml_stream_tap *tap = NULL;
-	ml_autofree char *dst_view = NULL;
-	ml_autofree char *src_view = NULL;
+	/* The stream goes through a tap that keeps a copy (docs/stream.md). */
+	struct ml_migration mig = { .capture_path = capture, .lossless_capture = s->lossless_capture };
+	ml_autofree char *why = NULL;
 	json_t *info = NULL;
 	const char *status;
-	int waited;
+	int r, waited;
 
 	if (start_vm(c, phase, to, b, machine, true, extra) < 0)
 		return -1;
 	dst = c->vms[to];
-	dst_view = s->runner->view_path(dst, sock);
-	src_view = s->runner->view_path(src, sock);
-	if (!dst_view || !src_view) {
-		ml_error("the migration socket %s is not visible to both QEMUs", sock);
+	r = s->runner->migrate_incoming(dst, &mig, 10000);
+	if (r == ML_RUNNER_LAB_ERROR) {
+		s->runner->migrate_end(&mig);
 		return cell_error(c, phase, "lab setup");
 	}
-	{
-		ml_autofree char *uri = ml_strdup_printf("unix:%s", dst_view);
-		if (ml_qmp_execute(dst->qmp, "migrate-incoming", json_pack("{s:s}", "uri", uri),
-				   10000, NULL) < 0) {
-			ml_autofree char *ev = strdup(ml_error_message());
-			if (!s->runner->vm_alive(dst)) {
-				ml_autofree char *dev = death_evidence(dst);
-				return cell_fail(c, phase, "the destination QEMU died", dev);
-			}
-			return cell_fail(c, phase, "the destination refused migrate-incoming", ev);
+	if (r < 0) {
+		ml_autofree char *ev = strdup(ml_error_message());
+		s->runner->migrate_end(&mig);
+		if (!s->runner->vm_alive(dst)) {
+			ml_autofree char *dev = death_evidence(dst);
+			return cell_fail(c, phase, "the destination QEMU died", dev);
 		}
-	}
-	/* The stream goes through a tap that keeps a copy (docs/stream.md): the
-	 * source connects to the tap, the tap to the destination. */
-	{
-		ml_autofree char *tap_view = NULL;
-		struct ml_stream_tap_opts topts = { .listen_path = tap_sock, .dst_path = sock,
-						 .capture_path = capture,
-						 .lossless = s->lossless_capture };
-		if (ml_stream_tap_start_opts(&topts, &tap) < 0)
-			return cell_error(c, phase, "cannot start the stream tap");
-		tap_view = s->runner->view_path(src, tap_sock);
-		free(src_view);
-		src_view = ml_steal_pointer(&tap_view);
+		return cell_fail(c, phase, "the destination refused migrate-incoming", ev);
 	}
 	/* Loopback: let the migration use what the host gives (QEMU's default cap
 	 * of 128 MiB/s models a network, not this test). */
-	ml_qmp_execute(src->qmp, "migrate-set-parameters",
-		       json_pack("{s:I}", "max-bandwidth", (json_int_t)(8LL << 30)), 5000, NULL);
-	{
-		ml_autofree char *uri = ml_strdup_printf("unix:%s", src_view);
-		if (ml_qmp_execute(src->qmp, "migrate", json_pack("{s:s}", "uri", uri), 10000,
-				   NULL) < 0) {
-			ml_autofree char *ev = strdup(ml_error_message());
-			return cell_fail(c, phase, "the source refused to start the migration", ev);
-		}
+	r = s->runner->migrate(src, &mig, json_pack("{s:I}", "max-bandwidth", (json_int_t)(8LL << 30)),
+			       10000);
+	if (r < 0) {
+		ml_autofree char *ev = strdup(ml_error_message());
+		end_migration(c, fig, &mig, vm_names[to]);
+		if (r == ML_RUNNER_LAB_ERROR)
+			return cell_error(c, phase, "lab setup");
+		return cell_fail(c, phase, "the source refused to start the migration", ev);
 	}
-	waited = ml_qmp_wait_migration(src->qmp, migration_done_states, s->migrate_timeout_ms, &info);
-	if (waited < 0 && (ml_qmp_last_err(src->qmp) == ML_QMP_ERR_TIMEOUT || ml_interrupted))
-		ml_qmp_execute(src->qmp, "migrate_cancel", NULL, 5000, NULL);
-	finish_tap(c, fig, tap, capture, vm_names[to]);
-	if (waited < 0) {
-		ml_autofree char *why = strdup(ml_error_message());
-		if (ml_qmp_last_err(src->qmp) == ML_QMP_ERR_TIMEOUT || ml_interrupted) {
+	waited = s->runner->migrate_wait(src, migration_done_states, timeout_ms, &info);
+	why = waited != 0 ? strdup(ml_error_message()) : NULL;
+	if (waited == ML_RUNNER_TIMEOUT || (waited < 0 && ml_interrupted))
+		s->runner->migrate_cancel(src, 5000);
+	end_migration(c, fig, &mig, vm_names[to]);
+	if (waited != 0) {
+		json_decref(info);
+		if (waited == ML_RUNNER_TIMEOUT || ml_interrupted) {
 			json_t *last = NULL;
-			if (ml_qmp_query_migrate(src->qmp, 5000, &last) == 0) {
+			if (s->runner->qmp(src, "query-migrate", NULL, 5000, &last) == 0) {
 				record_migration_figures(fig, last);
 				json_decref(last);
 			}
@@ -671,7 +676,7 @@ static int step_migrate(struct cell *c, const char *phase_name, int from, int to
 			{
 				ml_autofree char *reason = ml_strdup_printf("the migration did not complete within %d s "
 							       "(cancelled)",
-							       s->migrate_timeout_ms / 1000);
+							       timeout_ms / 1000);
 				return cell_fail(c, phase, reason, why);
 			}
 		}
@@ -701,7 +706,7 @@ static int step_migrate(struct cell *c, const char *phase_name, int from, int to
 	if (verify_guest(c, phase, dst) < 0)
 		return -1;
 	/* The source is done: let it quit, then make sure it is gone. */
-	ml_qmp_execute(src->qmp, "quit", NULL, 2000, NULL);
+	s->runner->qmp(src, "quit", NULL, 2000, NULL);
 	s->runner->vm_wait_exit(src, 2000);
 	s->runner->vm_stop(src);
 	ml_result_phase_end(&c->res, phase, ML_PHASE_PASS, NULL);
@@ -749,7 +754,7 @@ static int step_reboot(struct cell *c, int which)
 	long long t0 = ml_now_ms(), deadline = t0 + s->boot_timeout_ms;
 	json_t *hello = NULL;
 
-	if (ml_qmp_execute(vm->qmp, "system_reset", NULL, 10000, NULL) < 0) {
+	if (s->runner->qmp(vm, "system_reset", NULL, 10000, NULL) < 0) {
 		ml_autofree char *ev = strdup(ml_error_message());
 		if (!s->runner->vm_alive(vm)) {
 			ml_autofree char *dev = death_evidence(vm);
@@ -931,8 +936,8 @@ int ml_cell_run(const struct ml_cell_spec *spec, const char *run_dir, const char
 	for (int i = 0; i < VM_MAX; i++) {
 		if (!c.vms[i])
 			continue;
-		if (c.vms[i]->qmp && !ml_interrupted && spec->runner->vm_alive(c.vms[i]) &&
-		    ml_qmp_execute(c.vms[i]->qmp, "quit", NULL, 2000, NULL) == 0)
+		if (!ml_interrupted && spec->runner->vm_alive(c.vms[i]) &&
+		    spec->runner->qmp(c.vms[i], "quit", NULL, 2000, NULL) == 0)
 			spec->runner->vm_wait_exit(c.vms[i], 2000);
 		spec->runner->vm_stop(c.vms[i]);
 		if (c.vms[i]->exited) {
