@@ -68,6 +68,8 @@ void ml_cell_spec_defaults(struct ml_cell_spec *s)
 		s->migrate_timeout_ms = 120000;
 	if (s->verify_timeout_ms <= 0)
 		s->verify_timeout_ms = 30000;
+	if (s->resume_timeout_ms <= 0)
+		s->resume_timeout_ms = 10000;
 	if (!s->abi_severity)
 		s->abi_severity = "warn";
 	if (!s->runner)
@@ -309,7 +311,8 @@ static void vmstate_check(struct cell *c)
 
 /* Dump what the guest sees now into abi-<name>.json beside attempt.json; the
  * judging stage compares the dumps. */
-static int abi_dump(struct cell *c, json_t *phase, struct ml_vm *vm, const char *name)
+static int abi_dump(struct cell *c, json_t *phase, struct ml_vm *vm, const char *name,
+		    int timeout_ms)
 {
 	const struct ml_cell_spec *s = c->spec;
 	json_t *fig = json_object_get(phase, "figures");
@@ -321,7 +324,7 @@ static int abi_dump(struct cell *c, json_t *phase, struct ml_vm *vm, const char 
 
 	if (s->skip_abi)
 		return 0;
-	if (ml_probe_abi_dump(vm->probe, s->verify_timeout_ms, &dump, &meta) < 0) {
+	if (ml_probe_abi_dump(vm->probe, timeout_ms, &dump, &meta) < 0) {
 		if (ml_interrupted)
 			return cell_error(c, phase, "interrupted");
 		return cell_error(c, phase, "the probe agent could not dump the guest-visible ABI");
@@ -338,18 +341,58 @@ static int abi_dump(struct cell *c, json_t *phase, struct ml_vm *vm, const char 
 	return 0;
 }
 
-/* A phase that only looks at the guest's ABI (live-dst, back-src). */
-static int step_abi(struct cell *c, const char *name, int which)
-{
-	json_t *phase;
+/* ---- phases ------------------------------------------------------------ */
 
-	if (c->spec->skip_abi)
-		return 0;
-	phase = ml_result_phase_begin(&c->res, name);
-	if (abi_dump(c, phase, c->vms[which], name) < 0)
-		return -1;
-	ml_result_phase_end(&c->res, phase, ML_PHASE_PASS, NULL);
-	return 0;
+struct cell_phase;
+/* A phase's hook: runs in the phase object `phase` (begun by the caller,
+ * which ends it as passed when the hook returns 0); on failure it decides the
+ * outcome (cell_fail, cell_error) and returns -1. timeout_ms is the phase's
+ * main wait, chosen by the table's timeout selector. */
+typedef int (*cell_phase_fn)(struct cell *c, const struct cell_phase *p, json_t *phase,
+			     int timeout_ms);
+
+/* Which of the spec's timeouts bounds a phase's main wait. */
+enum cell_timeout {
+	CELL_TIMEOUT_BOOT,    /* boot_timeout_ms: a boot to the probe's hello */
+	CELL_TIMEOUT_MIGRATE, /* migrate_timeout_ms: one migration */
+	CELL_TIMEOUT_VERIFY,  /* verify_timeout_ms: the probe's answers */
+};
+
+/* Conditions under which a phase is left out (and not recorded at all). */
+enum {
+	CELL_PHASE_ABI = 1 << 0,    /* only dumps the ABI: skipped with skip_abi */
+	CELL_PHASE_REBOOT = 1 << 1, /* skipped with skip_reboot */
+};
+
+/* One row of the cell's table (after QEMU's tests/qtest/migration
+ * MigrateCommon): a name for attempt.json, a hook, a timeout, flags, and the
+ * VMs it works on. */
+struct cell_phase {
+	const char *name;
+	cell_phase_fn run;
+	enum cell_timeout timeout;
+	unsigned flags;
+	int vm;   /* the VM the guest runs in during the phase (a migration's new VM) */
+	int from; /* a migration's source VM */
+};
+
+static int cell_timeout_ms(const struct ml_cell_spec *s, enum cell_timeout t)
+{
+	switch (t) {
+	case CELL_TIMEOUT_BOOT:
+		return s->boot_timeout_ms;
+	case CELL_TIMEOUT_MIGRATE:
+		return s->migrate_timeout_ms;
+	case CELL_TIMEOUT_VERIFY:
+		return s->verify_timeout_ms;
+	}
+	return s->verify_timeout_ms;
+}
+
+/* A phase that only looks at the guest's ABI (live-dst, back-src). */
+static int phase_abi(struct cell *c, const struct cell_phase *p, json_t *phase, int timeout_ms)
+{
+	return abi_dump(c, phase, c->vms[p->vm], p->name, timeout_ms);
 }
 
 /* Start the RAM workload and take the heartbeat's baseline. */
@@ -374,17 +417,16 @@ static int start_workload(struct cell *c, json_t *phase, struct ml_vm *vm)
 }
 
 /* Boot on the source build, wait for the probe's hello, start the workload. */
-static int step_boot(struct cell *c)
+static int phase_boot(struct cell *c, const struct cell_phase *p, json_t *phase, int timeout_ms)
 {
 	const struct ml_cell_spec *s = c->spec;
-	json_t *phase = ml_result_phase_begin(&c->res, "boot-src");
 	json_t *fig = json_object_get(phase, "figures");
 	struct ml_vm *vm;
 	json_t *hello = NULL, *kvm = NULL;
 
-	if (start_vm(c, phase, VM_SRC, s->src, c->src_machine, false, s->src_extra_args) < 0)
+	if (start_vm(c, phase, p->vm, s->src, c->src_machine, false, s->src_extra_args) < 0)
 		return -1;
-	vm = c->vms[VM_SRC];
+	vm = c->vms[p->vm];
 	if (s->runner->qmp(vm, "query-kvm", NULL, 5000, &kvm) == 0) {
 		ml_json_set(c->res.doc, "accel_actual",
 			    json_string(ml_json_bool(kvm, "enabled", false) ? "kvm" : "tcg"));
@@ -397,7 +439,7 @@ static int step_boot(struct cell *c)
 		}
 		return cell_error(c, phase, "cannot reach the probe channel");
 	}
-	if (ml_probe_hello(vm->probe, s->boot_timeout_ms, &hello) < 0) {
+	if (ml_probe_hello(vm->probe, timeout_ms, &hello) < 0) {
 		ml_autofree char *why = strdup(ml_error_message());
 		if (ml_interrupted)
 			return cell_error(c, phase, "interrupted");
@@ -409,7 +451,7 @@ static int step_boot(struct cell *c)
 			ml_autofree char *con = console_tail(vm, 3000);
 			ml_autofree char *ev = ml_strdup_printf("%s\nguest console (last lines):\n%s", why, con);
 			ml_autofree char *reason = ml_strdup_printf("the probe agent never said hello within %d s",
-						       s->boot_timeout_ms / 1000);
+						       timeout_ms / 1000);
 			return cell_fail(c, phase, reason, ev);
 		}
 	}
@@ -418,9 +460,9 @@ static int step_boot(struct cell *c)
 	c->boot_id = ml_json_str(hello, "boot_id") ? strdup(ml_json_str(hello, "boot_id")) : NULL;
 	json_decref(hello);
 
-	if (start_workload(c, phase, vm) < 0 || abi_dump(c, phase, vm, "boot-src") < 0)
+	if (start_workload(c, phase, vm) < 0 ||
+	    abi_dump(c, phase, vm, p->name, s->verify_timeout_ms) < 0)
 		return -1;
-	ml_result_phase_end(&c->res, phase, ML_PHASE_PASS, NULL);
 	return 0;
 }
 
@@ -613,15 +655,18 @@ static void keep_streams(struct cell *c)
 	c->n_captures = 0;
 }
 
-/* Migrate the guest from vms[from] to a new QEMU vms[to] of build b. */
-static int step_migrate(struct cell *c, const char *phase_name, int from, int to,
-			const struct ml_build *b, const char *machine, const char *const *extra)
+/* Migrate the guest from vms[p->from] to a new QEMU vms[p->vm]: of the
+ * destination build for the destination, else of the source build. */
+static int phase_migrate(struct cell *c, const struct cell_phase *p, json_t *phase, int timeout_ms)
 {
-	int timeout_ms = c->spec->migrate_timeout_ms;
 	const struct ml_cell_spec *s = c->spec;
-	json_t *phase = ml_result_phase_begin(&c->res, phase_name);
 	json_t *fig = json_object_get(phase, "figures");
-	struct ml_vm *src = c->vms[from], *dst;
+	int to = p->vm;
+	bool to_dst = to == VM_DST;
+	const struct ml_build *b = to_dst ? s->dst : s->src;
+	const char *machine = to_dst ? c->dst_machine : c->src_machine;
+	const char *const *extra = to_dst ? s->dst_extra_args : s->src_extra_args;
+	struct ml_vm *src = c->vms[p->from], *dst;
 	ml_autofree char *capture = ml_strdup_printf("%s/stream-%s.bin.zst", c->run_dir, vm_names[to]);
 	/* The stream goes through a tap that keeps a copy (docs/stream.md). */
 	struct ml_migration mig = { .capture_path = capture, .lossless_capture = s->lossless_capture };
@@ -701,7 +746,7 @@ static int step_migrate(struct cell *c, const char *phase_name, int from, int to
 	}
 	json_decref(info);
 	/* "completed" on the source is not enough: the destination must run. */
-	if (wait_running(c, phase, dst, 10000) < 0)
+	if (wait_running(c, phase, dst, s->resume_timeout_ms) < 0)
 		return -1;
 	if (verify_guest(c, phase, dst) < 0)
 		return -1;
@@ -709,7 +754,6 @@ static int step_migrate(struct cell *c, const char *phase_name, int from, int to
 	s->runner->qmp(src, "quit", NULL, 2000, NULL);
 	s->runner->vm_wait_exit(src, 2000);
 	s->runner->vm_stop(src);
-	ml_result_phase_end(&c->res, phase, ML_PHASE_PASS, NULL);
 	return 0;
 }
 
@@ -745,13 +789,12 @@ static void sweep_stale_run_dirs(void)
 
 /* Reset the guest on the destination and wait for its next boot: what the
  * guest sees then is what drivers see when they enumerate the devices anew. */
-static int step_reboot(struct cell *c, int which)
+static int phase_reboot(struct cell *c, const struct cell_phase *p, json_t *phase, int timeout_ms)
 {
 	const struct ml_cell_spec *s = c->spec;
-	json_t *phase = ml_result_phase_begin(&c->res, "reboot-dst");
 	json_t *fig = json_object_get(phase, "figures");
-	struct ml_vm *vm = c->vms[which];
-	long long t0 = ml_now_ms(), deadline = t0 + s->boot_timeout_ms;
+	struct ml_vm *vm = c->vms[p->vm];
+	long long t0 = ml_now_ms(), deadline = t0 + timeout_ms;
 	json_t *hello = NULL;
 
 	if (s->runner->qmp(vm, "system_reset", NULL, 10000, NULL) < 0) {
@@ -780,7 +823,7 @@ static int step_reboot(struct cell *c, int which)
 				return cell_fail(c, phase, "the destination QEMU died while the guest rebooted", dev);
 			}
 			reason = ml_strdup_printf("the guest did not come back within %d s of its reset "
-						  "on the destination", s->boot_timeout_ms / 1000);
+						  "on the destination", timeout_ms / 1000);
 			return cell_fail(c, phase, reason, ev);
 		}
 		boot_id = ml_json_str(hello, "boot_id");
@@ -795,9 +838,56 @@ static int step_reboot(struct cell *c, int which)
 	c->boot_id = strdup(ml_json_str(hello, "boot_id"));
 	json_decref(hello);
 	/* A new boot: the workload starts afresh for the migration back. */
-	if (start_workload(c, phase, vm) < 0 || abi_dump(c, phase, vm, "reboot-dst") < 0)
+	if (start_workload(c, phase, vm) < 0 ||
+	    abi_dump(c, phase, vm, p->name, s->verify_timeout_ms) < 0)
 		return -1;
-	ml_result_phase_end(&c->res, phase, ML_PHASE_PASS, NULL);
+	return 0;
+}
+
+/* The cell, in order. A phase whose flags say it does not apply is left out
+ * of attempt.json altogether. */
+static const struct cell_phase cell_phases[] = {
+	{ .name = "boot-src", .run = phase_boot, .timeout = CELL_TIMEOUT_BOOT, .vm = VM_SRC },
+	{ .name = "migrate-forward", .run = phase_migrate, .timeout = CELL_TIMEOUT_MIGRATE,
+	  .from = VM_SRC, .vm = VM_DST },
+	{ .name = "live-dst", .run = phase_abi, .timeout = CELL_TIMEOUT_VERIFY,
+	  .flags = CELL_PHASE_ABI, .vm = VM_DST },
+	{ .name = "reboot-dst", .run = phase_reboot, .timeout = CELL_TIMEOUT_BOOT,
+	  .flags = CELL_PHASE_REBOOT, .vm = VM_DST },
+	{ .name = "migrate-back", .run = phase_migrate, .timeout = CELL_TIMEOUT_MIGRATE,
+	  .from = VM_DST, .vm = VM_BACK },
+	{ .name = "back-src", .run = phase_abi, .timeout = CELL_TIMEOUT_VERIFY,
+	  .flags = CELL_PHASE_ABI, .vm = VM_BACK },
+};
+
+static bool cell_phase_applies(const struct cell *c, const struct cell_phase *p)
+{
+	if ((p->flags & CELL_PHASE_ABI) && c->spec->skip_abi)
+		return false;
+	if ((p->flags & CELL_PHASE_REBOOT) && c->spec->skip_reboot)
+		return false;
+	return true;
+}
+
+/* Run the table until a phase does not pass. 0 when every phase passed (the
+ * outcome is then the caller's to set); -1 when one decided the outcome. */
+static int cell_run_phases(struct cell *c)
+{
+	for (size_t i = 0; i < ML_ARRAY_SIZE(cell_phases); i++) {
+		const struct cell_phase *p = &cell_phases[i];
+		json_t *phase;
+
+		if (!cell_phase_applies(c, p))
+			continue;
+		phase = ml_result_phase_begin(&c->res, p->name);
+		if (p->run(c, p, phase, cell_timeout_ms(c->spec, p->timeout)) < 0) {
+			/* Every failing path of a hook decides; this is a safety net. */
+			if (!c->decided)
+				cell_error(c, phase, "the phase failed without an outcome");
+			return -1;
+		}
+		ml_result_phase_end(&c->res, phase, ML_PHASE_PASS, NULL);
+	}
 	return 0;
 }
 
@@ -920,14 +1010,7 @@ int ml_cell_run(const struct ml_cell_spec *spec, const char *run_dir, const char
 		vmstate_check(&c);
 		if (make_run_dir(&c) < 0)
 			cell_error(&c, NULL, "lab setup");
-		else if (step_boot(&c) == 0 &&
-			 step_migrate(&c, "migrate-forward", VM_SRC, VM_DST, spec->dst,
-				      c.dst_machine, spec->dst_extra_args) == 0 &&
-			 step_abi(&c, "live-dst", VM_DST) == 0 &&
-			 (spec->skip_reboot || step_reboot(&c, VM_DST) == 0) &&
-			 step_migrate(&c, "migrate-back", VM_DST, VM_BACK, spec->src,
-				      c.src_machine, spec->src_extra_args) == 0 &&
-			 step_abi(&c, "back-src", VM_BACK) == 0)
+		else if (cell_run_phases(&c) == 0)
 			ml_result_set_outcome(&c.res, ML_VERDICT_PASS, NULL,
 					      "forward and back migrations passed", NULL);
 	}
