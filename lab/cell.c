@@ -1,6 +1,8 @@
-/* The cell state machine (see cell.h and DESIGN.md "The cell"). Each step
- * either passes or ends the attempt with an outcome naming the phase and
- * quoting the evidence (QEMU's stderr, a QMP error, the guest's answer). The
+/* The cell state machine (see cell.h and DESIGN.md "The cell"): a table of
+ * phases (cell_phases) run in order by one routine, cell_run_phases(). Each
+ * phase either passes or ends the attempt with an outcome naming the phase
+ * and quoting the evidence (QEMU's stderr, a QMP error, the guest's answer).
+ * QEMU is reached only through the runner interface (runners/runner.h). The
  * cell records; the judging stage (results/judge.h) decides. Whatever
  * happens, every QEMU the cell started is stopped before it returns. */
 #include <dirent.h>
@@ -16,14 +18,12 @@
 
 #include "cell.h"
 #include "ml-layout.h"
-#include "stream-tap.h"
 #include "ml-buf.h"
 #include "ml-error.h"
 #include "ml-fs.h"
 #include "ml-json.h"
 #include "ml-proc.h"
 #include "probe-client.h"
-#include "qmp.h"
 #include "vmstate-dump.h"
 #include "ml-common.h"
 
@@ -68,6 +68,8 @@ void ml_cell_spec_defaults(struct ml_cell_spec *s)
 		s->migrate_timeout_ms = 120000;
 	if (s->verify_timeout_ms <= 0)
 		s->verify_timeout_ms = 30000;
+	if (s->resume_timeout_ms <= 0)
+		s->resume_timeout_ms = 10000;
 	if (!s->abi_severity)
 		s->abi_severity = "warn";
 	if (!s->runner)
@@ -170,21 +172,24 @@ static int cell_error(struct cell *c, json_t *phase, const char *what)
 }
 
 /* The last lines of a VM's console, as evidence for a guest that said nothing. */
-static char *console_tail(const struct ml_vm *vm, size_t max)
+static char *console_tail(struct ml_vm *vm, size_t max)
 {
-	char *data = NULL;
-	size_t len = 0;
-	char *out;
+	char *out = vm ? vm->ops->log_tail(vm, ML_VM_LOG_CONSOLE, max) : NULL;
 
-	if (!vm || ml_read_file(vm->serial_path, 64 << 20, &data, &len) < 0)
+	if (!out)
 		return strdup("(no console output)");
-	out = strdup(len > max ? data + len - max : data);
-	free(data);
 	/* The console is untrusted bytes; keep it printable. */
 	for (char *p = out; *p; p++)
 		if ((unsigned char)*p < 0x20 && *p != '\n' && *p != '\t')
 			*p = '?';
 	return out;
+}
+
+/* The last bytes of QEMU's stderr, "" when there are none. */
+static char *stderr_tail(struct ml_vm *vm, size_t max)
+{
+	char *t = vm->ops->log_tail(vm, ML_VM_LOG_STDERR, max);
+	return t ? t : strdup("");
 }
 
 /* QEMU died or is dying: give it a moment to exit, then quote its stderr. */
@@ -194,7 +199,7 @@ static char *death_evidence(struct ml_vm *vm)
 	ml_autofree char *tail = NULL;
 
 	vm->ops->vm_wait_exit(vm, 2000);
-	tail = ml_vm_stderr_tail(vm, 4000);
+	tail = stderr_tail(vm, 4000);
 	if (!vm->exited)
 		return ml_strdup_printf("QEMU (%s) is still running; stderr:\n%s", vm->name, tail);
 	ml_proc_status_str(vm->exit_status, desc, sizeof(desc));
@@ -234,19 +239,26 @@ static int start_vm(struct cell *c, json_t *phase, int which, const struct ml_bu
 
 	if (vm && vm->argv) {
 		json_t *cmds = json_object_get(c->res.doc, "commands");
+		const struct {
+			const char *prefix, *file;
+		} logs[] = {
+			{ "qemu_stderr", vm->stderr_log },
+			{ "console", vm->console_log },
+			{ "qmp", vm->qmp_log },
+			{ "probe", vm->probe_log },
+		};
+
 		if (!cmds) {
 			cmds = json_object();
 			ml_json_set(c->res.doc, "commands", cmds);
 		}
 		ml_json_set(cmds, vm_names[which], json_incref(vm->argv));
-		snprintf(key, sizeof(key), "qemu_stderr_%s", vm->name);
-		ml_result_add_log(&c->res, key, strrchr(vm->stderr_path, '/') + 1);
-		snprintf(key, sizeof(key), "console_%s", vm->name);
-		ml_result_add_log(&c->res, key, strrchr(vm->serial_path, '/') + 1);
-		snprintf(key, sizeof(key), "qmp_%s", vm->name);
-		ml_result_add_log(&c->res, key, strrchr(vm->qmp_log_path, '/') + 1);
-		snprintf(key, sizeof(key), "probe_%s", vm->name);
-		ml_result_add_log(&c->res, key, strrchr(vm->probe_log_path, '/') + 1);
+		for (size_t i = 0; i < ML_ARRAY_SIZE(logs); i++) {
+			if (!logs[i].file)
+				continue;
+			snprintf(key, sizeof(key), "%s_%s", logs[i].prefix, vm->name);
+			ml_result_add_log(&c->res, key, logs[i].file);
+		}
 	}
 	if (r < 0) {
 		if (ml_interrupted)
@@ -299,7 +311,8 @@ static void vmstate_check(struct cell *c)
 
 /* Dump what the guest sees now into abi-<name>.json beside attempt.json; the
  * judging stage compares the dumps. */
-static int abi_dump(struct cell *c, json_t *phase, struct ml_vm *vm, const char *name)
+static int abi_dump(struct cell *c, json_t *phase, struct ml_vm *vm, const char *name,
+		    int timeout_ms)
 {
 	const struct ml_cell_spec *s = c->spec;
 	json_t *fig = json_object_get(phase, "figures");
@@ -311,7 +324,7 @@ static int abi_dump(struct cell *c, json_t *phase, struct ml_vm *vm, const char 
 
 	if (s->skip_abi)
 		return 0;
-	if (ml_probe_abi_dump(vm->probe, s->verify_timeout_ms, &dump, &meta) < 0) {
+	if (ml_probe_abi_dump(vm->probe, timeout_ms, &dump, &meta) < 0) {
 		if (ml_interrupted)
 			return cell_error(c, phase, "interrupted");
 		return cell_error(c, phase, "the probe agent could not dump the guest-visible ABI");
@@ -328,18 +341,58 @@ static int abi_dump(struct cell *c, json_t *phase, struct ml_vm *vm, const char 
 	return 0;
 }
 
-/* A phase that only looks at the guest's ABI (live-dst, back-src). */
-static int step_abi(struct cell *c, const char *name, int which)
-{
-	json_t *phase;
+/* ---- phases ------------------------------------------------------------ */
 
-	if (c->spec->skip_abi)
-		return 0;
-	phase = ml_result_phase_begin(&c->res, name);
-	if (abi_dump(c, phase, c->vms[which], name) < 0)
-		return -1;
-	ml_result_phase_end(&c->res, phase, ML_PHASE_PASS, NULL);
-	return 0;
+struct cell_phase;
+/* A phase's hook: runs in the phase object `phase` (begun by the caller,
+ * which ends it as passed when the hook returns 0); on failure it decides the
+ * outcome (cell_fail, cell_error) and returns -1. timeout_ms is the phase's
+ * main wait, chosen by the table's timeout selector. */
+typedef int (*cell_phase_fn)(struct cell *c, const struct cell_phase *p, json_t *phase,
+			     int timeout_ms);
+
+/* Which of the spec's timeouts bounds a phase's main wait. */
+enum cell_timeout {
+	CELL_TIMEOUT_BOOT,    /* boot_timeout_ms: a boot to the probe's hello */
+	CELL_TIMEOUT_MIGRATE, /* migrate_timeout_ms: one migration */
+	CELL_TIMEOUT_VERIFY,  /* verify_timeout_ms: the probe's answers */
+};
+
+/* Conditions under which a phase is left out (and not recorded at all). */
+enum {
+	CELL_PHASE_ABI = 1 << 0,    /* only dumps the ABI: skipped with skip_abi */
+	CELL_PHASE_REBOOT = 1 << 1, /* skipped with skip_reboot */
+};
+
+/* One row of the cell's table (after QEMU's tests/qtest/migration
+ * MigrateCommon): a name for attempt.json, a hook, a timeout, flags, and the
+ * VMs it works on. */
+struct cell_phase {
+	const char *name;
+	cell_phase_fn run;
+	enum cell_timeout timeout;
+	unsigned flags;
+	int vm;   /* the VM the guest runs in during the phase (a migration's new VM) */
+	int from; /* a migration's source VM */
+};
+
+static int cell_timeout_ms(const struct ml_cell_spec *s, enum cell_timeout t)
+{
+	switch (t) {
+	case CELL_TIMEOUT_BOOT:
+		return s->boot_timeout_ms;
+	case CELL_TIMEOUT_MIGRATE:
+		return s->migrate_timeout_ms;
+	case CELL_TIMEOUT_VERIFY:
+		return s->verify_timeout_ms;
+	}
+	return s->verify_timeout_ms;
+}
+
+/* A phase that only looks at the guest's ABI (live-dst, back-src). */
+static int phase_abi(struct cell *c, const struct cell_phase *p, json_t *phase, int timeout_ms)
+{
+	return abi_dump(c, phase, c->vms[p->vm], p->name, timeout_ms);
 }
 
 /* Start the RAM workload and take the heartbeat's baseline. */
@@ -364,18 +417,17 @@ static int start_workload(struct cell *c, json_t *phase, struct ml_vm *vm)
 }
 
 /* Boot on the source build, wait for the probe's hello, start the workload. */
-static int step_boot(struct cell *c)
+static int phase_boot(struct cell *c, const struct cell_phase *p, json_t *phase, int timeout_ms)
 {
 	const struct ml_cell_spec *s = c->spec;
-	json_t *phase = ml_result_phase_begin(&c->res, "boot-src");
 	json_t *fig = json_object_get(phase, "figures");
 	struct ml_vm *vm;
 	json_t *hello = NULL, *kvm = NULL;
 
-	if (start_vm(c, phase, VM_SRC, s->src, c->src_machine, false, s->src_extra_args) < 0)
+	if (start_vm(c, phase, p->vm, s->src, c->src_machine, false, s->src_extra_args) < 0)
 		return -1;
-	vm = c->vms[VM_SRC];
-	if (ml_qmp_execute(vm->qmp, "query-kvm", NULL, 5000, &kvm) == 0) {
+	vm = c->vms[p->vm];
+	if (s->runner->qmp(vm, "query-kvm", NULL, 5000, &kvm) == 0) {
 		ml_json_set(c->res.doc, "accel_actual",
 			    json_string(ml_json_bool(kvm, "enabled", false) ? "kvm" : "tcg"));
 		json_decref(kvm);
@@ -387,7 +439,7 @@ static int step_boot(struct cell *c)
 		}
 		return cell_error(c, phase, "cannot reach the probe channel");
 	}
-	if (ml_probe_hello(vm->probe, s->boot_timeout_ms, &hello) < 0) {
+	if (ml_probe_hello(vm->probe, timeout_ms, &hello) < 0) {
 		ml_autofree char *why = strdup(ml_error_message());
 		if (ml_interrupted)
 			return cell_error(c, phase, "interrupted");
@@ -399,7 +451,7 @@ static int step_boot(struct cell *c)
 			ml_autofree char *con = console_tail(vm, 3000);
 			ml_autofree char *ev = ml_strdup_printf("%s\nguest console (last lines):\n%s", why, con);
 			ml_autofree char *reason = ml_strdup_printf("the probe agent never said hello within %d s",
-						       s->boot_timeout_ms / 1000);
+						       timeout_ms / 1000);
 			return cell_fail(c, phase, reason, ev);
 		}
 	}
@@ -408,9 +460,9 @@ static int step_boot(struct cell *c)
 	c->boot_id = ml_json_str(hello, "boot_id") ? strdup(ml_json_str(hello, "boot_id")) : NULL;
 	json_decref(hello);
 
-	if (start_workload(c, phase, vm) < 0 || abi_dump(c, phase, vm, "boot-src") < 0)
+	if (start_workload(c, phase, vm) < 0 ||
+	    abi_dump(c, phase, vm, p->name, s->verify_timeout_ms) < 0)
 		return -1;
-	ml_result_phase_end(&c->res, phase, ML_PHASE_PASS, NULL);
 	return 0;
 }
 
@@ -439,6 +491,22 @@ static void record_migration_figures(json_t *fig, json_t *info)
 	}
 }
 
+/* query-status: *status gets "running", "paused", ... (caller frees). */
+static int query_status(struct ml_vm *vm, int timeout_ms, char **status)
+{
+	json_t *ret = NULL;
+
+	*status = NULL;
+	if (vm->ops->qmp(vm, "query-status", NULL, timeout_ms, &ret) < 0)
+		return -1;
+	if (ml_json_str(ret, "status"))
+		*status = strdup(ml_json_str(ret, "status"));
+	else
+		ml_error("QMP of %s: query-status: answer without a status", vm->name);
+	json_decref(ret);
+	return *status ? 0 : -1;
+}
+
 /* Wait until the destination runs the guest, or say why it does not. */
 static int wait_running(struct cell *c, json_t *phase, struct ml_vm *to, int timeout_ms)
 {
@@ -448,7 +516,7 @@ static int wait_running(struct cell *c, json_t *phase, struct ml_vm *to, int tim
 	for (;;) {
 		free(status);
 		status = NULL;
-		if (ml_qmp_query_status(to->qmp, 5000, &status) < 0) {
+		if (query_status(to, 5000, &status) < 0) {
 			ml_autofree char *ev = NULL;
 			if (ml_interrupted)
 				return cell_error(c, phase, "interrupted");
@@ -460,7 +528,7 @@ static int wait_running(struct cell *c, json_t *phase, struct ml_vm *to, int tim
 		if (strcmp(status, "running") == 0)
 			return 0;
 		if (ml_now_ms() > deadline) {
-			ml_autofree char *tail = ml_vm_stderr_tail(to, 2000);
+			ml_autofree char *tail = stderr_tail(to, 2000);
 			ml_autofree char *reason = ml_strdup_printf("the destination did not resume the guest: "
 						       "its status is '%s' %d s after the source "
 						       "completed", status, timeout_ms / 1000);
@@ -547,22 +615,19 @@ static int verify_guest(struct cell *c, json_t *phase, struct ml_vm *to)
 
 static const char *const migration_done_states[] = { "completed", "failed", "cancelled", NULL };
 
-/* Stop the tap of a migration; its figures go to the phase. The capture
- * stays in the run directory until the cell knows whether to keep it. */
-static void finish_tap(struct cell *c, json_t *fig, struct ml_stream_tap *tap, const char *capture,
-		       const char *to)
+/* End the runner's part of a migration (the stream tap); its figures go to
+ * the phase. The capture stays in the run directory until the cell knows
+ * whether to keep it. */
+static void end_migration(struct cell *c, json_t *fig, struct ml_migration *m, const char *to)
 {
-	json_t *st = NULL;
-
-	if (!tap)
-		return;
-	if (ml_stream_tap_finish(tap, &st) < 0)
-		fprintf(stderr, "miglab: warning: stream tap: %s\n", ml_error_message());
-	ml_stream_tap_free(tap);
-	if (st)
-		ml_json_set(fig, "stream", st);
-	if (ml_path_exists(capture) && c->n_captures < ML_ARRAY_SIZE(c->captures)) {
-		c->captures[c->n_captures].path = strdup(capture);
+	c->spec->runner->migrate_end(m);
+	if (m->stream) {
+		ml_json_set(fig, "stream", m->stream);
+		m->stream = NULL;
+	}
+	if (m->capture_path && ml_path_exists(m->capture_path) &&
+	    c->n_captures < ML_ARRAY_SIZE(c->captures)) {
+		c->captures[c->n_captures].path = strdup(m->capture_path);
 		c->captures[c->n_captures].to = to;
 		c->n_captures++;
 	}
@@ -590,79 +655,64 @@ static void keep_streams(struct cell *c)
 	c->n_captures = 0;
 }
 
-/* Migrate the guest from vms[from] to a new QEMU vms[to] of build b. */
-static int step_migrate(struct cell *c, const char *phase_name, int from, int to,
-			const struct ml_build *b, const char *machine, const char *const *extra)
+/* Migrate the guest from vms[p->from] to a new QEMU vms[p->vm]: of the
+ * destination build for the destination, else of the source build. */
+static int phase_migrate(struct cell *c, const struct cell_phase *p, json_t *phase, int timeout_ms)
 {
 	const struct ml_cell_spec *s = c->spec;
-	json_t *phase = ml_result_phase_begin(&c->res, phase_name);
 	json_t *fig = json_object_get(phase, "figures");
-	struct ml_vm *src = c->vms[from], *dst;
-	ml_autofree char *sock = ml_strdup_printf("%s/mig-%s.sock", c->run_dir, vm_names[to]);
-	ml_autofree char *tap_sock = ml_strdup_printf("%s/tap-%s.sock", c->run_dir, vm_names[to]);
+	int to = p->vm;
+	bool to_dst = to == VM_DST;
+	const struct ml_build *b = to_dst ? s->dst : s->src;
+	const char *machine = to_dst ? c->dst_machine : c->src_machine;
+	const char *const *extra = to_dst ? s->dst_extra_args : s->src_extra_args;
+	struct ml_vm *src = c->vms[p->from], *dst;
 	ml_autofree char *capture = ml_strdup_printf("%s/stream-%s.bin.zst", c->run_dir, vm_names[to]);
-	struct ml_stream_tap *tap = NULL;
-	ml_autofree char *dst_view = NULL;
-	ml_autofree char *src_view = NULL;
+	/* The stream goes through a tap that keeps a copy (docs/stream.md). */
+	struct ml_migration mig = { .capture_path = capture, .lossless_capture = s->lossless_capture };
+	ml_autofree char *why = NULL;
 	json_t *info = NULL;
 	const char *status;
-	int waited;
+	int r, waited;
 
 	if (start_vm(c, phase, to, b, machine, true, extra) < 0)
 		return -1;
 	dst = c->vms[to];
-	dst_view = s->runner->view_path(dst, sock);
-	src_view = s->runner->view_path(src, sock);
-	if (!dst_view || !src_view) {
-		ml_error("the migration socket %s is not visible to both QEMUs", sock);
+	r = s->runner->migrate_incoming(dst, &mig, 10000);
+	if (r == ML_RUNNER_LAB_ERROR) {
+		s->runner->migrate_end(&mig);
 		return cell_error(c, phase, "lab setup");
 	}
-	{
-		ml_autofree char *uri = ml_strdup_printf("unix:%s", dst_view);
-		if (ml_qmp_execute(dst->qmp, "migrate-incoming", json_pack("{s:s}", "uri", uri),
-				   10000, NULL) < 0) {
-			ml_autofree char *ev = strdup(ml_error_message());
-			if (!s->runner->vm_alive(dst)) {
-				ml_autofree char *dev = death_evidence(dst);
-				return cell_fail(c, phase, "the destination QEMU died", dev);
-			}
-			return cell_fail(c, phase, "the destination refused migrate-incoming", ev);
+	if (r < 0) {
+		ml_autofree char *ev = strdup(ml_error_message());
+		s->runner->migrate_end(&mig);
+		if (!s->runner->vm_alive(dst)) {
+			ml_autofree char *dev = death_evidence(dst);
+			return cell_fail(c, phase, "the destination QEMU died", dev);
 		}
-	}
-	/* The stream goes through a tap that keeps a copy (docs/stream.md): the
-	 * source connects to the tap, the tap to the destination. */
-	{
-		ml_autofree char *tap_view = NULL;
-		struct ml_stream_tap_opts topts = { .listen_path = tap_sock, .dst_path = sock,
-						 .capture_path = capture,
-						 .lossless = s->lossless_capture };
-		if (ml_stream_tap_start_opts(&topts, &tap) < 0)
-			return cell_error(c, phase, "cannot start the stream tap");
-		tap_view = s->runner->view_path(src, tap_sock);
-		free(src_view);
-		src_view = ml_steal_pointer(&tap_view);
+		return cell_fail(c, phase, "the destination refused migrate-incoming", ev);
 	}
 	/* Loopback: let the migration use what the host gives (QEMU's default cap
 	 * of 128 MiB/s models a network, not this test). */
-	ml_qmp_execute(src->qmp, "migrate-set-parameters",
-		       json_pack("{s:I}", "max-bandwidth", (json_int_t)(8LL << 30)), 5000, NULL);
-	{
-		ml_autofree char *uri = ml_strdup_printf("unix:%s", src_view);
-		if (ml_qmp_execute(src->qmp, "migrate", json_pack("{s:s}", "uri", uri), 10000,
-				   NULL) < 0) {
-			ml_autofree char *ev = strdup(ml_error_message());
-			return cell_fail(c, phase, "the source refused to start the migration", ev);
-		}
+	r = s->runner->migrate(src, &mig, json_pack("{s:I}", "max-bandwidth", (json_int_t)(8LL << 30)),
+			       10000);
+	if (r < 0) {
+		ml_autofree char *ev = strdup(ml_error_message());
+		end_migration(c, fig, &mig, vm_names[to]);
+		if (r == ML_RUNNER_LAB_ERROR)
+			return cell_error(c, phase, "lab setup");
+		return cell_fail(c, phase, "the source refused to start the migration", ev);
 	}
-	waited = ml_qmp_wait_migration(src->qmp, migration_done_states, s->migrate_timeout_ms, &info);
-	if (waited < 0 && (ml_qmp_last_err(src->qmp) == ML_QMP_ERR_TIMEOUT || ml_interrupted))
-		ml_qmp_execute(src->qmp, "migrate_cancel", NULL, 5000, NULL);
-	finish_tap(c, fig, tap, capture, vm_names[to]);
-	if (waited < 0) {
-		ml_autofree char *why = strdup(ml_error_message());
-		if (ml_qmp_last_err(src->qmp) == ML_QMP_ERR_TIMEOUT || ml_interrupted) {
+	waited = s->runner->migrate_wait(src, migration_done_states, timeout_ms, &info);
+	why = waited != 0 ? strdup(ml_error_message()) : NULL;
+	if (waited == ML_RUNNER_TIMEOUT || (waited < 0 && ml_interrupted))
+		s->runner->migrate_cancel(src, 5000);
+	end_migration(c, fig, &mig, vm_names[to]);
+	if (waited != 0) {
+		json_decref(info);
+		if (waited == ML_RUNNER_TIMEOUT || ml_interrupted) {
 			json_t *last = NULL;
-			if (ml_qmp_query_migrate(src->qmp, 5000, &last) == 0) {
+			if (s->runner->qmp(src, "query-migrate", NULL, 5000, &last) == 0) {
 				record_migration_figures(fig, last);
 				json_decref(last);
 			}
@@ -671,7 +721,7 @@ static int step_migrate(struct cell *c, const char *phase_name, int from, int to
 			{
 				ml_autofree char *reason = ml_strdup_printf("the migration did not complete within %d s "
 							       "(cancelled)",
-							       s->migrate_timeout_ms / 1000);
+							       timeout_ms / 1000);
 				return cell_fail(c, phase, reason, why);
 			}
 		}
@@ -696,15 +746,14 @@ static int step_migrate(struct cell *c, const char *phase_name, int from, int to
 	}
 	json_decref(info);
 	/* "completed" on the source is not enough: the destination must run. */
-	if (wait_running(c, phase, dst, 10000) < 0)
+	if (wait_running(c, phase, dst, s->resume_timeout_ms) < 0)
 		return -1;
 	if (verify_guest(c, phase, dst) < 0)
 		return -1;
 	/* The source is done: let it quit, then make sure it is gone. */
-	ml_qmp_execute(src->qmp, "quit", NULL, 2000, NULL);
+	s->runner->qmp(src, "quit", NULL, 2000, NULL);
 	s->runner->vm_wait_exit(src, 2000);
 	s->runner->vm_stop(src);
-	ml_result_phase_end(&c->res, phase, ML_PHASE_PASS, NULL);
 	return 0;
 }
 
@@ -740,16 +789,15 @@ static void sweep_stale_run_dirs(void)
 
 /* Reset the guest on the destination and wait for its next boot: what the
  * guest sees then is what drivers see when they enumerate the devices anew. */
-static int step_reboot(struct cell *c, int which)
+static int phase_reboot(struct cell *c, const struct cell_phase *p, json_t *phase, int timeout_ms)
 {
 	const struct ml_cell_spec *s = c->spec;
-	json_t *phase = ml_result_phase_begin(&c->res, "reboot-dst");
 	json_t *fig = json_object_get(phase, "figures");
-	struct ml_vm *vm = c->vms[which];
-	long long t0 = ml_now_ms(), deadline = t0 + s->boot_timeout_ms;
+	struct ml_vm *vm = c->vms[p->vm];
+	long long t0 = ml_now_ms(), deadline = t0 + timeout_ms;
 	json_t *hello = NULL;
 
-	if (ml_qmp_execute(vm->qmp, "system_reset", NULL, 10000, NULL) < 0) {
+	if (s->runner->qmp(vm, "system_reset", NULL, 10000, NULL) < 0) {
 		ml_autofree char *ev = strdup(ml_error_message());
 		if (!s->runner->vm_alive(vm)) {
 			ml_autofree char *dev = death_evidence(vm);
@@ -775,7 +823,7 @@ static int step_reboot(struct cell *c, int which)
 				return cell_fail(c, phase, "the destination QEMU died while the guest rebooted", dev);
 			}
 			reason = ml_strdup_printf("the guest did not come back within %d s of its reset "
-						  "on the destination", s->boot_timeout_ms / 1000);
+						  "on the destination", timeout_ms / 1000);
 			return cell_fail(c, phase, reason, ev);
 		}
 		boot_id = ml_json_str(hello, "boot_id");
@@ -790,9 +838,56 @@ static int step_reboot(struct cell *c, int which)
 	c->boot_id = strdup(ml_json_str(hello, "boot_id"));
 	json_decref(hello);
 	/* A new boot: the workload starts afresh for the migration back. */
-	if (start_workload(c, phase, vm) < 0 || abi_dump(c, phase, vm, "reboot-dst") < 0)
+	if (start_workload(c, phase, vm) < 0 ||
+	    abi_dump(c, phase, vm, p->name, s->verify_timeout_ms) < 0)
 		return -1;
-	ml_result_phase_end(&c->res, phase, ML_PHASE_PASS, NULL);
+	return 0;
+}
+
+/* The cell, in order. A phase whose flags say it does not apply is left out
+ * of attempt.json altogether. */
+static const struct cell_phase cell_phases[] = {
+	{ .name = "boot-src", .run = phase_boot, .timeout = CELL_TIMEOUT_BOOT, .vm = VM_SRC },
+	{ .name = "migrate-forward", .run = phase_migrate, .timeout = CELL_TIMEOUT_MIGRATE,
+	  .from = VM_SRC, .vm = VM_DST },
+	{ .name = "live-dst", .run = phase_abi, .timeout = CELL_TIMEOUT_VERIFY,
+	  .flags = CELL_PHASE_ABI, .vm = VM_DST },
+	{ .name = "reboot-dst", .run = phase_reboot, .timeout = CELL_TIMEOUT_BOOT,
+	  .flags = CELL_PHASE_REBOOT, .vm = VM_DST },
+	{ .name = "migrate-back", .run = phase_migrate, .timeout = CELL_TIMEOUT_MIGRATE,
+	  .from = VM_DST, .vm = VM_BACK },
+	{ .name = "back-src", .run = phase_abi, .timeout = CELL_TIMEOUT_VERIFY,
+	  .flags = CELL_PHASE_ABI, .vm = VM_BACK },
+};
+
+static bool cell_phase_applies(const struct cell *c, const struct cell_phase *p)
+{
+	if ((p->flags & CELL_PHASE_ABI) && c->spec->skip_abi)
+		return false;
+	if ((p->flags & CELL_PHASE_REBOOT) && c->spec->skip_reboot)
+		return false;
+	return true;
+}
+
+/* Run the table until a phase does not pass. 0 when every phase passed (the
+ * outcome is then the caller's to set); -1 when one decided the outcome. */
+static int cell_run_phases(struct cell *c)
+{
+	for (size_t i = 0; i < ML_ARRAY_SIZE(cell_phases); i++) {
+		const struct cell_phase *p = &cell_phases[i];
+		json_t *phase;
+
+		if (!cell_phase_applies(c, p))
+			continue;
+		phase = ml_result_phase_begin(&c->res, p->name);
+		if (p->run(c, p, phase, cell_timeout_ms(c->spec, p->timeout)) < 0) {
+			/* Every failing path of a hook decides; this is a safety net. */
+			if (!c->decided)
+				cell_error(c, phase, "the phase failed without an outcome");
+			return -1;
+		}
+		ml_result_phase_end(&c->res, phase, ML_PHASE_PASS, NULL);
+	}
 	return 0;
 }
 
@@ -915,14 +1010,7 @@ int ml_cell_run(const struct ml_cell_spec *spec, const char *run_dir, const char
 		vmstate_check(&c);
 		if (make_run_dir(&c) < 0)
 			cell_error(&c, NULL, "lab setup");
-		else if (step_boot(&c) == 0 &&
-			 step_migrate(&c, "migrate-forward", VM_SRC, VM_DST, spec->dst,
-				      c.dst_machine, spec->dst_extra_args) == 0 &&
-			 step_abi(&c, "live-dst", VM_DST) == 0 &&
-			 (spec->skip_reboot || step_reboot(&c, VM_DST) == 0) &&
-			 step_migrate(&c, "migrate-back", VM_DST, VM_BACK, spec->src,
-				      c.src_machine, spec->src_extra_args) == 0 &&
-			 step_abi(&c, "back-src", VM_BACK) == 0)
+		else if (cell_run_phases(&c) == 0)
 			ml_result_set_outcome(&c.res, ML_VERDICT_PASS, NULL,
 					      "forward and back migrations passed", NULL);
 	}
@@ -931,8 +1019,8 @@ int ml_cell_run(const struct ml_cell_spec *spec, const char *run_dir, const char
 	for (int i = 0; i < VM_MAX; i++) {
 		if (!c.vms[i])
 			continue;
-		if (c.vms[i]->qmp && !ml_interrupted && spec->runner->vm_alive(c.vms[i]) &&
-		    ml_qmp_execute(c.vms[i]->qmp, "quit", NULL, 2000, NULL) == 0)
+		if (!ml_interrupted && spec->runner->vm_alive(c.vms[i]) &&
+		    spec->runner->qmp(c.vms[i], "quit", NULL, 2000, NULL) == 0)
 			spec->runner->vm_wait_exit(c.vms[i], 2000);
 		spec->runner->vm_stop(c.vms[i]);
 		if (c.vms[i]->exited) {

@@ -1,13 +1,16 @@
 /* The cell: one (source build, destination build, machine, kernel, scenario)
- * run as DESIGN.md describes. Phases:
+ * run as DESIGN.md describes: a table of phases (lab/cell.c, cell_phases)
+ * run in order by one routine. Phases:
  *   boot-src         boot on the source build, hello, start the workloads,
  *                    dump the guest-visible ABI (abi-boot-src.json)
  *   migrate-forward  migrate to the destination build; verify the guest
  *   live-dst         dump the ABI the guest sees now, on the destination
  *   reboot-dst       reset the guest there; at its next boot dump the ABI
- *                    again (what drivers see when they re-enumerate)
+ *                    again (what drivers see when they re-enumerate);
+ *                    left out with skip_reboot
  *   migrate-back     migrate to a fresh QEMU of the source build; verify
  *   back-src         dump the ABI once more
+ * (live-dst and back-src are left out with skip_abi)
  * then collect. Each run of the phases is an attempt: its evidence goes to
  * <run>/cells/<cell-id>/attempts/<N>/ (results/layout.h) and nothing else;
  * the judging stage (results/judge.h) decides the verdict. */
@@ -33,6 +36,8 @@ struct ml_cell_spec {
 	int boot_timeout_ms;         /* source boot to the probe's hello, default 60 s */
 	int migrate_timeout_ms;      /* one migration, default 120 s */
 	int verify_timeout_ms;       /* probe answers after a migration, default 30 s */
+	int resume_timeout_ms;       /* the destination runs the guest after the source
+					completed, default 10 s */
 	bool skip_abi;               /* do not dump the guest-visible ABI */
 	bool skip_reboot;            /* do not reset the guest on the destination */
 	const char *abi_severity;    /* an ABI change: "warn" (default: a finding) or "fail"; for the judge */

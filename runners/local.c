@@ -21,6 +21,7 @@
 #include "probe-client.h"
 #include "qmp.h"
 #include "runner.h"
+#include "stream-tap.h"
 #include "ml-common.h"
 
 #define ROOT_RUN_DIR "/miglab/run"
@@ -28,6 +29,37 @@
 #define ROOT_GUEST_DIR "/miglab/guest"
 #define QMP_START_TIMEOUT_MS 30000
 #define QMP_HANDSHAKE_TIMEOUT_MS 10000
+
+/* A local QEMU: the public part first (runner.h), then what only this
+ * runner knows. */
+struct local_vm {
+	struct ml_vm vm;
+	pid_t pid;
+	struct ml_qmp *qmp;       /* connected and past capabilities after start */
+	char *stderr_path;        /* host paths of the logs */
+	char *serial_path;
+	char *qmp_log_path;
+	char *probe_log_path;
+	FILE *qmp_log;
+	FILE *probe_log;
+	char *qmp_sock;           /* host paths of the sockets */
+	char *probe_sock;
+	const char *root;         /* borrowed from the spec's build */
+	char *out_dir;
+	char *run_dir;
+};
+
+/* A local migration: a unix socket in the run directory the destination
+ * listens on, and the stream tap in front of it when a copy is kept. */
+struct local_migration {
+	struct ml_stream_tap *tap;
+	char *capture;
+};
+
+static struct local_vm *local_of(const struct ml_vm *vm)
+{
+	return (struct local_vm *)vm;
+}
 
 static char *guest_dir_of(const char *kernel_path)
 {
@@ -43,7 +75,9 @@ static char *map_path(const char *host_path, const char *host_dir, const char *i
 	return NULL;
 }
 
-static char *local_view_path(const struct ml_vm *vm, const char *host_path)
+/* A host path as this VM's QEMU sees it (sockets, the disk), or NULL when
+ * it is outside what the QEMU's root sees. */
+static char *local_view_path(const struct local_vm *vm, const char *host_path)
 {
 	char *p;
 
@@ -58,27 +92,27 @@ static char *local_view_path(const struct ml_vm *vm, const char *host_path)
 /* Transcript lines: "+12.345 > {...}" with seconds since the VM started. */
 static void transcript(void *opaque, char dir, const char *line, size_t len)
 {
-	struct ml_vm *vm = opaque;
+	struct local_vm *vm = opaque;
 
 	if (!vm->qmp_log)
 		return;
-	fprintf(vm->qmp_log, "%+.3f %c %.*s\n", (double)(ml_now_ms() - vm->started_ms) / 1000.0,
+	fprintf(vm->qmp_log, "%+.3f %c %.*s\n", (double)(ml_now_ms() - vm->vm.started_ms) / 1000.0,
 		dir, (int)len, line);
 	fflush(vm->qmp_log);
 }
 
 static void probe_transcript(void *opaque, char dir, const char *line, size_t len)
 {
-	struct ml_vm *vm = opaque;
+	struct local_vm *vm = opaque;
 	if (!vm->probe_log)
 		return;
 	/* Long replies (ABI dumps) are summarised; the data lands in its own file. */
 	if (len > 2000)
 		fprintf(vm->probe_log, "%+.3f %c %.2000s... (%zu bytes)\n",
-			(double)(ml_now_ms() - vm->started_ms) / 1000.0, dir, line, len);
+			(double)(ml_now_ms() - vm->vm.started_ms) / 1000.0, dir, line, len);
 	else
 		fprintf(vm->probe_log, "%+.3f %c %.*s\n",
-			(double)(ml_now_ms() - vm->started_ms) / 1000.0, dir, (int)len, line);
+			(double)(ml_now_ms() - vm->vm.started_ms) / 1000.0, dir, (int)len, line);
 	fflush(vm->probe_log);
 }
 
@@ -88,7 +122,7 @@ static void argv_push(json_t *argv, const char *s)
 }
 
 /* Build QEMU's command line. Paths are as the process sees them. */
-static json_t *build_argv(const struct ml_vm_spec *s, const struct ml_vm *vm)
+static json_t *build_argv(const struct ml_vm_spec *s, const struct local_vm *vm)
 {
 	json_t *a = json_array();
 	const char *gdir = s->root ? ROOT_GUEST_DIR : NULL;
@@ -180,14 +214,16 @@ static json_t *build_argv(const struct ml_vm_spec *s, const struct ml_vm *vm)
 	return a;
 }
 
-static bool local_vm_alive(struct ml_vm *vm)
+static bool local_vm_alive(struct ml_vm *pub)
 {
+	struct local_vm *vm = local_of(pub);
 	int st;
-	if (vm->exited || vm->pid <= 0)
+
+	if (pub->exited || vm->pid <= 0)
 		return false;
 	if (ml_proc_exited(vm->pid, &st)) {
-		vm->exited = true;
-		vm->exit_status = st;
+		pub->exited = true;
+		pub->exit_status = st;
 		return false;
 	}
 	return true;
@@ -198,15 +234,19 @@ static int alive_cb(void *opaque)
 	return local_vm_alive(opaque);
 }
 
-char *ml_vm_stderr_tail(const struct ml_vm *vm, size_t max)
+static char *local_log_tail(struct ml_vm *pub, enum ml_vm_log log, size_t max)
 {
+	struct local_vm *vm = local_of(pub);
+	const char *path = log == ML_VM_LOG_STDERR ? vm->stderr_path : vm->serial_path;
 	char *data = NULL;
 	size_t len = 0, start;
 	char *out;
 
-	if (!vm || !vm->stderr_path || ml_read_file(vm->stderr_path, 64 << 20, &data, &len) < 0)
-		return strdup("");
-	while (len && (data[len - 1] == '\n' || data[len - 1] == ' '))
+	if (!path || ml_read_file(path, 64 << 20, &data, &len) < 0) {
+		ml_error_reset();
+		return NULL;
+	}
+	while (log == ML_VM_LOG_STDERR && len && (data[len - 1] == '\n' || data[len - 1] == ' '))
 		data[--len] = '\0';
 	start = len > max ? len - max : 0;
 	out = strdup(data + start);
@@ -214,20 +254,35 @@ char *ml_vm_stderr_tail(const struct ml_vm *vm, size_t max)
 	return out;
 }
 
+/* The stderr tail, "" when there is none. */
+static char *stderr_tail(struct local_vm *vm, size_t max)
+{
+	char *t = local_log_tail(&vm->vm, ML_VM_LOG_STDERR, max);
+	return t ? t : strdup("");
+}
+
 /* The error when QEMU is gone: its exit status and what it printed. */
-static void report_exit(struct ml_vm *vm, const char *when)
+static void report_exit(struct local_vm *vm, const char *when)
 {
 	char desc[128];
-	ml_autofree char *tail = ml_vm_stderr_tail(vm, 2000);
+	ml_autofree char *tail = stderr_tail(vm, 2000);
 
-	ml_proc_status_str(vm->exit_status, desc, sizeof(desc));
-	ml_error("QEMU (%s) %s: it %s%s%s", vm->name, when, desc, *tail ? "; stderr:\n" : "",
+	ml_proc_status_str(vm->vm.exit_status, desc, sizeof(desc));
+	ml_error("QEMU (%s) %s: it %s%s%s", vm->vm.name, when, desc, *tail ? "; stderr:\n" : "",
 		 tail);
+}
+
+/* "qemu-src.stderr" from "<out_dir>/qemu-src.stderr": what attempt.json names. */
+static char *base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	return strdup(slash ? slash + 1 : path);
 }
 
 static int local_vm_start(const struct ml_vm_spec *s, struct ml_vm **out)
 {
-	struct ml_vm *vm = calloc(1, sizeof(*vm));
+	struct local_vm *vm = calloc(1, sizeof(*vm));
+	struct ml_vm *pub = &vm->vm;
 	ml_autofree char *gdir = NULL;
 	ml_autoclose int errfd = -1;
 	const char **argv = NULL;
@@ -236,9 +291,9 @@ static int local_vm_start(const struct ml_vm_spec *s, struct ml_vm **out)
 
 	if (!vm)
 		abort();
-	*out = vm;
-	vm->ops = &ml_local_runner;
-	vm->name = strdup(s->name);
+	*out = pub;
+	pub->ops = &ml_local_runner;
+	pub->name = strdup(s->name);
 	vm->root = s->root;
 	vm->out_dir = strdup(s->out_dir);
 	vm->run_dir = strdup(s->run_dir);
@@ -246,6 +301,10 @@ static int local_vm_start(const struct ml_vm_spec *s, struct ml_vm **out)
 	vm->serial_path = ml_strdup_printf("%s/console-%s.log", s->out_dir, s->name);
 	vm->qmp_log_path = ml_strdup_printf("%s/qmp-%s.log", s->out_dir, s->name);
 	vm->probe_log_path = ml_strdup_printf("%s/probe-%s.log", s->out_dir, s->name);
+	pub->stderr_log = base_name(vm->stderr_path);
+	pub->console_log = base_name(vm->serial_path);
+	pub->qmp_log = base_name(vm->qmp_log_path);
+	pub->probe_log = base_name(vm->probe_log_path);
 	vm->qmp_sock = ml_strdup_printf("%s/qmp-%s.sock", s->run_dir, s->name);
 	vm->probe_sock = ml_strdup_printf("%s/probe-%s.sock", s->run_dir, s->name);
 	unlink(vm->qmp_sock);
@@ -257,7 +316,7 @@ static int local_vm_start(const struct ml_vm_spec *s, struct ml_vm **out)
 			return -1;
 		}
 	}
-	vm->argv = build_argv(s, vm);
+	pub->argv = build_argv(s, vm);
 
 	errfd = open(vm->stderr_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	vm->qmp_log = fopen(vm->qmp_log_path, "we");
@@ -266,11 +325,11 @@ static int local_vm_start(const struct ml_vm_spec *s, struct ml_vm **out)
 		ml_error_errno(errno, "cannot create the logs of %s in %s", s->name, s->out_dir);
 		return -1;
 	}
-	argv = calloc(json_array_size(vm->argv) + 1, sizeof(*argv));
+	argv = calloc(json_array_size(pub->argv) + 1, sizeof(*argv));
 	if (!argv)
 		abort();
-	for (size_t i = 0; i < json_array_size(vm->argv); i++)
-		argv[i] = json_string_value(json_array_get(vm->argv, i));
+	for (size_t i = 0; i < json_array_size(pub->argv); i++)
+		argv[i] = json_string_value(json_array_get(pub->argv, i));
 
 	gdir = guest_dir_of(s->kernel_path);
 	binds[0] = (struct ml_bind){ s->run_dir, ROOT_RUN_DIR, false };
@@ -286,7 +345,7 @@ static int local_vm_start(const struct ml_vm_spec *s, struct ml_vm **out)
 			.binds = s->root ? binds : NULL,
 			.n_binds = s->root ? ML_ARRAY_SIZE(binds) : 0,
 		};
-		vm->started_ms = ml_now_ms();
+		pub->started_ms = ml_now_ms();
 		if (ml_proc_spawn(&ps, &vm->pid) < 0) {
 			free(argv);
 			return ml_error_context("starting QEMU (%s)", s->name);
@@ -294,8 +353,8 @@ static int local_vm_start(const struct ml_vm_spec *s, struct ml_vm **out)
 	}
 	free(argv);
 
-	if (ml_unix_connect(vm->qmp_sock, QMP_START_TIMEOUT_MS, alive_cb, vm, &fd) < 0) {
-		if (!local_vm_alive(vm)) {
+	if (ml_unix_connect(vm->qmp_sock, QMP_START_TIMEOUT_MS, alive_cb, pub, &fd) < 0) {
+		if (!local_vm_alive(pub)) {
 			report_exit(vm, "exited at start");
 			return -1;
 		}
@@ -307,8 +366,8 @@ static int local_vm_start(const struct ml_vm_spec *s, struct ml_vm **out)
 		vm->qmp = ml_qmp_new(fd, peer, transcript, vm);
 	}
 	if (ml_qmp_handshake(vm->qmp, QMP_HANDSHAKE_TIMEOUT_MS) < 0) {
-		if (!local_vm_alive(vm) || ml_proc_wait(vm->pid, 500, &vm->exit_status) == 0) {
-			vm->exited = true;
+		if (!local_vm_alive(pub) || ml_proc_wait(vm->pid, 500, &pub->exit_status) == 0) {
+			pub->exited = true;
 			report_exit(vm, "exited during the QMP handshake");
 			return -1;
 		}
@@ -317,51 +376,163 @@ static int local_vm_start(const struct ml_vm_spec *s, struct ml_vm **out)
 	return 0;
 }
 
-static int local_probe_connect(struct ml_vm *vm, int timeout_ms)
+static int local_probe_connect(struct ml_vm *pub, int timeout_ms)
 {
+	struct local_vm *vm = local_of(pub);
 	char peer[64];
 	int fd;
 
-	if (vm->probe)
+	if (pub->probe)
 		return 0;
-	if (ml_unix_connect(vm->probe_sock, timeout_ms, alive_cb, vm, &fd) < 0)
-		return ml_error_context("probe channel of %s", vm->name);
-	snprintf(peer, sizeof(peer), "probe in %s", vm->name);
-	return ml_probe_open(fd, peer, probe_transcript, vm, &vm->probe);
+	if (ml_unix_connect(vm->probe_sock, timeout_ms, alive_cb, pub, &fd) < 0)
+		return ml_error_context("probe channel of %s", pub->name);
+	snprintf(peer, sizeof(peer), "probe in %s", pub->name);
+	return ml_probe_open(fd, peer, probe_transcript, vm, &pub->probe);
 }
 
-static bool local_vm_wait_exit(struct ml_vm *vm, int timeout_ms)
+static int local_qmp(struct ml_vm *pub, const char *cmd, json_t *args, int timeout_ms, json_t **ret)
 {
-	if (vm->exited || vm->pid <= 0)
+	struct local_vm *vm = local_of(pub);
+
+	if (ret)
+		*ret = NULL;
+	if (!vm->qmp) {
+		json_decref(args);
+		ml_error("QEMU (%s): no QMP connection", pub->name);
+		return -1;
+	}
+	return ml_qmp_execute(vm->qmp, cmd, args, timeout_ms, ret);
+}
+
+/* The destination listens on <run_dir>/mig-<name>.sock; with a capture the
+ * source sends to the tap's <run_dir>/tap-<name>.sock instead, and the tap
+ * forwards to the destination (docs/stream.md). */
+static int local_migrate_incoming(struct ml_vm *pub, struct ml_migration *m, int timeout_ms)
+{
+	struct local_vm *dst = local_of(pub);
+	ml_autofree char *sock = ml_strdup_printf("%s/mig-%s.sock", dst->run_dir, pub->name);
+	ml_autofree char *view = local_view_path(dst, sock);
+	ml_autofree char *uri = NULL;
+	struct local_migration *lm = calloc(1, sizeof(*lm));
+
+	if (!lm)
+		abort();
+	m->priv = lm;
+	if (!view) {
+		ml_error("the migration socket %s is not visible to QEMU (%s)", sock, pub->name);
+		return ML_RUNNER_LAB_ERROR;
+	}
+	uri = ml_strdup_printf("unix:%s", view);
+	if (local_qmp(pub, "migrate-incoming", json_pack("{s:s}", "uri", uri), timeout_ms, NULL) < 0)
+		return -1;
+	if (!m->capture_path) {
+		m->endpoint = ml_steal_pointer(&sock);
+		return 0;
+	}
+	{
+		ml_autofree char *tap_sock = ml_strdup_printf("%s/tap-%s.sock", dst->run_dir, pub->name);
+		struct ml_stream_tap_opts topts = { .listen_path = tap_sock, .dst_path = sock,
+						 .capture_path = m->capture_path,
+						 .lossless = m->lossless_capture };
+		if (ml_stream_tap_start_opts(&topts, &lm->tap) < 0) {
+			ml_error_context("cannot start the stream tap");
+			return ML_RUNNER_LAB_ERROR;
+		}
+		m->endpoint = ml_steal_pointer(&tap_sock);
+	}
+	return 0;
+}
+
+static int local_migrate(struct ml_vm *pub, struct ml_migration *m, json_t *params, int timeout_ms)
+{
+	struct local_vm *src = local_of(pub);
+	ml_autofree char *view = m->endpoint ? local_view_path(src, m->endpoint) : NULL;
+	ml_autofree char *uri = NULL;
+
+	if (!view) {
+		json_decref(params);
+		ml_error("the migration socket %s is not visible to QEMU (%s)",
+			 m->endpoint ? m->endpoint : "(none)", pub->name);
+		return ML_RUNNER_LAB_ERROR;
+	}
+	/* A QEMU that does not know a parameter migrates with its defaults. */
+	if (params)
+		local_qmp(pub, "migrate-set-parameters", params, 5000, NULL);
+	uri = ml_strdup_printf("unix:%s", view);
+	return local_qmp(pub, "migrate", json_pack("{s:s}", "uri", uri), timeout_ms, NULL);
+}
+
+static int local_migrate_wait(struct ml_vm *pub, const char *const *terminal_states,
+			      int timeout_ms, json_t **info)
+{
+	struct local_vm *src = local_of(pub);
+
+	if (!src->qmp) {
+		*info = NULL;
+		ml_error("QEMU (%s): no QMP connection", pub->name);
+		return -1;
+	}
+	if (ml_qmp_wait_migration(src->qmp, terminal_states, timeout_ms, info) == 0)
+		return 0;
+	return ml_qmp_last_err(src->qmp) == ML_QMP_ERR_TIMEOUT ? ML_RUNNER_TIMEOUT : -1;
+}
+
+static int local_migrate_cancel(struct ml_vm *pub, int timeout_ms)
+{
+	return local_qmp(pub, "migrate_cancel", NULL, timeout_ms, NULL);
+}
+
+static void local_migrate_end(struct ml_migration *m)
+{
+	struct local_migration *lm = m->priv;
+
+	if (lm && lm->tap) {
+		if (ml_stream_tap_finish(lm->tap, &m->stream) < 0)
+			fprintf(stderr, "miglab: warning: stream tap: %s\n", ml_error_message());
+		ml_stream_tap_free(lm->tap);
+	}
+	free(lm);
+	m->priv = NULL;
+	free(m->endpoint);
+	m->endpoint = NULL;
+}
+
+static bool local_vm_wait_exit(struct ml_vm *pub, int timeout_ms)
+{
+	struct local_vm *vm = local_of(pub);
+
+	if (pub->exited || vm->pid <= 0)
 		return true;
-	if (ml_proc_wait(vm->pid, timeout_ms, &vm->exit_status) == 0) {
-		vm->exited = true;
+	if (ml_proc_wait(vm->pid, timeout_ms, &pub->exit_status) == 0) {
+		pub->exited = true;
 		return true;
 	}
 	return false;
 }
 
-static void local_vm_stop(struct ml_vm *vm)
+static void local_vm_stop(struct ml_vm *pub)
 {
-	if (!vm)
+	struct local_vm *vm = local_of(pub);
+
+	if (!pub)
 		return;
-	if (vm->probe) {
-		ml_probe_free(vm->probe);
-		vm->probe = NULL;
+	if (pub->probe) {
+		ml_probe_free(pub->probe);
+		pub->probe = NULL;
 	}
 	if (vm->qmp) {
 		ml_qmp_free(vm->qmp);
 		vm->qmp = NULL;
 	}
-	if (vm->pid > 0 && !vm->exited) {
+	if (vm->pid > 0 && !pub->exited) {
 		int st;
 		if (ml_proc_exited(vm->pid, &st)) {
-			vm->exit_status = st;
+			pub->exit_status = st;
 		} else {
 			ml_proc_kill(vm->pid);
-			vm->exit_status = W_EXITCODE(0, SIGKILL);
+			pub->exit_status = W_EXITCODE(0, SIGKILL);
 		}
-		vm->exited = true;
+		pub->exited = true;
 	}
 	if (vm->qmp_sock)
 		unlink(vm->qmp_sock);
@@ -377,13 +548,19 @@ static void local_vm_stop(struct ml_vm *vm)
 	}
 }
 
-static void local_vm_free(struct ml_vm *vm)
+static void local_vm_free(struct ml_vm *pub)
 {
-	if (!vm)
+	struct local_vm *vm = local_of(pub);
+
+	if (!pub)
 		return;
-	local_vm_stop(vm);
-	json_decref(vm->argv);
-	free(vm->name);
+	local_vm_stop(pub);
+	json_decref(pub->argv);
+	free(pub->name);
+	free(pub->stderr_log);
+	free(pub->console_log);
+	free(pub->qmp_log);
+	free(pub->probe_log);
 	free(vm->stderr_path);
 	free(vm->serial_path);
 	free(vm->qmp_log_path);
@@ -399,7 +576,13 @@ const struct ml_runner_ops ml_local_runner = {
 	.name = "local",
 	.vm_start = local_vm_start,
 	.probe_connect = local_probe_connect,
-	.view_path = local_view_path,
+	.qmp = local_qmp,
+	.migrate_incoming = local_migrate_incoming,
+	.migrate = local_migrate,
+	.migrate_wait = local_migrate_wait,
+	.migrate_cancel = local_migrate_cancel,
+	.migrate_end = local_migrate_end,
+	.log_tail = local_log_tail,
 	.vm_alive = local_vm_alive,
 	.vm_wait_exit = local_vm_wait_exit,
 	.vm_stop = local_vm_stop,

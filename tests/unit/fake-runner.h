@@ -1,0 +1,48 @@
+/* A fake runner for unit tests of the cell (tests/unit/test-cell.c): it fills
+ * struct ml_runner_ops like runners/local.c, but no QEMU runs. Each VM's QMP
+ * is a replay peer (qmp-replay.h) playing recorded conversations from
+ * tests/data/qmp/; its probe channel is a scripted peer speaking
+ * docs/probe-protocol.md for one guest that migrates from VM to VM (its boot
+ * id survives migration and changes on system_reset, its heartbeat counts
+ * up on every status). Nothing sleeps: a VM "exits" when the test's plan
+ * says so (after quit, or when its QMP connection is lost). */
+#ifndef FAKE_RUNNER_H
+#define FAKE_RUNNER_H
+
+#include <stdbool.h>
+
+#include "qmp-replay.h"
+#include "runner.h"
+
+/* What one VM of the cell (by role: "src", "dst", "back") does. */
+struct fake_vm_plan {
+	/* Its QMP conversation from the greeting on (the peer takes it);
+	 * NULL: QEMU refuses to start, printing stderr_text and exiting with
+	 * exit_status. */
+	struct qr_script *qmp;
+	/* The socket path the recorded migrate command of the VM migrating
+	 * into this one names ("/w/in.sock"): migrate_incoming's endpoint. */
+	const char *endpoint;
+	/* A lost QMP connection means the process exited with exit_status. */
+	bool dies_on_hangup;
+	int exit_status; /* a wait(2) status */
+	const char *stderr_text;
+	/* The guest's probe does not answer while the guest runs here. */
+	bool probe_silent;
+};
+
+struct fake_world {
+	struct fake_vm_plan src, dst, back;
+	/* Filled as the cell runs: the replay peers' mismatches, one line per
+	 * VM that had one ("dst: expected ..., the client sent ..."). */
+	char qmp_errors[4096];
+	int vms_started, vms_freed;
+};
+
+/* The world the fake runner's VMs live in, until fake_runner_end(). */
+void fake_runner_begin(struct fake_world *w);
+void fake_runner_end(void);
+
+extern const struct ml_runner_ops fake_runner;
+
+#endif

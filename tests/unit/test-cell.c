@@ -1,0 +1,415 @@
+/* The cell's state machine (lab/cell.c) without root or QEMU: the fake
+ * runner (fake-runner.h) replays recorded QMP conversations of QEMU 7.2.22
+ * (source and back) and 11.1.3 (destination) from tests/data/qmp/ and plays
+ * the guest's probe; each scenario checks the attempt.json the cell writes:
+ * its outcome, the phase where it stopped and the evidence.
+ *
+ * The recordings have no query-kvm, migrate-set-parameters,
+ * migrate-incoming or system_reset (the recorder started its destination
+ * with -incoming unix:...): those exchanges are written here by hand
+ * (hand_ok, query_kvm), in the reply shapes of QEMU's QAPI schema, and say
+ * so. Everything else is a recorded section. */
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include <jansson.h>
+
+#include "cell.h"
+#include "fake-runner.h"
+#include "ml-layout.h"
+#include "ml-buf.h"
+#include "ml-error.h"
+#include "ml-fs.h"
+#include "ml-json.h"
+#include "qmp-replay.h"
+#include "testhelp.h"
+#include "ml-common.h"
+
+#define FX_SRC "qemu-7.2.txt"
+#define FX_DST "qemu-11.1.txt"
+
+struct cell_test {
+	char *dir;
+	struct ml_build src, dst;
+	struct ml_guest guest;
+	struct ml_cell_spec spec;
+	struct fake_world world;
+	json_t *attempt; /* attempt.json after run_cell() */
+};
+
+static int setup(void **state)
+{
+	struct cell_test *t = calloc(1, sizeof(*t));
+	json_t *machines = json_pack("[{s:s}]", "name", "pc-q35-7.2");
+
+	t->dir = ml_test_tmpdir();
+	t->src = (struct ml_build){ .spec = "debian:bookworm", .kind = ML_PROVIDER_DEBIAN,
+				    .suite = "bookworm", .qemu = "/usr/bin/qemu-system-x86_64",
+				    .version = "7.2.22", .machines = machines };
+	t->dst = (struct ml_build){ .spec = "debian:sid", .kind = ML_PROVIDER_DEBIAN,
+				    .suite = "sid", .qemu = "/usr/bin/qemu-system-x86_64",
+				    .version = "11.1.3", .machines = machines };
+	t->guest = (struct ml_guest){ .provider = "debian:bookworm", .suite = "bookworm",
+				      .kernel_path = "/nonexistent/vmlinuz",
+				      .initrd_path = "/nonexistent/initrd.img" };
+	t->spec = (struct ml_cell_spec){
+		.src = &t->src,
+		.dst = &t->dst,
+		.guest = &t->guest,
+		.kernel_spec = "debian:bookworm",
+		.machine = "pc-q35-7.2",
+		.boot_timeout_ms = 2000,
+		.migrate_timeout_ms = 5000,
+		.verify_timeout_ms = 2000,
+		.resume_timeout_ms = 1000,
+		.runner = &fake_runner,
+	};
+	ml_cell_spec_defaults(&t->spec);
+	*state = t;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct cell_test *t = *state;
+
+	json_decref(t->attempt);
+	json_decref(t->src.machines);
+	ml_test_rmtree(t->dir);
+	free(t->dir);
+	free(t);
+	return 0;
+}
+
+/* A QEMU that started: greeting and capabilities, as recorded. */
+static struct qr_script *qemu_started(const char *fixture)
+{
+	struct qr_script *s = qr_script_new();
+
+	qr_load(s, fixture, "greeting", QR_BOTH);
+	qr_load(s, fixture, "capabilities", QR_BOTH);
+	return s;
+}
+
+/* Hand-written (not recorded): a command QEMU answers with {}. */
+static void hand_ok(struct qr_script *s, const char *command)
+{
+	qr_expect(s, command);
+	qr_send(s, "{\"return\": {}, \"id\": 0}");
+}
+
+/* Hand-written (not recorded): query-kvm of a TCG guest. */
+static void query_kvm(struct qr_script *s)
+{
+	qr_expect(s, "{\"execute\":\"query-kvm\",\"id\":0}");
+	qr_send(s, "{\"return\": {\"enabled\": false, \"present\": true}, \"id\": 0}");
+}
+
+#define SET_PARAMS "{\"execute\":\"migrate-set-parameters\",\"arguments\":{\"max-bandwidth\":8589934592},\"id\":0}"
+#define INCOMING(path) "{\"execute\":\"migrate-incoming\",\"arguments\":{\"uri\":\"unix:" path "\"},\"id\":0}"
+#define SYSTEM_RESET "{\"execute\":\"system_reset\",\"id\":0}"
+
+/* The source migrating to /w/in.sock until completed (recorded). */
+static void migrates_out(struct qr_script *s, const char *fixture)
+{
+	hand_ok(s, SET_PARAMS);
+	qr_load(s, fixture, "migrate-to-dst", QR_BOTH);
+	qr_load(s, fixture, "query-migrate-completed", QR_BOTH);
+}
+
+static void run_cell(struct cell_test *t)
+{
+	enum ml_verdict outcome;
+	ml_autofree char *id = ml_cell_id(&t->spec);
+	ml_autofree char *cell_dir = ml_layout_cell_dir(t->dir, id);
+	ml_autofree char *att_dir = ml_layout_attempt_dir(cell_dir, 1);
+	ml_autofree char *path = ml_layout_file(att_dir, ML_LAYOUT_ATTEMPT_FILE);
+	json_error_t jerr;
+
+	/* The recorded migrations go to unix:/w/in.sock. */
+	if (!t->world.dst.endpoint)
+		t->world.dst.endpoint = "/w/in.sock";
+	if (!t->world.back.endpoint)
+		t->world.back.endpoint = "/w/in.sock";
+	fake_runner_begin(&t->world);
+	assert_int_equal(ml_cell_run(&t->spec, t->dir, "test-run", 1, &outcome), 0);
+	fake_runner_end();
+	t->attempt = json_load_file(path, 0, &jerr);
+	if (!t->attempt)
+		fail_msg("%s: %s", path, jerr.text);
+	/* Every VM the cell started was stopped and freed. */
+	assert_int_equal(t->world.vms_started, t->world.vms_freed);
+}
+
+/* The phases attempt.json lists, "name:status" joined by spaces. */
+static char *phase_list(const json_t *doc)
+{
+	struct ml_buf b = ML_BUF_INIT(0);
+	size_t i;
+	json_t *p;
+
+	json_array_foreach(json_object_get(doc, "phases"), i, p)
+		ml_buf_printf(&b, "%s%s:%s", i ? " " : "", ml_json_str(p, "name"),
+			      ml_json_str(p, "status"));
+	return b.data ? b.data : strdup("");
+}
+
+static json_t *phase_named(const json_t *doc, const char *name)
+{
+	size_t i;
+	json_t *p;
+
+	json_array_foreach(json_object_get(doc, "phases"), i, p)
+		if (strcmp(ml_json_str(p, "name"), name) == 0)
+			return p;
+	fail_msg("no phase %s", name);
+	return NULL;
+}
+
+static const char *failure_str(const json_t *doc, const char *key)
+{
+	return ml_json_str(json_object_get(doc, "failure"), key);
+}
+
+static void assert_outcome(const struct cell_test *t, const char *outcome, const char *phase,
+			   const char *reason)
+{
+	assert_string_equal(ml_json_str(t->attempt, "outcome"), outcome);
+	assert_string_equal(ml_json_str(t->attempt, "reason"), reason);
+	if (phase)
+		assert_string_equal(failure_str(t->attempt, "phase"), phase);
+}
+
+/* ---- scenarios --------------------------------------------------------- */
+
+/* The whole table: 7.2 -> 11.1 -> 7.2, the guest reset on 11.1. */
+static void test_pass(void **state)
+{
+	struct cell_test *t = *state;
+	struct qr_script *src = qemu_started(FX_SRC), *dst = qemu_started(FX_DST);
+	struct qr_script *back = qemu_started(FX_SRC);
+	ml_autofree char *phases = NULL;
+	json_t *fwd, *logs;
+
+	query_kvm(src);
+	migrates_out(src, FX_SRC);
+	qr_load(src, FX_SRC, "quit", QR_BOTH);
+
+	hand_ok(dst, INCOMING("/w/in.sock"));
+	qr_load(dst, FX_DST, "query-status-running", QR_BOTH);
+	hand_ok(dst, SYSTEM_RESET);
+	migrates_out(dst, FX_DST);
+	qr_load(dst, FX_DST, "quit", QR_BOTH);
+
+	hand_ok(back, INCOMING("/w/in.sock"));
+	qr_load(back, FX_SRC, "query-status-running", QR_BOTH);
+	qr_load(back, FX_SRC, "quit", QR_BOTH); /* at collect */
+
+	t->world.src.qmp = src;
+	t->world.dst.qmp = dst;
+	t->world.back.qmp = back;
+	run_cell(t);
+
+	assert_string_equal(t->world.qmp_errors, "");
+	assert_outcome(t, "pass", NULL, "forward and back migrations passed");
+	assert_null(json_object_get(t->attempt, "failure"));
+	phases = phase_list(t->attempt);
+	assert_string_equal(phases, "boot-src:pass migrate-forward:pass live-dst:pass "
+				    "reboot-dst:pass migrate-back:pass back-src:pass");
+	assert_string_equal(ml_json_str(t->attempt, "accel_actual"), "tcg");
+	/* The figures are query-migrate's, as recorded: 7.2's to 11.1, 11.1's back. */
+	fwd = json_object_get(phase_named(t->attempt, "migrate-forward"), "figures");
+	assert_string_equal(ml_json_str(fwd, "status"), "completed");
+	assert_int_equal(ml_json_int(fwd, "total-time", -1), 22);
+	assert_int_equal(ml_json_int(fwd, "ram-transferred", -1), 783479);
+	assert_int_equal(ml_json_int(json_object_get(phase_named(t->attempt, "migrate-back"),
+						     "figures"), "total-time", -1), 23);
+	logs = json_object_get(t->attempt, "logs");
+	assert_string_equal(ml_json_str(logs, "qemu_stderr_dst"), "qemu-dst.stderr");
+	assert_string_equal(ml_json_str(logs, "console_back"), "console-back.log");
+	assert_string_equal(ml_json_str(logs, "abi_reboot-dst"), "abi-reboot-dst.json");
+	assert_string_equal(ml_json_str(logs, "abi_back-src"), "abi-back-src.json");
+}
+
+/* skip_reboot and skip_abi leave their rows out of the table's run. */
+static void test_pass_without_reboot_and_abi(void **state)
+{
+	struct cell_test *t = *state;
+	struct qr_script *src = qemu_started(FX_SRC), *dst = qemu_started(FX_DST);
+	struct qr_script *back = qemu_started(FX_SRC);
+	ml_autofree char *phases = NULL;
+
+	query_kvm(src);
+	migrates_out(src, FX_SRC);
+	qr_load(src, FX_SRC, "quit", QR_BOTH);
+	hand_ok(dst, INCOMING("/w/in.sock"));
+	qr_load(dst, FX_DST, "query-status-running", QR_BOTH);
+	migrates_out(dst, FX_DST);
+	qr_load(dst, FX_DST, "quit", QR_BOTH);
+	hand_ok(back, INCOMING("/w/in.sock"));
+	qr_load(back, FX_SRC, "query-status-running", QR_BOTH);
+	qr_load(back, FX_SRC, "quit", QR_BOTH);
+
+	t->spec.skip_reboot = true;
+	t->spec.skip_abi = true;
+	t->world.src.qmp = src;
+	t->world.dst.qmp = dst;
+	t->world.back.qmp = back;
+	run_cell(t);
+
+	assert_string_equal(t->world.qmp_errors, "");
+	assert_outcome(t, "pass", NULL, "forward and back migrations passed");
+	phases = phase_list(t->attempt);
+	assert_string_equal(phases, "boot-src:pass migrate-forward:pass migrate-back:pass");
+}
+
+/* The source says "failed" with an error-desc (recorded: 7.2 migrating to a
+ * socket nobody listens on). */
+static void test_migration_failed(void **state)
+{
+	struct cell_test *t = *state;
+	struct qr_script *src = qemu_started(FX_SRC), *dst = qemu_started(FX_DST);
+	ml_autofree char *phases = NULL;
+
+	query_kvm(src);
+	hand_ok(src, SET_PARAMS);
+	qr_load(src, FX_SRC, "migrate-unix-nobody", QR_BOTH);
+	qr_load(src, FX_SRC, "query-migrate-failed", QR_BOTH);
+	qr_load(src, FX_SRC, "quit", QR_BOTH);
+	hand_ok(dst, INCOMING("/w/nobody.sock"));
+	qr_load(dst, FX_DST, "quit", QR_BOTH);
+
+	t->world.src.qmp = src;
+	t->world.dst.qmp = dst;
+	t->world.dst.endpoint = "/w/nobody.sock";
+	run_cell(t);
+
+	assert_string_equal(t->world.qmp_errors, "");
+	assert_outcome(t, "fail", "migrate-forward", "the migration failed");
+	assert_string_equal(failure_str(t->attempt, "evidence"),
+			    "source: migration failed: Failed to connect to '/w/nobody.sock': "
+			    "No such file or directory\nQEMU (dst) is still running; stderr:\n");
+	phases = phase_list(t->attempt);
+	assert_string_equal(phases, "boot-src:pass migrate-forward:fail");
+	assert_string_equal(ml_json_str(json_object_get(phase_named(t->attempt, "migrate-forward"),
+							"figures"), "status"), "failed");
+}
+
+/* The source says completed, then the destination's QMP goes away: it died. */
+static void test_dst_dies_after_completed(void **state)
+{
+	struct cell_test *t = *state;
+	struct qr_script *src = qemu_started(FX_SRC), *dst = qemu_started(FX_DST);
+
+	query_kvm(src);
+	migrates_out(src, FX_SRC);
+	qr_load(src, FX_SRC, "quit", QR_BOTH);
+	hand_ok(dst, INCOMING("/w/in.sock"));
+	qr_close(dst);
+
+	t->world.src.qmp = src;
+	t->world.dst.qmp = dst;
+	t->world.dst.dies_on_hangup = true;
+	t->world.dst.exit_status = W_EXITCODE(0, SIGABRT);
+	t->world.dst.stderr_text = "qemu-system-x86_64: load of migration failed: Invalid argument\n";
+	run_cell(t);
+
+	assert_string_equal(t->world.qmp_errors, "");
+	assert_outcome(t, "fail", "migrate-forward",
+		       "the destination QEMU died after the source reported completed");
+	assert_non_null(strstr(failure_str(t->attempt, "evidence"), "QEMU (dst) "));
+	assert_non_null(strstr(failure_str(t->attempt, "evidence"),
+			       "; stderr:\nqemu-system-x86_64: load of migration failed: Invalid argument"));
+	assert_non_null(json_object_get(t->attempt, "exit_dst"));
+}
+
+/* The destination stays paused (11.1's recorded query-status "paused"). */
+static void test_dst_stays_paused(void **state)
+{
+	struct cell_test *t = *state;
+	struct qr_script *src = qemu_started(FX_SRC), *dst = qemu_started(FX_DST);
+
+	query_kvm(src);
+	migrates_out(src, FX_SRC);
+	qr_load(src, FX_SRC, "quit", QR_BOTH);
+	hand_ok(dst, INCOMING("/w/in.sock"));
+	/* The reply line of the recorded section query-status-paused (11.1). */
+	qr_answer_forever(dst, "{\"execute\":\"query-status\",\"id\":14}",
+			  "{\"return\": {\"status\": \"paused\", \"running\": false}, \"id\": 14}");
+
+	t->world.src.qmp = src;
+	t->world.dst.qmp = dst;
+	t->world.dst.stderr_text = "qemu-system-x86_64: warning: Machine type 'pc-q35-7.2' is deprecated\n";
+	run_cell(t);
+
+	assert_outcome(t, "fail", "migrate-forward",
+		       "the destination did not resume the guest: its status is 'paused' 1 s "
+		       "after the source completed");
+	assert_string_equal(failure_str(t->attempt, "evidence"),
+			    "qemu-system-x86_64: warning: Machine type 'pc-q35-7.2' is deprecated");
+	/* At collect the cell asked the paused destination to quit. */
+	assert_non_null(strstr(t->world.qmp_errors, "dst: "));
+	assert_non_null(strstr(t->world.qmp_errors, "\"quit\""));
+}
+
+/* After the migration the guest's probe does not answer. */
+static void test_probe_silent_after_migration(void **state)
+{
+	struct cell_test *t = *state;
+	struct qr_script *src = qemu_started(FX_SRC), *dst = qemu_started(FX_DST);
+
+	query_kvm(src);
+	migrates_out(src, FX_SRC);
+	qr_load(src, FX_SRC, "quit", QR_BOTH);
+	hand_ok(dst, INCOMING("/w/in.sock"));
+	qr_load(dst, FX_DST, "query-status-running", QR_BOTH);
+	qr_load(dst, FX_DST, "quit", QR_BOTH);
+
+	t->spec.verify_timeout_ms = 300;
+	t->world.src.qmp = src;
+	t->world.dst.qmp = dst;
+	t->world.dst.probe_silent = true;
+	run_cell(t);
+
+	assert_string_equal(t->world.qmp_errors, "");
+	assert_outcome(t, "fail", "migrate-forward",
+		       "the guest hangs after migration: the probe does not answer");
+	assert_non_null(strstr(failure_str(t->attempt, "evidence"),
+			       "\nguest console (last lines):\nmiglab-probe: serving on /dev/vport1p1\n"));
+}
+
+/* QEMU refuses to start: its own words are the evidence. */
+static void test_qemu_refuses_to_start(void **state)
+{
+	struct cell_test *t = *state;
+	ml_autofree char *phases = NULL;
+
+	t->world.src.exit_status = W_EXITCODE(1, 0);
+	t->world.src.stderr_text = "qemu-system-x86_64: unsupported machine type\n"
+				   "Use -machine help to list supported machines\n";
+	run_cell(t);
+
+	assert_outcome(t, "fail", "boot-src", "QEMU (src, 7.2.22) failed to start");
+	assert_non_null(strstr(failure_str(t->attempt, "evidence"), "QEMU (src) exited at start: it "));
+	assert_non_null(strstr(failure_str(t->attempt, "evidence"),
+			       "stderr:\nqemu-system-x86_64: unsupported machine type\n"));
+	phases = phase_list(t->attempt);
+	assert_string_equal(phases, "boot-src:fail");
+	assert_string_equal(ml_json_str(json_object_get(t->attempt, "logs"), "qemu_stderr_src"),
+			    "qemu-src.stderr");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_pass, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pass_without_reboot_and_abi, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migration_failed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dst_dies_after_completed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dst_stays_paused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_probe_silent_after_migration, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_qemu_refuses_to_start, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
