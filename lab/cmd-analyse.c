@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "export.h"
+#include "host.h"
 #include "judge.h"
 #include "ml-layout.h"
 #include "ml-error.h"
@@ -42,47 +43,38 @@ static char *resolve_run(const char *results_dir, const char *arg)
 	return ml_path_join(results_dir, arg);
 }
 
-/* Scalar host facts that differ, and the CPU flags only one host has. */
+/* What differs between the hosts of two runs (results/host.h). */
 static void compare_hosts(json_t *a, json_t *b)
 {
-	const char *key;
-	json_t *va;
-	bool same = true;
+	json_t *cmp = ml_host_compare(a, b);
+	json_t *d;
+	size_t i;
 
 	printf("\nhosts:\n");
-	json_object_foreach(a, key, va) {
-		json_t *vb = json_object_get(b, key);
-		if (json_is_array(va) || json_equal(va, vb))
-			continue;
-		if (strcmp(key, "hostname") != 0 && strcmp(key, "memory") != 0)
-			same = false;
-		{
-			char *sa = json_dumps(va, JSON_ENCODE_ANY), *sb = vb ? json_dumps(vb, JSON_ENCODE_ANY) : NULL;
-			printf("  %-14s %s -> %s\n", key, sa ? sa : "?", sb ? sb : "(absent)");
-			free(sa);
-			free(sb);
-		}
+	if (!cmp) {
+		printf("  (a run has no host fingerprint: %s)\n", ml_error_message());
+		return;
+	}
+	json_array_foreach(json_object_get(cmp, "differences"), i, d) {
+		char *sa = json_dumps(json_object_get(d, "a"), JSON_ENCODE_ANY);
+		char *sb = json_dumps(json_object_get(d, "b"), JSON_ENCODE_ANY);
+		printf("  %-16s %s -> %s%s\n", ml_json_str(d, "key"), sa ? sa : "null", sb ? sb : "null",
+		       ml_json_bool(d, "significant", true) ? "" : " (not significant)");
+		free(sa);
+		free(sb);
 	}
 	for (int k = 0; k < 2; k++) {
-		json_t *x = json_object_get(k ? b : a, "flags"), *y = json_object_get(k ? a : b, "flags"), *f;
-		size_t i, j, n = 0;
-		json_array_foreach(x, i, f) {
-			bool found = false;
-			json_t *g;
-			json_array_foreach(y, j, g)
-				found |= json_equal(f, g) != 0;
-			if (found)
-				continue;
-			if (!n++)
-				printf("  flags only on the %s host:", k ? "second" : "first");
+		json_t *only = json_object_get(cmp, k ? "flags_only_b" : "flags_only_a"), *f;
+		if (!json_array_size(only))
+			continue;
+		printf("  CPU flags only on the %s host:", k ? "second" : "first");
+		json_array_foreach(only, i, f)
 			printf(" %s", json_string_value(f));
-			same = false;
-		}
-		if (n)
-			printf("\n");
+		printf("\n");
 	}
-	if (same)
+	if (ml_json_bool(cmp, "same", false))
 		printf("  the same CPU, microcode, kernel and accelerator\n");
+	json_decref(cmp);
 }
 
 /* Which cells are judged differently in two runs of one matrix. */

@@ -607,7 +607,11 @@ static void print_summary(const char *dir, json_t *summary, json_t *docs)
 			printf("\nneeds attention:\n");
 			header = true;
 		}
-		printf("  %-12s %s\n        %s\n", cat, ml_json_str(c, "cell_id"), ml_json_str(c, "reason"));
+		{
+			const char *cls = ml_json_str(json_object_get(c, "failure"), "class");
+			printf("  %-12s %s\n        %s%s%s%s\n", cat, ml_json_str(c, "cell_id"), cls ? "[" : "",
+			       cls ? cls : "", cls ? "] " : "", ml_json_str(c, "reason"));
+		}
 	}
 	printf("\nrun: %s\n", dir);
 }

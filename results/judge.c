@@ -419,6 +419,15 @@ static json_t *judge_attempt(const struct ml_judge_rules *r, const char *cell_di
 				ml_json_set(failure, "family", json_incref(json_object_get(cls, "class")));
 		}
 		ml_error_reset();
+		/* The lab's step failed because the guest broke (its console shows
+		 * an oops, or the probe died of an invalid opcode): a guest failure. */
+		if (strcmp(verdict, "error") == 0 &&
+		    (str_eq(ml_json_str(failure, "class"), "guest-panicked") ||
+		     str_eq(ml_json_str(failure, "class"), "cpu-feature-lost"))) {
+			free(verdict);
+			verdict = strdup("fail");
+			ml_json_set_str(doc, "verdict", verdict);
+		}
 		direction = ml_judge_phase_direction(ml_json_str(failure, "phase"));
 		if (direction) {
 			bool back = strcmp(direction, "back") == 0;
