@@ -16,6 +16,8 @@
 
 #define RUN_OLD "20261101-000000-aaaa"
 #define RUN_NEW "20261102-000000-bbbb"
+#define RUN_JUDGED "20261103-000000-cccc"
+#define CELL_CTL "bookworm-to-bookworm-pc-q35-7.2-k-bookworm-11111111"
 #define CELL_FWD "bookworm-to-trixie-pc-q35-7.2-k-bookworm-22222222"
 #define CELL_FX "bookworm-to-trixie-pc-i440fx-7.2-k-bookworm-33333333"
 
@@ -233,6 +235,41 @@ static void test_site(void **state)
 		assert_non_null(strstr(p, "CPU flags not recorded"));
 	}
 	assert_true(ml_path_exists(ml_test_data("web/results/" RUN_OLD "/run.json")));
+	/* A judged run: categories in the grid, the build failing its own
+	 * control named once, and an unsound cell neither a new failure nor a
+	 * fix against the run before (where it failed). */
+	{
+		ml_autofree char *jr = read_page(out, RUN_JUDGED "/index.html");
+		ml_autofree char *jc = read_page(out, RUN_JUDGED "/cells/" CELL_FWD ".html");
+		ml_autofree char *jdir = ml_strdup_printf("%s/%s/cells", out, RUN_JUDGED);
+		check_dir_pages(jdir);
+		assert_safe_page("judged run page", jr);
+		assert_non_null(strstr(jr, "<a class=\"sq v-source-unsound\" href=\"cells/" CELL_FWD ".html\""));
+		assert_non_null(strstr(jr, "<a class=\"sq v-intermittent\" href=\"cells/" CELL_CTL ".html\""));
+		p = strstr(jr, "id=\"unsound-builds\"");
+		assert_non_null(p);
+		assert_non_null(strstr(p, "QEMU 7.2.22 (debian:bookworm) fails migrating to itself here: 2 of 3 attempts"));
+		assert_true(strstr(p, CELL_CTL) && strstr(p, CELL_CTL) < strstr(p, "</section>"));
+		assert_non_null(strstr(jr, "<span class=\"badge v-source-unsound\">1 source-unsound</span>"));
+		/* regressions: the unsound cell is not "fixed", the i440fx cell still fails */
+		p = strstr(jr, "id=\"fixed\"");
+		assert_true(!p || !strstr(p, CELL_FWD) || strstr(p, CELL_FWD) > strstr(p, "</table>"));
+		p = strstr(jr, "id=\"new-failures\"");
+		assert_non_null(p);
+		assert_true(strstr(p, CELL_FX) && strstr(p, CELL_FX) < strstr(p, "</table>"));
+		/* the attention list leaves the unsound cell to the build's line */
+		p = strstr(jr, "id=\"attention-table\"");
+		assert_non_null(p);
+		assert_true(!strstr(p, CELL_FWD) || strstr(p, CELL_FWD) > strstr(p, "</table>"));
+		/* the cell page: attempts, the build defect, the direction, logs from attempts/1 */
+		assert_safe_page("judged cell page", jc);
+		assert_non_null(strstr(jc, "id=\"attempts\""));
+		assert_non_null(strstr(jc, "3 of 3 attempt(s) failed"));
+		assert_non_null(strstr(jc, "id=\"unsound\""));
+		assert_non_null(strstr(jc, "a defect of that build on this host, not of the pair"));
+		assert_non_null(strstr(jc, "id=\"direction\">debian:bookworm (QEMU 7.2.22) -&gt; debian:trixie (QEMU 10.0.13)"));
+		assert_non_null(strstr(jc, "/cells/" CELL_FWD "/attempts/1/qemu-dst.stderr\">qemu-dst.stderr</a>"));
+	}
 	{
 		ml_autofree char *css = ml_path_join(out, "assets/miglab.css");
 		ml_autofree char *js = ml_path_join(out, "assets/miglab.js");

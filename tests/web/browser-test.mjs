@@ -12,6 +12,7 @@ import { pathToFileURL } from 'node:url';
 const [executablePath, indexPath, artifacts] = process.argv.slice(2);
 const site = dirname(indexPath);
 const RUN = '20261102-000000-bbbb';
+const JUDGED = '20261103-000000-cccc';
 const FWD = 'bookworm-to-trixie-pc-q35-7.2-k-bookworm-22222222';
 const FX = 'bookworm-to-trixie-pc-i440fx-7.2-k-bookworm-33333333';
 const problems = [];
@@ -49,7 +50,7 @@ try {
   };
 
   await open('index.html');
-  check(await page.locator('table.runs tbody tr').count() === 2, 'index lists both fixture runs');
+  check(await page.locator('table.runs tbody tr').count() === 3, 'index lists the three fixture runs');
   check(await page.locator('svg.trend rect.v-fail').count() >= 2, 'index has the trend chart');
 
   await open(`${RUN}/index.html`);
@@ -98,6 +99,19 @@ try {
     'cell page has the command to reproduce');
   await page.screenshot({ path: join(artifacts, 'cell-page.png'), fullPage: true });
 
+  // a judged run: a build failing its own control, the cell it explains
+  await open(`${JUDGED}/index.html`);
+  check(await page.locator('#unsound-builds').isVisible(), 'judged run: the unsound build is named');
+  check((await page.locator('#unsound-builds').textContent()).includes('fails migrating to itself here: 2 of 3 attempts'),
+    'judged run: with its rate');
+  check(await cls(FWD) === 'sq v-source-unsound', 'judged run: the unsound cell is marked');
+  check((await page.locator(`table.matrix a.sq[href="cells/${FWD}.html"] b`).textContent()) === 'U',
+    'judged run: the mark is a symbol, not only a colour');
+  await page.screenshot({ path: join(artifacts, 'judged-run-page.png'), fullPage: true });
+  await open(`${JUDGED}/cells/${FWD}.html`);
+  check(await page.locator('#attempts tbody tr').count() === 3, 'judged cell: its three attempts');
+  check(await page.locator('#unsound').isVisible(), 'judged cell: the build defect is said');
+
   // the hostile cell, reached from the grid
   await open(`${RUN}/index.html`);
   const href = await page.locator('table.matrix a.sq[data-c="unclassified"]').getAttribute('href');
@@ -116,7 +130,7 @@ try {
 }
 
 for (const p of problems) console.log(`# problem: ${p}`);
-for (const f of ['run-page.png', 'run-page-phone.png', 'cell-page.png', 'hostile-cell-page.png'])
+for (const f of ['run-page.png', 'run-page-phone.png', 'cell-page.png', 'judged-run-page.png', 'hostile-cell-page.png'])
   console.log(`screenshot: ${join(artifacts, f)}`);
 console.log(`1..${checks}`);
 process.exit(problems.length ? 1 : 0);

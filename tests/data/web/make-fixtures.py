@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
-"""Regenerate tests/data/web/results/: two small runs of the matrix
+"""Regenerate tests/data/web/results/: three small runs of the matrix
 "fixture" for the dashboard's tests (tests/unit/test-web.c and
-tests/web/). Run from this directory; the output is committed."""
+tests/web/). The first two are in the shape before the judging stage
+(miglab-cell/1, evidence beside cell.json); the third is judged
+(miglab-cell/2: attempts/<N>/, categories, a build failing its own control).
+Run from this directory; the output is committed."""
 import json, os, shutil
 
 HOSTILE = "<script>alert(1)</script> \"quoted\" 'single' </textarea></pre><img src=x onerror=alert(2)>"
@@ -90,7 +93,29 @@ def cell(run_id, cid, src, dst, machine, kernel, verdict, reason, failure=None, 
         logs.update(evidence_logs)
     return doc, logs
 
-def write_run(root, run_id, started, cells, host):
+def judged(doc, logs, category, attempts, unsound=None, direction=None):
+    """A cell in the judged shape: evidence in attempts/<N>/, its judgement in cell.json."""
+    doc["schema"] = "miglab-cell/2"
+    doc["category"] = category
+    doc["evidence_dir"] = "attempts/1"
+    doc["attempts"] = [{"attempt": n + 1, "verdict": v, "outcome": v, "reason": doc["reason"],
+                        "class": doc.get("failure", {}).get("class") if v == "fail" else None,
+                        "lossless_capture": n > 0, "wall_ms": 16500, "dir": "attempts/%d" % (n + 1)}
+                       for n, v in enumerate(attempts)]
+    failed = sum(1 for v in attempts if v == "fail")
+    doc["repeat"] = {"kind": "single" if len(attempts) == 1 else "deterministic" if failed == len(attempts)
+                     else "intermittent" if failed else "none-failed",
+                     "attempts": len(attempts), "judged": len(attempts), "failed": failed, "lab_errors": 0,
+                     "text": "%d of %d attempt(s) failed" % (failed, len(attempts))}
+    doc["control"] = doc["inputs"]["src"]["provider"] == doc["inputs"]["dst"]["provider"]
+    if unsound:
+        doc["unsound"] = unsound
+    if direction:
+        doc["failure"]["direction"] = direction
+    doc["_attempt_dir"] = "attempts/1"
+    return doc, logs
+
+def write_run(root, run_id, started, cells, host, extra=None):
     rdir = os.path.join(root, run_id)
     os.makedirs(os.path.join(rdir, "cells"))
     counts = {}
@@ -99,16 +124,19 @@ def write_run(root, run_id, started, cells, host):
         cdir_name = doc.get("_dir", doc["cell_id"])
         doc.pop("_dir", None)
         cdir = os.path.join(rdir, "cells", cdir_name)
-        os.makedirs(cdir)
+        edir = os.path.join(cdir, doc.pop("_attempt_dir", ""))
+        os.makedirs(edir, exist_ok=True)
         with open(os.path.join(cdir, "cell.json"), "w") as f:
             json.dump(doc, f, indent=2, sort_keys=True)
         for name in doc["logs"].values():
-            with open(os.path.join(cdir, name), "wb") as f:
+            with open(os.path.join(edir, name), "wb") as f:
                 f.write(logs.get(name, b""))
         counts[doc["verdict"]] = counts.get(doc["verdict"], 0) + 1
         summary.append({"cell_id": doc["cell_id"], "verdict": doc["verdict"], "src": doc["inputs"]["src"]["provider"],
                         "dst": doc["inputs"]["dst"]["provider"], "machine": doc["machine"],
                         "kernel": doc["inputs"]["kernel"], "wall_ms": doc["wall_ms"]})
+        if "category" in doc:
+            summary[-1]["category"] = doc["category"]
     run = {"schema": "miglab-run/1", "run_id": run_id, "kind": "matrix", "state": "done",
            "started_at": started, "matrix": {"name": "fixture", "path": "/work/main/matrix/fixture.ini",
                                              "sha256": "0f" * 32},
@@ -117,6 +145,8 @@ def write_run(root, run_id, started, cells, host):
                                     "kernel_package_version": "6.1.176-1"}},
            "host": host,
            "counts": counts, "cells": summary, "wall_ms": 60000, "accel": "tcg"}
+    if extra:
+        run.update(extra)
     with open(os.path.join(rdir, "run.json"), "w") as f:
         json.dump(run, f, indent=2, sort_keys=True)
 
@@ -185,5 +215,49 @@ def main():
     new.append((doc, logs))
     write_run(root, "20261101-000000-aaaa", "2026-11-01T00:00:00Z", old, HOST_OLD)
     write_run(root, "20261102-000000-bbbb", "2026-11-02T00:00:00Z", new, HOST_NEW)
+
+    # Judged: 7.2.22 fails migrating to itself in 2 of 3 attempts here, and
+    # the forward cell fails the same way (source-unsound), which is neither a
+    # new failure nor a fix against the run before; i440fx fails every time.
+    run3 = "20261103-000000-cccc"
+    panic = {"phase": "migrate-forward", "evidence": "boot_id before: a, after: b",
+             "class": "guest-panicked", "title": "The guest kernel panicked", "family": "guest-state-lost",
+             "matched": "dst console: Kernel panic - not syncing: Fatal exception in interrupt",
+             "oops": "general protection fault ...\nRIP: 0010:rb_next+0x14/0x50"}
+    unsound = {"role": "source", "build": "debian:bookworm", "version": "7.2.22", "family": "guest-state-lost",
+               "control": ids["ctl"], "control_failed": 2, "control_attempts": 3,
+               "text": "QEMU 7.2.22 (debian:bookworm) fails migrating to itself the same way here "
+                       "(guest-state-lost, 2 of 3 attempts of its control cell): a defect of that build "
+                       "on this host, not of the pair"}
+    fwd_dir = {"migration": "forward", "from": "debian:bookworm", "from_version": "7.2.22",
+               "to": "debian:trixie", "to_version": "10.0.13",
+               "text": "debian:bookworm (QEMU 7.2.22) -> debian:trixie (QEMU 10.0.13)"}
+    judged_cells = [
+        judged(*cell(run3, ids["ctl"], "bookworm", "bookworm", "pc-q35-7.2", "bookworm", "fail",
+                     "intermittent (2 of 3 attempts failed): the guest rebooted during migration",
+                     failure=dict(panic), phases_fail="migrate-forward"),
+               "intermittent", ["fail", "pass", "fail"]),
+        judged(*cell(run3, ids["fwd"], "bookworm", "trixie", "pc-q35-7.2", "bookworm", "fail",
+                     "deterministic (3 of 3 attempts failed): the guest rebooted during migration",
+                     failure=dict(panic), phases_fail="migrate-forward"),
+               "source-unsound", ["fail", "fail", "fail"], unsound=unsound, direction=fwd_dir),
+        judged(*cell(run3, ids["fx"], "bookworm", "trixie", "pc-i440fx-7.2", "bookworm", "fail",
+                     "deterministic (3 of 3 attempts failed): the destination rejected the migration stream",
+                     failure={"phase": "migrate-forward", "evidence": "load of migration failed: Invalid argument",
+                              "class": "destination-rejected-stream", "title": "The destination rejected the stream"},
+                     phases_fail="migrate-forward"),
+               "fail", ["fail", "fail", "fail"], direction=fwd_dir),
+        judged(*cell(run3, ids["back"], "trixie", "bookworm", "pc-q35-7.2", "bookworm", "pass",
+                     "forward and back migrations passed"), "pass", ["pass"]),
+        judged(*cell(run3, ids["skip"], "trixie", "bookworm", "pc-q35-10.0", "bookworm", "skip",
+                     "machine type pc-q35-10.0 is missing on debian:bookworm"), "skip", ["skip"]),
+    ]
+    extra = {"judgements": {"intermittent": 1, "source-unsound": 1, "fail": 1, "pass": 1, "skip": 1},
+             "unsound_builds": [{"build": "debian:bookworm", "version": "7.2.22", "attempts": 3, "failed": 2,
+                                 "classes": {"guest-panicked": 2}, "controls": [ids["ctl"]], "explains": 1,
+                                 "text": "QEMU 7.2.22 (debian:bookworm) fails migrating to itself here: 2 of 3 "
+                                         "attempts (guest-panicked 2); it explains 1 other cell(s)"}],
+             "confirm": 2}
+    write_run(root, run3, "2026-11-03T00:00:00Z", judged_cells, HOST_NEW, extra)
 
 main()
