@@ -725,8 +725,10 @@ static void mark_done_cells(struct run *r)
 		const char *state = doc ? ml_json_str(doc, "state") : NULL;
 		const char *verdict = doc ? ml_json_str(doc, "verdict") : NULL;
 		/* An "error" is the lab's failure (or an interrupt), not QEMU's:
-		 * such a cell runs again, like one that never finished. */
-		if (state && strcmp(state, "done") == 0 && verdict && strcmp(verdict, "error") != 0) {
+		 * such a cell runs again, like one that never finished; so does one
+		 * whose confirmations were cut short by a lab error. */
+		if (state && strcmp(state, "done") == 0 && verdict && strcmp(verdict, "error") != 0 &&
+		    ml_json_int(json_object_get(doc, "repeat"), "lab_errors", 0) == 0) {
 			r->cells[i].done = true;
 			r->cells[i].verdict = strdup(ml_json_str(doc, "verdict"));
 		}
