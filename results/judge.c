@@ -160,6 +160,16 @@ static int judge_abi(const struct ml_judge_rules *r, json_t *doc, const char *di
 			return ml_error_context("the %s ABI dump", later[i]);
 		}
 		json_decref(dump);
+		{
+			/* The phase's figure: differences against boot-src (0 too). */
+			size_t k;
+			json_t *ph;
+			json_array_foreach(json_object_get(doc, "phases"), k, ph)
+				if (str_eq(ml_json_str(ph, "name"), later[i]) &&
+				    json_is_object(json_object_get(ph, "figures")))
+					ml_json_set_int(json_object_get(ph, "figures"), "abi_differences",
+							(long long)d.n);
+		}
 		if (!d.n)
 			continue;
 		text = ml_abi_diff_to_text(&d);
