@@ -793,6 +793,32 @@ static void judge_against_controls(json_t *cells, json_t *doc)
 		ml_json_set(doc, "unsound", u);
 		return;
 	}
+	/* No control of this machine type and kernel failed that way (a
+	 * control can pass by chance, once): say when the build's other
+	 * controls do, without judging the cell by them. */
+	json_object_del(doc, "control_hint");
+	for (int k = 0; k < 2; k++) {
+		const char *build = ml_json_str(dir, k ? "to" : "from");
+		size_t i, failed = 0, judged = 0;
+		json_t *c;
+		json_array_foreach(cells, i, c) {
+			size_t j;
+			if (!ml_json_bool(c, "control", false) || !str_eq(side_str(c, "src", "provider"), build))
+				continue;
+			failed += control_failures(c, family, &j);
+			judged += j;
+		}
+		if (failed) {
+			ml_autofree char *text = ml_strdup_printf(
+				"QEMU %s (%s) fails its own control cells of other machine types or kernels "
+				"the same way here (%s, %zu of %zu attempts); its control for this machine "
+				"type and kernel did not: this cell is still counted as the pair's",
+				ml_json_str(dir, k ? "to_version" : "from_version"), build, family, failed, judged);
+			ml_json_set(doc, "control_hint", json_pack("{s:s, s:s, s:s}", "role", roles[k], "build",
+								   build, "text", text));
+			return;
+		}
+	}
 }
 
 /* A failure of the migration back (B -> A) links the cell where B -> A is the
@@ -936,7 +962,8 @@ int ml_judge_run(const struct ml_judge_rules *r, const char *run_dir, json_t **s
 		judge_against_controls(cells, c);
 		link_direction(cells, c);
 		ml_json_set_str(c, "category", ml_judgement_category(c));
-		if ((json_object_get(c, "unsound") || json_object_get(json_object_get(json_object_get(c, "failure"), "direction"), "forward_cell")) &&
+		if ((json_object_get(c, "unsound") || json_object_get(c, "control_hint") ||
+		     json_object_get(json_object_get(json_object_get(c, "failure"), "direction"), "forward_cell")) &&
 		    ml_is_dir(cdir)) {
 			ml_autofree char *path = ml_path_join(cdir, ML_LAYOUT_CELL_FILE);
 			if (ml_json_write_file(path, c) < 0)

@@ -387,6 +387,11 @@ static void verdict_section(struct web_page *p, const struct web_cell_ctx *ctx, 
 		wp_esc(p, sum->unsound);
 		wp_puts(p, "</p>\n");
 	}
+	if (ml_json_str(json_object_get(doc, "control_hint"), "text")) {
+		wp_puts(p, "<p class=\"dim\" id=\"control-hint\">");
+		wp_esc(p, ml_json_str(json_object_get(doc, "control_hint"), "text"));
+		wp_puts(p, "</p>\n");
+	}
 	attempts_table(p, doc);
 	if (known) {
 		const char *link = ml_json_str(known, "link");

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "export.h"
 #include "judge.h"
 #include "ml-error.h"
 #include "ml-fs.h"
@@ -121,6 +122,69 @@ static void test_intermittent_control(void **state)
 	assert_int_equal(ml_json_int(json_object_get(rj, "judgements"), "intermittent", 0), 1);
 	assert_int_equal(ml_json_int(json_object_get(rj, "counts"), "fail", 0), 1);
 	json_decref(rj);
+	json_decref(sum);
+	fx_close(&f);
+}
+
+/* 7.2.22 fails migrating to itself on pc-q35-7.2 in 3 of 3 attempts; the
+ * cell 7.2.22 -> 10.0.13 on that machine type fails the same way (the guest
+ * panics after the forward migration): that build's defect, not the pair's.
+ * On pc-q35-2.4 its control passed its one attempt, so the cross cell there
+ * stays the pair's (intermittent), with a hint naming the other controls. */
+static void test_source_unsound(void **state)
+{
+	const char *cross = "bookworm-to-trixie-pc-q35-7.2-k-bookworm-a6be6298";
+	const char *cross24 = "bookworm-to-trixie-pc-q35-2.4-k-bookworm-1c2cf96a";
+	struct fx f;
+	json_t *sum, *c, *u, *d, *docs;
+	ml_autofree char *junit = NULL;
+	char *xml = NULL;
+	(void)state;
+
+	fx_open(&f, "unsound-72");
+	sum = judge_run(&f);
+	c = load_cell(&f, cross);
+	assert_string_equal(ml_json_str(c, "verdict"), "fail");
+	assert_string_equal(ml_json_str(c, "category"), "source-unsound");
+	u = json_object_get(c, "unsound");
+	assert_string_equal(ml_json_str(u, "role"), "source");
+	assert_string_equal(ml_json_str(u, "build"), "debian:bookworm");
+	assert_string_equal(ml_json_str(u, "control"), CTL_72);
+	assert_int_equal(ml_json_int(u, "control_failed", 0), 3);
+	assert_int_equal(ml_json_int(u, "control_attempts", 0), 3);
+	assert_non_null(strstr(ml_json_str(u, "text"), "not of the pair"));
+	d = json_object_get(json_object_get(c, "failure"), "direction");
+	assert_string_equal(ml_json_str(d, "from"), "debian:bookworm");
+	assert_string_equal(ml_json_str(d, "to"), "debian:trixie");
+	assert_string_equal(ml_json_str(d, "text"), "debian:bookworm (QEMU 7.2.22) -> debian:trixie (QEMU 10.0.13)");
+	json_decref(c);
+
+	c = load_cell(&f, cross24);
+	assert_string_equal(ml_json_str(c, "category"), "intermittent");
+	assert_null(json_object_get(c, "unsound"));
+	assert_non_null(strstr(ml_json_str(json_object_get(c, "control_hint"), "text"),
+			       "fails its own control cells of other machine types"));
+	json_decref(c);
+
+	assert_int_equal(ml_json_int(json_object_get(sum, "judgements"), "source-unsound", 0), 1);
+	assert_int_equal(ml_json_int(json_object_get(sum, "judgements"), "intermittent", 0), 1);
+	assert_int_equal(ml_json_int(json_object_get(sum, "judgements"), "fail", 0), 1);
+	assert_int_equal(ml_json_int(json_object_get(sum, "judgements"), "pass", 0), 1);
+	u = json_array_get(json_object_get(sum, "unsound_builds"), 0);
+	assert_int_equal(ml_json_int(u, "explains", 0), 1);
+	assert_int_equal(ml_json_int(u, "failed", 0), 3);
+	assert_int_equal(ml_json_int(u, "attempts", 0), 4);
+
+	/* JUnit counts the judgements apart and says why. */
+	docs = ml_run_load_cells(f.run);
+	junit = ml_path_join(f.run, "junit.xml");
+	assert_int_equal(ml_export_junit(f.run, "unsound-72", docs, junit), 0);
+	assert_int_equal(ml_read_file(junit, 1 << 20, &xml, NULL), 0);
+	assert_non_null(strstr(xml, "<property name=\"judgement.source-unsound\" value=\"1\"/>"));
+	assert_non_null(strstr(xml, "<failure type=\"source-unsound\""));
+	assert_non_null(strstr(xml, "<failure type=\"intermittent\""));
+	free(xml);
+	json_decref(docs);
 	json_decref(sum);
 	fx_close(&f);
 }
@@ -297,6 +361,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_exit_status_mapping),
 		cmocka_unit_test(test_intermittent_control),
+		cmocka_unit_test(test_source_unsound),
 		cmocka_unit_test(test_judging_is_idempotent),
 		cmocka_unit_test(test_cpu_model_lost_is_a_guest_failure),
 		cmocka_unit_test(test_damaged_cells_are_errors_naming_the_file),
