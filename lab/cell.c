@@ -139,7 +139,7 @@ char *ml_cell_id(const struct ml_cell_spec *s)
 	return id;
 }
 
-/* ---- verdicts ---------------------------------------------------------- */
+/* ---- outcomes ---------------------------------------------------------- */
 
 /* End the current phase and the attempt with its outcome. Returns -1 so step
  * functions can `return cell_decide(...)`. */
