@@ -61,7 +61,7 @@ static void print_cell(const char *id, json_t *cls, const struct ml_known_issue 
 static int classify_cell(const struct ml_catalogue *cat, const struct ml_known *known,
 			 const char *dir, bool json)
 {
-	ml_autofree char *path = ml_path_join(dir, "cell.json");
+	ml_autofree char *path = ml_path_join(dir, ML_LAYOUT_CELL_FILE);
 	json_t *cell = ml_json_load_file(path, CELL_JSON_LIMIT);
 	json_t *cls = NULL;
 	int rc;
@@ -85,8 +85,8 @@ static int classify_cell(const struct ml_catalogue *cat, const struct ml_known *
 static int classify_dir(const struct ml_catalogue *cat, const struct ml_known *known,
 			const char *dir, bool json, int *failed)
 {
-	ml_autofree char *cell_json = ml_path_join(dir, "cell.json");
-	ml_autofree char *cells = ml_path_join(dir, "cells");
+	ml_autofree char *cell_json = ml_path_join(dir, ML_LAYOUT_CELL_FILE);
+	ml_autofree char *cells = ml_path_join(dir, ML_LAYOUT_CELLS_DIR);
 	json_t *all;
 	json_t *cell;
 	size_t i;

@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "ml-error.h"
 #include "ml-fs.h"
+#include "ml-layout.h"
 #include "web.h"
 #include "ml-common.h"
 
@@ -27,7 +28,7 @@ static void help(void)
  * id under the results directory. */
 static char *resolve_run(const char *results_dir, const char *arg)
 {
-	ml_autofree char *rj = ml_path_join(arg, "run.json");
+	ml_autofree char *rj = ml_path_join(arg, ML_LAYOUT_RUN_FILE);
 
 	if (strchr(arg, '/') || ml_path_exists(rj))
 		return strdup(arg);

@@ -351,7 +351,7 @@ static void __attribute__((noreturn)) cell_child(const struct run *r, struct run
 	sigaction(SIGINT, &ign, NULL);
 	/* Its own log of lab messages; the parent keeps the terminal tidy. */
 	{
-		ml_autofree char *cells = ml_path_join(r->dir, "cells");
+		ml_autofree char *cells = ml_path_join(r->dir, ML_LAYOUT_CELLS_DIR);
 		ml_autofree char *dir = ml_path_join(cells, c->id);
 		ml_autofree char *log = ml_path_join(dir, "miglab.log");
 		int fd;
@@ -696,7 +696,7 @@ static int open_resumed(struct run *r, const char *resume, const char **matrix_p
 		r->dir = strdup(resume);
 	else
 		r->dir = ml_path_join(r->cfg->results_dir, resume);
-	runjson = ml_path_join(r->dir, "run.json");
+	runjson = ml_path_join(r->dir, ML_LAYOUT_RUN_FILE);
 	doc = ml_json_load_file(runjson, 64 << 20);
 	if (!doc)
 		return ml_error_context("cannot resume %s", resume);
@@ -720,7 +720,8 @@ static int open_resumed(struct run *r, const char *resume, const char **matrix_p
 static void mark_done_cells(struct run *r)
 {
 	for (size_t i = 0; i < r->n; i++) {
-		ml_autofree char *path = ml_strdup_printf("%s/cells/%s/cell.json", r->dir, r->cells[i].id);
+		ml_autofree char *cdir = ml_layout_cell_dir(r->dir, r->cells[i].id);
+		ml_autofree char *path = ml_layout_file(cdir, ML_LAYOUT_CELL_FILE);
 		json_t *doc = ml_path_exists(path) ? ml_json_load_file(path, 64 << 20) : NULL;
 		const char *state = doc ? ml_json_str(doc, "state") : NULL;
 		const char *verdict = doc ? ml_json_str(doc, "verdict") : NULL;
@@ -861,7 +862,7 @@ int ml_run_merge(const struct ml_config *cfg, const char *const *runs, size_t n,
 {
 	ml_autofree char *id = run_id ? strdup(run_id) : ml_run_id_new();
 	ml_autofree char *dir = ml_path_join(cfg->results_dir, id);
-	ml_autofree char *cells_dir = ml_path_join(dir, "cells");
+	ml_autofree char *cells_dir = ml_path_join(dir, ML_LAYOUT_CELLS_DIR);
 	json_t *merged_from = json_array();
 	json_t *first = NULL, *docs = NULL, *run = NULL;
 	int rc = ML_EXIT_LAB;
@@ -873,7 +874,7 @@ int ml_run_merge(const struct ml_config *cfg, const char *const *runs, size_t n,
 	for (size_t i = 0; i < n; i++) {
 		ml_autofree char *rdir = strchr(runs[i], '/') ? strdup(runs[i])
 							      : ml_path_join(cfg->results_dir, runs[i]);
-		ml_autofree char *rjson = ml_path_join(rdir, "run.json");
+		ml_autofree char *rjson = ml_path_join(rdir, ML_LAYOUT_RUN_FILE);
 		json_t *doc = ml_json_load_file(rjson, 64 << 20);
 		json_t *cdocs;
 		size_t k;
@@ -900,7 +901,7 @@ int ml_run_merge(const struct ml_config *cfg, const char *const *runs, size_t n,
 		cdocs = ml_run_load_cells(rdir);
 		json_array_foreach(cdocs, k, c) {
 			const char *cid = ml_json_str(c, "cell_id");
-			ml_autofree char *from = ml_strdup_printf("%s/cells/%s", rdir, cid);
+			ml_autofree char *from = ml_layout_cell_dir(rdir, cid);
 			ml_autofree char *to = ml_path_join(cells_dir, cid);
 			if (ml_path_exists(to)) {
 				ml_error("merge: cell %s is in more than one of the runs", cid);

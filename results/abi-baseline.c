@@ -9,6 +9,7 @@
 #include "ml-buf.h"
 #include "ml-error.h"
 #include "ml-fs.h"
+#include "ml-layout.h"
 #include "ml-json.h"
 #include "ml-common.h"
 
@@ -53,7 +54,12 @@ static int cell_key_get(const char *run_dir, const json_t *cell, struct cell_key
 	k->provider = ml_json_str(src, "provider");
 	k->machine = ml_json_str(cell, "machine");
 	k->kernel = ml_json_str(json_object_get(inputs, "guest"), "kernel_release");
-	k->dump = ml_strdup_printf("%s/cells/%s/%s", run_dir, k->cell_id, BOOT_DUMP);
+	{
+		/* In the attempt the judgement is shown by (ml-layout.h). */
+		ml_autofree char *cdir = ml_layout_cell_dir(run_dir, k->cell_id);
+		ml_autofree char *edir = ml_layout_evidence_dir(cdir, cell);
+		k->dump = ml_path_join(edir, BOOT_DUMP);
+	}
 	if (!ml_path_exists(k->dump)) {
 		*reason = "no " BOOT_DUMP;
 		return 1;

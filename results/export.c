@@ -9,6 +9,7 @@
 #include "ml-error.h"
 #include "ml-fs.h"
 #include "ml-json.h"
+#include "ml-layout.h"
 #include "ml-common.h"
 
 static int cmp_cell_id(const void *a, const void *b)
@@ -20,7 +21,7 @@ static int cmp_cell_id(const void *a, const void *b)
 
 json_t *ml_run_load_cells(const char *run_dir)
 {
-	ml_autofree char *cells_dir = ml_path_join(run_dir, "cells");
+	ml_autofree char *cells_dir = ml_path_join(run_dir, ML_LAYOUT_CELLS_DIR);
 	json_t *arr = json_array();
 	json_t **items = NULL;
 	size_t n = 0, cap = 0;
@@ -34,7 +35,7 @@ json_t *ml_run_load_cells(const char *run_dir)
 		json_t *c;
 		if (e->d_name[0] == '.')
 			continue;
-		path = ml_strdup_printf("%s/%s/cell.json", cells_dir, e->d_name);
+		path = ml_strdup_printf("%s/%s/" ML_LAYOUT_CELL_FILE, cells_dir, e->d_name);
 		if (!ml_path_exists(path))
 			continue;
 		c = ml_json_load_file(path, 64 << 20);
