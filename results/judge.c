@@ -291,10 +291,10 @@ static void judge_stream(json_t *doc, const char *dir, json_t *failure, const ch
 		/* The tap stopped capturing (its writer fell behind on a loaded
 		 * host): absence from the capture says nothing. */
 		free(why);
-		why = ml_strdup_printf("the capture of this stream was cut after %.1f MB (the tap's "
+		why = ml_strdup_printf("the capture of this stream was cut after %lld bytes (the tap's "
 				       "writer fell behind; capture_complete=false), before device '%s': "
 				       "the capture cannot tell what the source sent for it",
-				       (double)ml_json_int(cap, "stream_bytes", 0) / 1e6, device);
+				       ml_json_int(cap, "stream_bytes", 0), device);
 	}
 	ml_json_set_str(failure, "stream", why);
 	ml_json_set(failure, "capture_complete",

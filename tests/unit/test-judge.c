@@ -189,6 +189,75 @@ static void test_source_unsound(void **state)
 	fx_close(&f);
 }
 
+/* A stream capture that stopped early (its writer fell behind) never
+ * becomes "the source did not send the device"; a whole one may. The
+ * attempt is the real section-unknown failure of tests/data/failures/ with
+ * a stream cut from a real 7.2.22 capture (tests/data/streams/). */
+static void test_cut_capture_claims_nothing(void **state)
+{
+	ml_autofree char *tmp = ml_test_tmpdir();
+	ml_autofree char *run = ml_path_join(tmp, "run");
+	ml_autofree char *cell = ml_layout_cell_dir(run, "c1");
+	ml_autofree char *adir = ml_layout_attempt_dir(cell, 1);
+	ml_autofree char *apath = ml_path_join(adir, ML_LAYOUT_ATTEMPT_FILE);
+	ml_autofree char *spath = ml_path_join(adir, "stream-dst.bin");
+	ml_autofree char *epath = ml_path_join(adir, "qemu-dst.stderr");
+	char *stream = NULL, *stderr_text = NULL;
+	size_t slen = 0, elen = 0;
+	struct ml_judge_rules rules;
+	json_t *doc, *fig;
+	(void)state;
+
+	assert_int_equal(ml_mkdir_p(adir, 0755), 0);
+	doc = ml_json_load_file(ml_test_data("failures/section-unknown-7.2-to-10.0/cell.json"), 1 << 24);
+	assert_non_null(doc);
+	ml_json_set_str(doc, "outcome", ml_json_str(doc, "verdict"));
+	json_object_del(doc, "verdict");
+	ml_json_set_str(json_object_get(doc, "logs"), "stream_dst", "stream-dst.bin");
+	fig = json_object_get(json_array_get(json_object_get(doc, "phases"), 1), "figures");
+	ml_json_set(fig, "stream", json_pack("{s:{s:b, s:i}}", "capture", "complete", 0, "stream_bytes", 2000));
+	assert_int_equal(ml_json_write_file(apath, doc), 0);
+	assert_int_equal(ml_read_file(ml_test_data("streams/qemu-7.2.22-pc-q35-7.2-small.bin"), 1 << 20, &stream,
+				      &slen), 0);
+	assert_true(slen > 2000);
+	assert_int_equal(ml_write_atomic(spath, stream, 2000, 0644), 0);
+	assert_int_equal(ml_read_file(ml_test_data("failures/section-unknown-7.2-to-10.0/qemu-dst.stderr"),
+				      1 << 20, &stderr_text, &elen), 0);
+	assert_int_equal(ml_write_atomic(epath, stderr_text, elen, 0644), 0);
+	unsetenv("MIGLAB_KNOWN_ISSUES");
+	assert_int_equal(ml_judge_rules_load(&rules), 0);
+
+	for (int complete = 0; complete < 2; complete++) {
+		ml_autofree char *cpath = ml_path_join(cell, ML_LAYOUT_CELL_FILE);
+		json_t *c, *failure;
+		if (complete) {
+			ml_json_set(json_object_get(fig, "stream"), "capture",
+				    json_pack("{s:b, s:i}", "complete", 1, "stream_bytes", 2000));
+			assert_int_equal(ml_json_write_file(apath, doc), 0);
+		}
+		assert_int_equal(ml_judge_run(&rules, run, NULL), 0);
+		c = ml_json_load_file(cpath, 1 << 24);
+		assert_non_null(c);
+		failure = json_object_get(c, "failure");
+		assert_string_equal(ml_json_str(failure, "class"), "section-unknown");
+		assert_string_equal(ml_json_str(failure, "device"), "0000:00:05.0/virtio-balloon");
+		if (!complete) {
+			assert_non_null(strstr(ml_json_str(failure, "stream"),
+					       "the capture of this stream was cut after 2000 bytes"));
+			assert_null(strstr(ml_json_str(failure, "stream"), "did not send"));
+			assert_false(ml_json_bool(failure, "capture_complete", true));
+		} else {
+			assert_non_null(strstr(ml_json_str(failure, "stream"), "the source did not send device"));
+		}
+		json_decref(c);
+	}
+	free(stream);
+	free(stderr_text);
+	json_decref(doc);
+	ml_judge_rules_clear(&rules);
+	ml_test_rmtree(tmp);
+}
+
 /* The same evidence and rules give the same judgement (but its time). */
 static void test_judging_is_idempotent(void **state)
 {
@@ -367,6 +436,7 @@ int main(void)
 		cmocka_unit_test(test_damaged_cells_are_errors_naming_the_file),
 		cmocka_unit_test(test_known_issue_rejudges_old_runs),
 		cmocka_unit_test(test_legacy_cells_are_judged),
+		cmocka_unit_test(test_cut_capture_claims_nothing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
