@@ -78,9 +78,68 @@ void ml_json_set(json_t *obj, const char *key, json_t *value)
 		abort();
 }
 
+/* Length of the valid UTF-8 sequence at p, or 0. */
+static size_t utf8_seq(const unsigned char *p)
+{
+	unsigned char c = p[0];
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		return (p[1] & 0xc0) == 0x80 ? 2 : 0;
+	if (c >= 0xe0 && c <= 0xef) {
+		unsigned char lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+		return p[1] >= lo && p[1] <= hi && (p[2] & 0xc0) == 0x80 ? 3 : 0;
+	}
+	if (c >= 0xf0 && c <= 0xf4) {
+		unsigned char lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+		return p[1] >= lo && p[1] <= hi && (p[2] & 0xc0) == 0x80 && (p[3] & 0xc0) == 0x80 ? 4 : 0;
+	}
+	return 0;
+}
+
+char *ml_utf8_sanitize(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = strlen(s);
+	char *out = malloc(3 * n + 1), *o = out;
+
+	if (!out)
+		abort();
+	while (*p) {
+		size_t k = utf8_seq(p);
+		if (k) {
+			memcpy(o, p, k);
+			o += k;
+			p += k;
+		} else {
+			memcpy(o, "\xef\xbf\xbd", 3);
+			o += 3;
+			p++;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+json_t *ml_json_string_text(const char *s)
+{
+	json_t *v = json_string(s);
+	char *clean;
+
+	if (v)
+		return v;
+	clean = ml_utf8_sanitize(s);
+	v = json_string(clean);
+	free(clean);
+	if (!v)
+		abort();
+	return v;
+}
+
 void ml_json_set_str(json_t *obj, const char *key, const char *s)
 {
-	ml_json_set(obj, key, s ? json_string(s) : json_null());
+	ml_json_set(obj, key, s ? ml_json_string_text(s) : json_null());
 }
 
 void ml_json_set_int(json_t *obj, const char *key, long long v)

@@ -20,7 +20,16 @@ bool ml_json_bool(const json_t *obj, const char *key, bool def);
 
 /* json_object_set_new that never fails silently (aborts on OOM). */
 void ml_json_set(json_t *obj, const char *key, json_t *value);
-void ml_json_set_str(json_t *obj, const char *key, const char *s); /* NULL -> null */
+/* A string of outside text (a console, QEMU's stderr, a guest's answer):
+ * bytes that are not valid UTF-8 become U+FFFD, so it always fits in JSON.
+ * NULL -> null. */
+void ml_json_set_str(json_t *obj, const char *key, const char *s);
+/* The same as a new JSON string (never NULL). */
+json_t *ml_json_string_text(const char *s);
+/* s with every byte that is not part of valid UTF-8 (RFC 3629: no overlong
+ * forms, no surrogates, nothing above U+10FFFF) replaced by U+FFFD; caller
+ * frees. */
+char *ml_utf8_sanitize(const char *s);
 void ml_json_set_int(json_t *obj, const char *key, long long v);
 
 #endif

@@ -128,10 +128,36 @@ static void test_proc_timeout_kills_group(void **state)
 	ml_buf_free(&out);
 }
 
+/* Outside text always fits in JSON: invalid UTF-8 becomes U+FFFD, valid
+ * multi-byte characters stay, and setting such text never aborts. */
+static void test_utf8_text_in_json(void **state)
+{
+	static const struct { const char *in, *out; } cases[] = {
+		{ "plain", "plain" },
+		{ "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80" },
+		{ "bad \xff\xfe", "bad \xef\xbf\xbd\xef\xbf\xbd" },
+		{ "overlong \xc0\xaf", "overlong \xef\xbf\xbd\xef\xbf\xbd" },
+		{ "surrogate \xed\xa0\x80", "surrogate \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" },
+		{ "too big \xf4\x90\x80\x80", "too big \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" },
+		{ "cut \xe2\x82", "cut \xef\xbf\xbd\xef\xbf\xbd" },
+	};
+	json_t *o = json_object();
+	(void)state;
+
+	for (size_t i = 0; i < ML_ARRAY_SIZE(cases); i++) {
+		ml_autofree char *s = ml_utf8_sanitize(cases[i].in);
+		assert_string_equal(s, cases[i].out);
+		ml_json_set_str(o, "k", cases[i].in);
+		assert_string_equal(ml_json_str(o, "k"), cases[i].out);
+	}
+	json_decref(o);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_buf_limit),
+		cmocka_unit_test(test_utf8_text_in_json),
 		cmocka_unit_test(test_error_context),
 		cmocka_unit_test(test_atomic_write),
 		cmocka_unit_test(test_proc_run_and_status),
