@@ -156,14 +156,15 @@ int ml_export_junit(const char *run_dir, const char *run_id, json_t *cells, cons
 		ml_autofree char *evidence = ml_xml_escape(ml_json_str(failure, "evidence"));
 		ml_autofree char *cat = ml_xml_escape(ml_json_str(c, "category") ? ml_json_str(c, "category") : v);
 		ml_autofree char *unsound = ml_xml_escape(ml_json_str(json_object_get(c, "unsound"), "text"));
+		ml_autofree char *cls_name = ml_xml_escape(ml_json_str(failure, "class") ? ml_json_str(failure, "class") : "-");
 
 		if (!v)
 			v = "error";
 		ml_buf_printf(&b, "  <testcase classname=\"%s\" name=\"%s\" time=\"%.3f\">\n", ecls,
 			      name, (double)ml_json_int(c, "wall_ms", 0) / 1000.0);
 		if (strcmp(v, "fail") == 0 || strcmp(v, "xpass") == 0)
-			ml_buf_printf(&b, "    <failure type=\"%s\" message=\"%s\">%s%sphase: %s\n%s</failure>\n",
-				      cat, reason, unsound, *unsound ? "\n" : "", phase, evidence);
+			ml_buf_printf(&b, "    <failure type=\"%s\" message=\"%s\">%s%sclass: %s\nphase: %s\n%s</failure>\n",
+				      cat, reason, unsound, *unsound ? "\n" : "", cls_name, phase, evidence);
 		else if (strcmp(v, "error") == 0)
 			ml_buf_printf(&b, "    <error type=\"error\" message=\"%s\">phase: %s\n%s</error>\n",
 				      reason, phase, evidence);
@@ -232,6 +233,8 @@ int ml_export_tap(json_t *cells, const char *path)
 			if (ml_json_str(c, "category") && strcmp(ml_json_str(c, "category"), v) != 0)
 				tap_comment(&b, "judgement", ml_json_str(c, "category"));
 			tap_comment(&b, "build defect", ml_json_str(json_object_get(c, "unsound"), "text"));
+			tap_comment(&b, "class", ml_json_str(failure, "class"));
+			tap_comment(&b, "direction", ml_json_str(json_object_get(failure, "direction"), "text"));
 			tap_comment(&b, "reason", reason);
 			tap_comment(&b, "phase", ml_json_str(failure, "phase"));
 			tap_comment(&b, "evidence", ml_json_str(failure, "evidence"));
