@@ -490,18 +490,14 @@ static void progress_cell(struct progress *p, const struct run_cell *c, long lon
 static int schedule(struct run *r, int grace_s)
 {
 	struct progress p = { .tty = isatty(2), .started_ms = ml_now_ms(), .counts = json_object() };
-	size_t next = 0, running = 0, k = 0;
+	size_t next = 0, running = 0;
 	long long grace_deadline = -1, kill_deadline = -1;
 	bool stopping = false;
-	/* Controls first: the judging stage compares every other cell with them. */
 	size_t *order = calloc(r->n ? r->n : 1, sizeof(*order));
 
 	if (!order)
 		abort();
-	for (int pass = 0; pass < 2; pass++)
-		for (size_t i = 0; i < r->n; i++)
-			if ((r->cells[i].spec.src == r->cells[i].spec.dst) == (pass == 0))
-				order[k++] = i;
+	ml_plan_run_order(&r->plan, order); /* controls first */
 	for (size_t i = 0; i < r->n; i++)
 		if (!r->cells[i].done)
 			p.total++;

@@ -205,3 +205,13 @@ json_t *ml_plan_to_json(const struct ml_matrix *m, const struct ml_plan *p)
 	}
 	return cells;
 }
+
+void ml_plan_run_order(const struct ml_plan *p, size_t *order)
+{
+	size_t k = 0;
+
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < p->n; i++)
+			if (p->cells[i].control == (pass == 0))
+				order[k++] = i;
+}

@@ -59,6 +59,11 @@ int ml_shard_parse(const char *s, unsigned *index, unsigned *total);
 /* Number of planned skips. */
 size_t ml_plan_count_skips(const struct ml_plan *p);
 
+/* The order cells run in: controls first (the judging stage compares every
+ * other cell with them), then the rest, each group in plan order. order has
+ * room for p->n indexes into p->cells. */
+void ml_plan_run_order(const struct ml_plan *p, size_t *order);
+
 /* The plan as JSON, for `miglab plan --json` and tests: an array of objects
  * { "src", "dst", "kernel" (section names), "family", "machine", "rule",
  *   "control", "deprecated", "skip_reason" (only for a skip) }. */

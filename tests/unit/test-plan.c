@@ -77,6 +77,31 @@ static void loaded_clear(struct loaded *l)
 	ml_matrix_clear(&l->m);
 }
 
+/* Controls run first, then the rest, each in plan order, every cell once. */
+static void check_run_order(const struct ml_plan *p)
+{
+	size_t *order = calloc(p->n + 1, sizeof(*order));
+	bool *seen = calloc(p->n + 1, sizeof(*seen));
+	size_t controls = 0;
+
+	assert_non_null(order);
+	assert_non_null(seen);
+	for (size_t i = 0; i < p->n; i++)
+		controls += p->cells[i].control;
+	assert_true(controls > 0);
+	ml_plan_run_order(p, order);
+	for (size_t k = 0; k < p->n; k++) {
+		assert_true(order[k] < p->n);
+		assert_false(seen[order[k]]);
+		seen[order[k]] = true;
+		assert_int_equal(p->cells[order[k]].control, k < controls);
+		if (k && (k < controls) == (k - 1 < controls))
+			assert_true(order[k] > order[k - 1]);
+	}
+	free(order);
+	free(seen);
+}
+
 /* One line per cell: "k=KERNEL SRC -> DST FAMILY MACHINE RULE [flags] [skip: why]". */
 static char *plan_text(const struct ml_matrix *m, const struct ml_plan *p)
 {
@@ -407,6 +432,7 @@ static void test_shipped_plans(void **state)
 		assert_int_equal(ml_plan_count_skips(&l.plan), 0);
 		check_plan_file(&l, exp);
 		check_shards(&l.plan);
+		check_run_order(&l.plan);
 		loaded_clear(&l);
 	}
 }
