@@ -600,6 +600,11 @@ int ml_judge_cell(const struct ml_judge_rules *r, const char *cell_dir, json_t *
 	 * one's stream capture was cut, the first failure of the same class
 	 * captured whole), else its first lab error, else its last attempt. */
 	primary = n - 1;
+	for (i = n; i-- > 0;)
+		if (docs[i]) {
+			primary = i;
+			break;
+		}
 	for (int pass = 0; pass < 2; pass++) {
 		bool found = false;
 		for (i = 0; i < n; i++) {
@@ -630,7 +635,7 @@ int ml_judge_cell(const struct ml_judge_rules *r, const char *cell_dir, json_t *
 		all_skip &= str_eq(v, "skip");
 	}
 	if (!docs[primary]) {
-		/* Every attempt unreadable. */
+		/* No attempt readable. */
 		doc = damaged_cell(cell_dir, ml_json_str(json_array_get(attempts, primary), "reason"));
 		ml_json_set(doc, "attempts", json_incref(attempts));
 		goto write;
