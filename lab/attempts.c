@@ -28,6 +28,9 @@ int ml_cell_run_confirmed(const struct ml_cell_spec *s, const char *run_dir, con
 	for (int n = 1; n <= 1 + confirm; n++) {
 		const char *v;
 
+		/* Streams are about 100 MiB each: the first attempt's and the first
+		 * lossless one's are kept, later ones only recorded. */
+		confirming.no_stream_keep = n > 2;
 		if (ml_cell_run(n == 1 ? s : &confirming, run_dir, run_id, n, &outcome) < 0)
 			return ml_error_context("attempt %d of cell %s", n, id);
 		json_decref(doc);

@@ -42,6 +42,8 @@ struct ml_cell_spec {
 	bool skip_reboot;            /* do not reset the guest on the destination */
 	const char *abi_severity;    /* an ABI change: "warn" (default: a finding) or "fail"; for the judge */
 	json_t *fixups_applied;      /* known issues whose fixups dst_extra_args holds (recorded), or NULL */
+	bool no_stream_keep;         /* an attempt that does not pass keeps no stream copy (the
+					confirmation's first attempts hold that evidence) */
 	bool lossless_capture;       /* the stream tap waits for its writer: whole captures,
 					slower migrations (figures then include the tap) */
 	const char *const *src_extra_args; /* appended to the source-build QEMUs */
