@@ -25,6 +25,7 @@ enum qr_op {
 	QR_SLEEP,
 	QR_CLOSE,
 	QR_ANSWER_FOREVER,
+	QR_ANSWER_WHILE,
 	QR_CLIENT_MAY_CLOSE,
 };
 
@@ -32,7 +33,7 @@ struct qr_step {
 	enum qr_op op;
 	char *text;    /* expected or sent line (without newline); raw bytes */
 	size_t len;
-	char *reply;   /* QR_ANSWER_FOREVER */
+	char *reply;   /* QR_ANSWER_FOREVER, QR_ANSWER_WHILE */
 	int ms;        /* QR_SLEEP */
 	int pieces;    /* QR_SEND: write in this many pieces ... */
 	int delay_ms;  /* ... this far apart */
@@ -48,6 +49,7 @@ struct qr_peer {
 	int fd;
 	struct qr_script *script;
 	struct ml_buf in;
+	char *pending;     /* a client line QR_ANSWER_WHILE read for the next step */
 	json_t *client_id; /* id of the client's last command */
 	bool may_close;    /* the client may hang up from here on */
 	bool client_gone;  /* ... and it did: the script stops */
@@ -138,6 +140,13 @@ void qr_answer_forever(struct qr_script *s, const char *expect, const char *repl
 	assert_non_null(st->reply);
 }
 
+void qr_answer_while(struct qr_script *s, const char *expect, const char *reply)
+{
+	struct qr_step *st = add_step(s, QR_ANSWER_WHILE, expect, strlen(expect));
+	st->reply = strdup(reply);
+	assert_non_null(st->reply);
+}
+
 void qr_split(struct qr_script *s, size_t from, size_t to, int pieces, int delay_ms)
 {
 	assert_true(from <= to && to <= s->n && pieces >= 1);
@@ -187,6 +196,18 @@ size_t qr_load(struct qr_script *s, const char *fixture, const char *section, un
 	return first;
 }
 
+void qr_load_repeated(struct qr_script *s, const char *fixture, const char *section)
+{
+	struct qr_script *one = qr_script_new();
+
+	qr_load(one, fixture, section, QR_BOTH);
+	if (one->n != 2 || one->steps[0].op != QR_EXPECT || one->steps[1].op != QR_SEND)
+		fail_msg("fixture %s: section \"%s\" is not one command and one reply", fixture,
+			 section);
+	qr_answer_while(s, one->steps[0].text, one->steps[1].text);
+	qr_script_free(one);
+}
+
 /* --- the peer thread --- */
 
 static void peer_fail(struct qr_peer *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -213,6 +234,10 @@ static void sleep_ms(int ms)
  * or timeout (reported). */
 static int peer_read_line(struct qr_peer *p, char **line)
 {
+	if (p->pending) {
+		*line = ml_steal_pointer(&p->pending);
+		return 1;
+	}
 	for (;;) {
 		char *nl = p->in.len ? memchr(p->in.data, '\n', p->in.len) : NULL;
 		struct pollfd pfd = { .fd = p->fd, .events = POLLIN };
@@ -350,6 +375,26 @@ static void peer_answer_forever(struct qr_peer *p, const struct qr_step *st)
 	}
 }
 
+/* Answer lines matching the step's; keep the first other line for the next step. */
+static void peer_answer_while(struct qr_peer *p, const struct qr_step *st)
+{
+	struct qr_step reply = { .op = QR_SEND, .text = st->reply, .pieces = 1 };
+
+	for (;;) {
+		char *line = NULL;
+		int r = peer_read_line(p, &line);
+		if (r <= 0)
+			return;
+		if (!peer_match(p, st->text, line)) {
+			p->pending = line;
+			return;
+		}
+		free(line);
+		if (peer_send_line(p, &reply) < 0)
+			return;
+	}
+}
+
 static void *peer_main(void *opaque)
 {
 	struct qr_peer *p = opaque;
@@ -387,6 +432,9 @@ static void *peer_main(void *opaque)
 		case QR_ANSWER_FOREVER:
 			peer_answer_forever(p, st);
 			goto out;
+		case QR_ANSWER_WHILE:
+			peer_answer_while(p, st);
+			break;
 		}
 	}
 	/* Script done: the client must not send anything more. */
@@ -428,6 +476,7 @@ int qr_finish(struct qr_peer *p, char **err)
 	if (err)
 		*err = p->err[0] ? strdup(p->err) : NULL;
 	qr_script_free(p->script);
+	free(p->pending);
 	json_decref(p->client_id);
 	ml_buf_free(&p->in);
 	free(p);

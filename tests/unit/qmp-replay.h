@@ -29,6 +29,9 @@ void qr_script_free(struct qr_script *s);
  * tests/data/qmp/. Returns the index of the first step added; aborts the
  * test (cmocka fail) when the file or section does not exist or is empty. */
 size_t qr_load(struct qr_script *s, const char *fixture, const char *section, unsigned which);
+/* The section's one command and its one reply, answered as often as the
+ * client sends that command (qr_answer_while): a recorded poll. */
+void qr_load_repeated(struct qr_script *s, const char *fixture, const char *section);
 /* Number of steps so far (the index the next step gets). */
 size_t qr_steps(const struct qr_script *s);
 
@@ -46,6 +49,10 @@ void qr_close(struct qr_script *s);
 void qr_client_may_close(struct qr_script *s);
 /* Until the client closes: answer every line matching expect with reply. */
 void qr_answer_forever(struct qr_script *s, const char *expect, const char *reply);
+/* Answer every line matching expect with reply, as many times as the client
+ * sends one (a poll whose count depends on timing); the first other line is
+ * matched against the next step. */
+void qr_answer_while(struct qr_script *s, const char *expect, const char *reply);
 /* Send the server lines among steps [from, to) in pieces writes, delay_ms
  * apart, each line cut at arbitrary byte offsets (inside strings, numbers). */
 void qr_split(struct qr_script *s, size_t from, size_t to, int pieces, int delay_ms);
