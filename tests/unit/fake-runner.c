@@ -43,6 +43,7 @@ struct fake_vm {
 	struct qr_peer *peer;
 	struct ml_qmp *qmp;
 	bool qmp_lost;
+	bool stopped;              /* the cell called vm_stop */
 	bool probe_started;
 	pthread_t probe_thread;
 	int probe_fd;              /* the guest's end of the probe channel */
@@ -78,7 +79,7 @@ static const struct fake_vm_plan *plan_of(const char *name)
 
 /* ---- the guest's probe ------------------------------------------------- */
 
-static json_t *probe_answer(const char *cmd, const json_t *args)
+static json_t *probe_answer(const char *cmd, const json_t *args, const char *ram_verify_reply)
 {
 	char boot_id[64];
 	json_t *ret;
@@ -94,6 +95,8 @@ static json_t *probe_answer(const char *cmd, const json_t *args)
 	else if (strcmp(cmd, "ram-start") == 0)
 		ret = json_pack("{s:b, s:b, s:I}", "started", 1, "running", 1, "mib",
 				ml_json_int(args, "mib", 64));
+	else if (strcmp(cmd, "ram-verify") == 0 && ram_verify_reply)
+		ret = json_loads(ram_verify_reply, 0, NULL);
 	else if (strcmp(cmd, "ram-verify") == 0)
 		ret = json_pack("{s:b, s:i, s:i}", "ok", 1, "pages", 16384, "bad_pages", 0);
 	else if (strcmp(cmd, "abi-dump") == 0)
@@ -109,6 +112,7 @@ static json_t *probe_answer(const char *cmd, const json_t *args)
 struct probe_peer_arg {
 	int fd;
 	bool silent;
+	const char *ram_verify_reply;
 };
 
 /* One connection of the probe channel: answer each request line until the
@@ -130,7 +134,8 @@ static void *probe_peer(void *opaque)
 			json_t *req = json_loadb(in.data, len, 0, NULL);
 			json_t *ret = req ? probe_answer(ml_json_str(req, "cmd") ? ml_json_str(req, "cmd")
 										  : "",
-							 json_object_get(req, "args"))
+							 json_object_get(req, "args"),
+							 a->ram_verify_reply)
 					  : NULL;
 
 			if (req && !a->silent) {
@@ -226,6 +231,12 @@ static int fake_probe_connect(struct ml_vm *vm, int timeout_ms)
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
 	a->fd = sv[1];
 	a->silent = fv->plan->probe_silent;
+	a->ram_verify_reply = fv->plan->ram_verify_reply;
+	if (fv->plan->guest_rebooted) {
+		pthread_mutex_lock(&guest.lock);
+		guest.boots++;
+		pthread_mutex_unlock(&guest.lock);
+	}
 	assert_int_equal(pthread_create(&fv->probe_thread, NULL, probe_peer, a), 0);
 	fv->probe_started = true;
 	return ml_probe_open(sv[0], vm->name, NULL, NULL, &vm->probe);
@@ -284,6 +295,8 @@ static int fake_migrate_wait(struct ml_vm *src, const char *const *terminal_stat
 {
 	struct fake_vm *fv = fake_of(src);
 
+	if (fv->plan->interrupt_in_migrate_wait)
+		ml_interrupted = SIGTERM;
 	if (ml_qmp_wait_migration(fv->qmp, terminal_states, timeout_ms, info) == 0)
 		return 0;
 	if (ml_qmp_last_err(fv->qmp) == ML_QMP_ERR_TIMEOUT)
@@ -294,6 +307,7 @@ static int fake_migrate_wait(struct ml_vm *src, const char *const *terminal_stat
 
 static int fake_migrate_cancel(struct ml_vm *src, int timeout_ms)
 {
+	world->migrate_cancels++;
 	return fake_qmp(src, "migrate_cancel", NULL, timeout_ms, NULL);
 }
 
@@ -366,10 +380,19 @@ static void fake_vm_stop(struct ml_vm *vm)
 	}
 }
 
+/* vm_stop as the cell calls it. */
+static void fake_vm_stop_op(struct ml_vm *vm)
+{
+	fake_of(vm)->stopped = true;
+	fake_vm_stop(vm);
+}
+
 static void fake_vm_free(struct ml_vm *vm)
 {
 	struct fake_vm *fv = fake_of(vm);
 
+	if (!fv->stopped && !vm->exited)
+		world->vms_left_running++;
 	fake_vm_stop(vm);
 	if (fv->peer) {
 		char *err = NULL;
@@ -402,6 +425,6 @@ const struct ml_runner_ops fake_runner = {
 	.log_tail = fake_log_tail,
 	.vm_alive = fake_vm_alive,
 	.vm_wait_exit = fake_vm_wait_exit,
-	.vm_stop = fake_vm_stop,
+	.vm_stop = fake_vm_stop_op,
 	.vm_free = fake_vm_free,
 };

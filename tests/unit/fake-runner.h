@@ -29,6 +29,14 @@ struct fake_vm_plan {
 	const char *stderr_text;
 	/* The guest's probe does not answer while the guest runs here. */
 	bool probe_silent;
+	/* The guest arrives here as a new boot (its boot id changes when the
+	 * probe channel of this VM connects): it rebooted during migration. */
+	bool guest_rebooted;
+	/* The probe's ram-verify reply here (JSON text); NULL: all pages good. */
+	const char *ram_verify_reply;
+	/* Set ml_interrupted (SIGTERM) when the cell waits for this VM's
+	 * migration, as a signal arriving then would. */
+	bool interrupt_in_migrate_wait;
 };
 
 struct fake_world {
@@ -37,6 +45,9 @@ struct fake_world {
 	 * VM that had one ("dst: expected ..., the client sent ..."). */
 	char qmp_errors[4096];
 	int vms_started, vms_freed;
+	/* VMs freed while neither exited (quit) nor stopped by the cell. */
+	int vms_left_running;
+	int migrate_cancels;
 };
 
 /* The world the fake runner's VMs live in, until fake_runner_end(). */
