@@ -8,7 +8,8 @@
  * migrate-incoming or system_reset (the recorder started its destination
  * with -incoming unix:...): those exchanges are written here by hand
  * (hand_ok, query_kvm), in the reply shapes of QEMU's QAPI schema, and say
- * so. Everything else is a recorded section. */
+ * so. Everything else is a recorded section (FX_STUCK's are copied from the
+ * transcript of a real run, see tests/data/qmp/README.md). */
 #include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -22,12 +23,16 @@
 #include "ml-error.h"
 #include "ml-fs.h"
 #include "ml-json.h"
+#include "ml-proc.h"
 #include "qmp-replay.h"
 #include "testhelp.h"
 #include "ml-common.h"
 
 #define FX_SRC "qemu-7.2.txt"
 #define FX_DST "qemu-11.1.txt"
+/* 7.2's side of a real migration that never converged (see the file). */
+#define FX_STUCK "qemu-7.2-not-converging.txt"
+#define STUCK_ENDPOINT "/miglab/run/mig-dst.sock"
 
 struct cell_test {
 	char *dir;
@@ -74,6 +79,9 @@ static int teardown(void **state)
 {
 	struct cell_test *t = *state;
 
+	/* A scenario that interrupts the cell must not interrupt the next one,
+	 * even when it failed before resetting the flag. */
+	ml_interrupted = 0;
 	json_decref(t->attempt);
 	json_decref(t->src.machines);
 	ml_test_rmtree(t->dir);
@@ -138,8 +146,9 @@ static void run_cell(struct cell_test *t)
 	t->attempt = json_load_file(path, 0, &jerr);
 	if (!t->attempt)
 		fail_msg("%s: %s", path, jerr.text);
-	/* Every VM the cell started was stopped and freed. */
+	/* Every VM the cell started was stopped (quit, or vm_stop) and freed. */
 	assert_int_equal(t->world.vms_started, t->world.vms_freed);
+	assert_int_equal(t->world.vms_left_running, 0);
 }
 
 /* The phases attempt.json lists, "name:status" joined by spaces. */
@@ -400,6 +409,167 @@ static void test_qemu_refuses_to_start(void **state)
 			    "qemu-src.stderr");
 }
 
+/* The migration never converges: the source answers "active" (the last
+ * such reply of a real run, FX_STUCK) until the migrate timeout. The cell
+ * cancels it, records the figures of the query-migrate after the cancel and
+ * quits both QEMUs. The timeout is the recorded run's (1 s). */
+static void test_migration_never_converges(void **state)
+{
+	struct cell_test *t = *state;
+	struct qr_script *src = qemu_started(FX_SRC), *dst = qemu_started(FX_DST);
+	ml_autofree char *phases = NULL;
+	json_t *fig;
+
+	query_kvm(src);
+	hand_ok(src, SET_PARAMS);
+	qr_load(src, FX_STUCK, "migrate", QR_BOTH);
+	qr_load_repeated(src, FX_STUCK, "query-migrate-active");
+	qr_load(src, FX_STUCK, "migrate_cancel", QR_BOTH);
+	qr_load(src, FX_STUCK, "query-migrate-cancelling", QR_BOTH);
+	qr_load(src, FX_STUCK, "quit", QR_BOTH);
+	hand_ok(dst, INCOMING(STUCK_ENDPOINT));
+	qr_load(dst, FX_DST, "quit", QR_BOTH);
+
+	t->spec.migrate_timeout_ms = 1000;
+	t->world.src.qmp = src;
+	t->world.dst.qmp = dst;
+	t->world.dst.endpoint = STUCK_ENDPOINT;
+	run_cell(t);
+
+	/* Both scripts ran to their quit: migrate_cancel, then quit for each. */
+	assert_string_equal(t->world.qmp_errors, "");
+	assert_int_equal(t->world.migrate_cancels, 1);
+	assert_outcome(t, "fail", "migrate-forward",
+		       "the migration did not complete within 1 s (cancelled)");
+	assert_string_equal(failure_str(t->attempt, "evidence"),
+			    "waiting for the migration: QMP of src: still active after 1000 ms");
+	phases = phase_list(t->attempt);
+	assert_string_equal(phases, "boot-src:pass migrate-forward:fail");
+	fig = json_object_get(phase_named(t->attempt, "migrate-forward"), "figures");
+	assert_string_equal(ml_json_str(fig, "status"), "cancelling");
+	assert_int_equal(ml_json_int(fig, "total-time", -1), 1007);
+	assert_int_equal(ml_json_int(fig, "ram-transferred", -1), 221697600);
+	assert_int_equal(ml_json_int(fig, "ram-total", -1), 1074536448);
+	assert_int_equal(ml_json_int(fig, "expected-downtime", -1), 300);
+	assert_string_equal(ml_json_str(t->attempt, "exit_src"), "exited with status 0");
+}
+
+/* A signal (SIGTERM) arrives while the cell waits for the migration: a lab
+ * error, never a QEMU failure. The cell cancels the migration and stops
+ * every QEMU without asking them to quit (no reply is read once
+ * interrupted). */
+static void test_interrupted_during_migration(void **state)
+{
+	struct cell_test *t = *state;
+	struct qr_script *src = qemu_started(FX_SRC), *dst = qemu_started(FX_DST);
+	ml_autofree char *phases = NULL;
+	const char *reason;
+
+	query_kvm(src);
+	hand_ok(src, SET_PARAMS);
+	qr_load(src, FX_STUCK, "migrate", QR_BOTH);
+	/* Interrupted, the client sends but reads nothing and may hang up at any
+	 * point after its last command. */
+	qr_client_may_close(src);
+	qr_load_repeated(src, FX_STUCK, "query-migrate-active");
+	qr_load(src, FX_STUCK, "migrate_cancel", QR_BOTH);
+	qr_load_repeated(src, FX_STUCK, "query-migrate-cancelling");
+	hand_ok(dst, INCOMING(STUCK_ENDPOINT));
+
+	t->world.src.qmp = src;
+	t->world.dst.qmp = dst;
+	t->world.dst.endpoint = STUCK_ENDPOINT;
+	t->world.src.interrupt_in_migrate_wait = true;
+	run_cell(t);
+	assert_int_equal(ml_interrupted, SIGTERM);
+	ml_interrupted = 0;
+
+	assert_string_equal(t->world.qmp_errors, "");
+	assert_int_equal(t->world.migrate_cancels, 1);
+	assert_string_equal(ml_json_str(t->attempt, "outcome"), "error");
+	reason = ml_json_str(t->attempt, "reason");
+	assert_non_null(strstr(reason, "interrupted"));
+	assert_string_equal(failure_str(t->attempt, "phase"), "migrate-forward");
+	phases = phase_list(t->attempt);
+	assert_string_equal(phases, "boot-src:pass migrate-forward:error");
+	/* Stopped, not quit: killed. */
+	assert_non_null(strstr(ml_json_str(t->attempt, "exit_src"), "killed by signal 9"));
+	assert_non_null(strstr(ml_json_str(t->attempt, "exit_dst"), "killed by signal 9"));
+}
+
+/* After the migration the probe's hello comes from another boot. */
+static void test_guest_rebooted_during_migration(void **state)
+{
+	struct cell_test *t = *state;
+	struct qr_script *src = qemu_started(FX_SRC), *dst = qemu_started(FX_DST);
+
+	query_kvm(src);
+	migrates_out(src, FX_SRC);
+	qr_load(src, FX_SRC, "quit", QR_BOTH);
+	hand_ok(dst, INCOMING("/w/in.sock"));
+	qr_load(dst, FX_DST, "query-status-running", QR_BOTH);
+	qr_load(dst, FX_DST, "quit", QR_BOTH);
+
+	t->world.src.qmp = src;
+	t->world.dst.qmp = dst;
+	t->world.dst.guest_rebooted = true;
+	run_cell(t);
+
+	assert_string_equal(t->world.qmp_errors, "");
+	assert_outcome(t, "fail", "migrate-forward", "the guest rebooted during migration");
+	assert_string_equal(failure_str(t->attempt, "evidence"),
+			    "boot_id before: fake-boot-1, after: fake-boot-2");
+	assert_string_equal(ml_json_str(json_object_get(t->attempt, "guest_hello"), "boot_id"),
+			    "fake-boot-1");
+}
+
+/* ram-verify on the destination finds bad pages (the reply shape of
+ * docs/probe-protocol.md, "Reply with bad pages"). */
+#define RAM_VERIFY_BAD                                                                             \
+	"{\"ok\": false, \"pages\": 16384, \"bad_pages\": 2, \"elapsed_us\": 19000, "              \
+	"\"first_bad_page\": 7, \"kind\": \"stale\", "                                             \
+	"\"expected\": {\"index\": 7, \"generation\": 29}, "                                       \
+	"\"found\": {\"magic_ok\": true, \"check_ok\": true, \"body_ok\": true, \"index\": 7, "    \
+	"\"generation\": 28}, \"counts\": {\"garbage\": 1, \"stale\": 1}, "                        \
+	"\"examples\": [{\"page\": 7, \"kind\": \"stale\", "                                       \
+	"\"expected\": {\"index\": 7, \"generation\": 29}, "                                       \
+	"\"found\": {\"magic_ok\": true, \"check_ok\": true, \"body_ok\": true, \"index\": 7, "    \
+	"\"generation\": 28}}, "                                                                   \
+	"{\"page\": 300, \"kind\": \"garbage\", \"expected\": {\"index\": 300, \"generation\": 29}, " \
+	"\"found\": {\"magic_ok\": false, \"check_ok\": false, \"body_ok\": false}}]}"
+
+static void test_memory_corruption(void **state)
+{
+	struct cell_test *t = *state;
+	struct qr_script *src = qemu_started(FX_SRC), *dst = qemu_started(FX_DST);
+	json_auto_t *want = json_loads(RAM_VERIFY_BAD, 0, NULL);
+	json_auto_t *got = NULL;
+	const char *reason;
+
+	query_kvm(src);
+	migrates_out(src, FX_SRC);
+	qr_load(src, FX_SRC, "quit", QR_BOTH);
+	hand_ok(dst, INCOMING("/w/in.sock"));
+	qr_load(dst, FX_DST, "query-status-running", QR_BOTH);
+	qr_load(dst, FX_DST, "quit", QR_BOTH);
+
+	t->world.src.qmp = src;
+	t->world.dst.qmp = dst;
+	t->world.dst.ram_verify_reply = RAM_VERIFY_BAD;
+	run_cell(t);
+
+	assert_string_equal(t->world.qmp_errors, "");
+	assert_string_equal(ml_json_str(t->attempt, "outcome"), "fail");
+	assert_string_equal(failure_str(t->attempt, "phase"), "migrate-forward");
+	reason = ml_json_str(t->attempt, "reason");
+	assert_int_equal(strncmp(reason, "memory corruption", 17), 0);
+	/* The evidence is the probe's reply, whole. */
+	assert_non_null(want);
+	got = json_loads(failure_str(t->attempt, "evidence"), 0, NULL);
+	assert_non_null(got);
+	assert_true(json_equal(want, got));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -410,6 +580,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_dst_stays_paused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_probe_silent_after_migration, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_qemu_refuses_to_start, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migration_never_converges, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_interrupted_during_migration, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_guest_rebooted_during_migration, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_memory_corruption, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
