@@ -717,6 +717,11 @@ static int phase_migrate(struct cell *c, const struct cell_phase *p, json_t *pha
 		s->runner->migrate_cancel(src, 5000);
 	end_migration(c, fig, &mig, vm_names[to]);
 	if (waited != 0) {
+		/* The last figures seen while waiting; what QEMU says after the
+		 * cancel goes over them (a "cancelled" answer holds only its
+		 * status). */
+		if (waited == ML_RUNNER_TIMEOUT || ml_interrupted)
+			record_migration_figures(fig, info);
 		json_decref(info);
 		if (waited == ML_RUNNER_TIMEOUT || ml_interrupted) {
 			json_t *last = NULL;
