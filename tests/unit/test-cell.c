@@ -454,6 +454,45 @@ static void test_migration_never_converges(void **state)
 	assert_string_equal(ml_json_str(t->attempt, "exit_src"), "exited with status 0");
 }
 
+/* As above, but the cancel is over before the cell asks: QEMU answers
+ * "cancelled", which carries no figures (hand-written, not recorded: QEMU's
+ * query-migrate fills only "status" for a cancelled migration). The phase
+ * keeps the figures of the last "active" reply. */
+static void test_migration_never_converges_cancelled_at_once(void **state)
+{
+	struct cell_test *t = *state;
+	struct qr_script *src = qemu_started(FX_SRC), *dst = qemu_started(FX_DST);
+	json_t *fig;
+
+	query_kvm(src);
+	hand_ok(src, SET_PARAMS);
+	qr_load(src, FX_STUCK, "migrate", QR_BOTH);
+	qr_load_repeated(src, FX_STUCK, "query-migrate-active");
+	qr_load(src, FX_STUCK, "migrate_cancel", QR_BOTH);
+	qr_expect(src, "{\"execute\":\"query-migrate\",\"id\":0}");
+	qr_send(src, "{\"return\": {\"status\": \"cancelled\"}, \"id\": 0}");
+	qr_load(src, FX_STUCK, "quit", QR_BOTH);
+	hand_ok(dst, INCOMING(STUCK_ENDPOINT));
+	qr_load(dst, FX_DST, "quit", QR_BOTH);
+
+	t->spec.migrate_timeout_ms = 300;
+	t->world.src.qmp = src;
+	t->world.dst.qmp = dst;
+	t->world.dst.endpoint = STUCK_ENDPOINT;
+	run_cell(t);
+
+	assert_string_equal(t->world.qmp_errors, "");
+	assert_int_equal(t->world.migrate_cancels, 1);
+	assert_string_equal(ml_json_str(t->attempt, "outcome"), "fail");
+	assert_string_equal(failure_str(t->attempt, "phase"), "migrate-forward");
+	assert_non_null(strstr(ml_json_str(t->attempt, "reason"), "did not complete within"));
+	fig = json_object_get(phase_named(t->attempt, "migrate-forward"), "figures");
+	assert_string_equal(ml_json_str(fig, "status"), "cancelled");
+	assert_int_equal(ml_json_int(fig, "total-time", -1), 972);
+	assert_int_equal(ml_json_int(fig, "ram-transferred", -1), 219723568);
+	assert_int_equal(ml_json_int(fig, "ram-total", -1), 1074536448);
+}
+
 /* A signal (SIGTERM) arrives while the cell waits for the migration: a lab
  * error, never a QEMU failure. The cell cancels the migration and stops
  * every QEMU without asking them to quit (no reply is read once
@@ -581,6 +620,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_probe_silent_after_migration, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_qemu_refuses_to_start, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migration_never_converges, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migration_never_converges_cancelled_at_once, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_interrupted_during_migration, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_guest_rebooted_during_migration, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_memory_corruption, setup, teardown),
