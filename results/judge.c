@@ -826,6 +826,99 @@ static void judge_against_controls(json_t *cells, json_t *doc)
 	}
 }
 
+/* An ABI dump named by a judged cell's logs (key abi_<phase>), from the
+ * attempt it is shown by; NULL when there is none. */
+static json_t *cell_dump(const char *cells_dir, json_t *doc, const char *phase)
+{
+	ml_autofree char *key = ml_strdup_printf("abi_%s", phase);
+	const char *name = ml_json_str(json_object_get(doc, "logs"), key);
+	const char *id = ml_json_str(doc, "cell_id");
+	ml_autofree char *cdir = NULL;
+	ml_autofree char *edir = NULL;
+	ml_autofree char *path = NULL;
+	json_t *dump;
+
+	if (!name || strchr(name, '/') || !id || strchr(id, '/'))
+		return NULL;
+	cdir = ml_path_join(cells_dir, id);
+	edir = ml_layout_evidence_dir(cdir, doc);
+	path = ml_path_join(edir, name);
+	dump = ml_abi_load(path);
+	ml_error_reset();
+	return dump;
+}
+
+/* reboot-dst has two references: boot-src (the same cell's first boot) and
+ * the destination build's own fresh boot of this machine type and kernel
+ * (its control cell). What the guest sees after its reset on the
+ * destination is then named: "as the destination build boots" (a change
+ * between the builds), "as the source build boots" (state imported from
+ * the source that survives a reset), the same as both, or neither. A
+ * difference from the destination's own boot is a finding of its own. */
+static void judge_reboot_reference(const struct ml_judge_rules *r, json_t *cells, const char *cells_dir,
+				   json_t *doc)
+{
+	const char *dst = side_str(doc, "dst", "provider");
+	json_t *control, *reboot = NULL, *own = NULL, *dstboot = NULL, *f, *ref;
+	struct ml_abi_diff d1 = { 0 }, d2 = { 0 };
+	struct ml_abi_diff_options o = { .iasl = r->iasl };
+	const char *matches;
+	size_t i;
+
+	if (ml_json_bool(doc, "control", false) || !dst)
+		return;
+	control = find_cell(cells, dst, dst, doc);
+	if (!control || !(reboot = cell_dump(cells_dir, doc, "reboot-dst")) ||
+	    !(own = cell_dump(cells_dir, doc, "boot-src")) ||
+	    !(dstboot = cell_dump(cells_dir, control, "boot-src")))
+		goto out;
+	if (ml_abi_diff_dumps(own, reboot, r->abi_volatile, &o, &d1) < 0 ||
+	    ml_abi_diff_dumps(dstboot, reboot, r->abi_volatile, &o, &d2) < 0) {
+		ml_error_reset();
+		goto out;
+	}
+	matches = !d1.n && !d2.n ? "both" : !d2.n ? "destination build" : !d1.n ? "source build" : "neither";
+	ref = json_pack("{s:s, s:s?, s:I, s:I, s:s}", "matches", matches, "destination_boot",
+			ml_json_str(control, "cell_id"), "differences_from_boot_src", (json_int_t)d1.n,
+			"differences_from_destination_boot", (json_int_t)d2.n, "text",
+			!strcmp(matches, "both") ? "after its reset on the destination the guest sees what "
+						   "both builds show at a fresh boot"
+			: !strcmp(matches, "destination build") ? "after its reset on the destination the "
+								  "guest sees what the destination build "
+								  "shows at a fresh boot: an ABI change "
+								  "between the builds"
+			: !strcmp(matches, "source build") ? "after its reset on the destination the guest "
+							     "still sees what the source build shows: state "
+							     "imported from the source survives the reset"
+							   : "after its reset on the destination the guest "
+							     "sees neither build's fresh boot");
+	json_array_foreach(json_object_get(doc, "findings"), i, f)
+		if (str_eq(ml_json_str(f, "kind"), "abi-change") && str_eq(ml_json_str(f, "phase"), "reboot-dst") &&
+		    str_eq(ml_json_str(f, "against"), "boot-src"))
+			ml_json_set(f, "reference", json_incref(ref));
+	if (d2.n) {
+		ml_autofree char *text = ml_abi_diff_to_text(&d2);
+		json_t *nf = json_object();
+		ml_json_set_str(nf, "kind", "abi-change");
+		ml_json_set_str(nf, "phase", "reboot-dst");
+		ml_json_set_str(nf, "against", "destination-boot");
+		ml_json_set_str(nf, "severity", "warn");
+		ml_json_set_int(nf, "count", (long long)d2.n);
+		ml_json_set_str(nf, "summary", text);
+		ml_json_set_str(nf, "first", d2.items[0].key);
+		ml_json_set(nf, "differences", ml_abi_diff_to_json(&d2));
+		ml_json_set(nf, "reference", json_incref(ref));
+		json_array_append_new(json_object_get(doc, "findings"), nf);
+	}
+	json_decref(ref);
+out:
+	ml_abi_diff_clear(&d1);
+	ml_abi_diff_clear(&d2);
+	json_decref(reboot);
+	json_decref(own);
+	json_decref(dstboot);
+}
+
 /* A failure of the migration back (B -> A) links the cell where B -> A is the
  * forward migration. */
 static void link_direction(json_t *cells, json_t *doc)
@@ -966,10 +1059,10 @@ int ml_judge_run(const struct ml_judge_rules *r, const char *run_dir, json_t **s
 		ml_autofree char *cdir = ml_path_join(cells_dir, ml_json_str(c, "cell_id") ? ml_json_str(c, "cell_id") : names[i]);
 		judge_against_controls(cells, c);
 		link_direction(cells, c);
+		judge_reboot_reference(r, cells, cells_dir, c);
 		ml_json_set_str(c, "category", ml_judgement_category(c));
-		if ((json_object_get(c, "unsound") || json_object_get(c, "control_hint") ||
-		     json_object_get(json_object_get(json_object_get(c, "failure"), "direction"), "forward_cell")) &&
-		    ml_is_dir(cdir)) {
+		if (ml_is_dir(cdir)) {
+			/* What the run adds to each cell's own judgement. */
 			ml_autofree char *path = ml_path_join(cdir, ML_LAYOUT_CELL_FILE);
 			if (ml_json_write_file(path, c) < 0)
 				ret = -1;

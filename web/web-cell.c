@@ -435,6 +435,14 @@ static void abi_finding(struct web_page *p, json_t *f, bool expanded)
 	wp_puts(p, "), first: ");
 	wp_esc(p, ml_json_str(f, "first"));
 	wp_puts(p, "</summary>\n");
+	if (ml_json_str(json_object_get(f, "reference"), "text")) {
+		/* reboot-dst against boot-src and the destination build's own boot */
+		wp_puts(p, "<p class=\"reference\">");
+		wp_esc(p, ml_json_str(json_object_get(f, "reference"), "text"));
+		wp_printf(p, " (%lld difference(s) from boot-src, %lld from the destination build's fresh boot)</p>\n",
+			  ml_json_int(json_object_get(f, "reference"), "differences_from_boot_src", 0),
+			  ml_json_int(json_object_get(f, "reference"), "differences_from_destination_boot", 0));
+	}
 	if (json_array_size(diffs)) {
 		wp_puts(p, "<div class=\"scroll\"><table class=\"diffs\"><thead><tr><th>section</th><th>key</th>"
 			   "<th>what</th><th>before</th><th>after</th></tr></thead><tbody>\n");

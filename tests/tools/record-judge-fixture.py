@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
 """Copy cells of a real miglab run into a judging fixture (tests/data/judge/).
 
-    tests/tools/record-judge-fixture.py RUN_DIR FIXTURE_DIR CELL_ID...
+    tests/tools/record-judge-fixture.py [--with-abi] RUN_DIR FIXTURE_DIR CELL_ID...
 
 Keeps what the judging stage reads and stays small: run.json's facts, each
 attempt's attempt.json, QEMU stderr and the guest consoles (their last 64 KiB).
 ABI dumps, QMP transcripts, probe logs and streams are left out, and their
 keys removed from attempt.json "logs", so the fixture says exactly what it
-holds. The judgement files (cell.json, run.json's judged part) are not
+holds; --with-abi keeps the ABI dumps (abi-<phase>.json, about 50 KB each). The judgement files (cell.json, run.json's judged part) are not
 copied: the tests judge the fixture themselves."""
 import json
 import os
@@ -29,9 +29,14 @@ def copy_tail(src, dst):
 
 
 def main():
-    if len(sys.argv) < 4:
+    args = sys.argv[1:]
+    with_abi = bool(args) and args[0] == "--with-abi"
+    if with_abi:
+        args = args[1:]
+    if len(args) < 3:
         sys.exit(__doc__)
-    run, out, cells = sys.argv[1], sys.argv[2], sys.argv[3:]
+    run, out, cells = args[0], args[1], args[2:]
+    keep = KEEP_PREFIXES + (("abi_boot-src", "abi_live-dst", "abi_reboot-dst", "abi_back-src") if with_abi else ())
     os.makedirs(os.path.join(out, "cells"), exist_ok=True)
     with open(os.path.join(run, "run.json")) as f:
         facts = json.load(f)
@@ -50,8 +55,11 @@ def main():
             logs = doc.get("logs", {})
             for key in list(logs):
                 name = logs[key]
-                if key.startswith(KEEP_PREFIXES) and os.path.exists(os.path.join(a_src, name)):
-                    copy_tail(os.path.join(a_src, name), os.path.join(a_dst, name))
+                if key.startswith(keep) and os.path.exists(os.path.join(a_src, name)):
+                    if key.startswith("abi_"):
+                        shutil.copyfile(os.path.join(a_src, name), os.path.join(a_dst, name))
+                    else:
+                        copy_tail(os.path.join(a_src, name), os.path.join(a_dst, name))
                 else:
                     del logs[key]
             with open(os.path.join(a_dst, "attempt.json"), "w") as f:

@@ -20,6 +20,11 @@
 
 #define CTL_72 "bookworm-to-bookworm-pc-q35-7.2-k-bookworm-7c0e3a19"
 
+static bool str_is(const char *a, const char *b)
+{
+	return a && b && strcmp(a, b) == 0;
+}
+
 struct fx {
 	char *tmp;
 	char *run; /* the copy of the fixture's run directory */
@@ -258,6 +263,48 @@ static void test_cut_capture_claims_nothing(void **state)
 	ml_test_rmtree(tmp);
 }
 
+/* reboot-dst against both references: boot-src and the destination
+ * build's own fresh boot (its control cell). Recorded: 10.0.2 -> 10.0.13 on
+ * pc-q35-10.0; after the reset on 10.0.13 the guest sees 10.0.13's virtqueue
+ * sizes (not boot-src's), but still the SeaBIOS of 10.0.2 (the firmware came
+ * in the migrated RAM and survives a reset): neither build's fresh boot. */
+static void test_reboot_dst_has_two_references(void **state)
+{
+	struct fx f;
+	json_t *c, *fd;
+	size_t i, against_dst = 0;
+	(void)state;
+
+	fx_open(&f, "reboot-reference");
+	json_decref(judge_run(&f));
+	c = load_cell(&f, "bookworm-backports-to-trixie-pc-q35-10.0-k-bookworm-ba25e3c2");
+	json_array_foreach(json_object_get(c, "findings"), i, fd) {
+		json_t *ref = json_object_get(fd, "reference");
+		if (!str_is(ml_json_str(fd, "phase"), "reboot-dst"))
+			continue;
+		assert_non_null(ref);
+		assert_string_equal(ml_json_str(ref, "matches"), "neither");
+		assert_string_equal(ml_json_str(ref, "destination_boot"),
+				    "trixie-to-trixie-pc-q35-10.0-k-bookworm-4d28deba");
+		assert_true(ml_json_int(ref, "differences_from_boot_src", 0) > 0);
+		if (str_is(ml_json_str(fd, "against"), "destination-boot")) {
+			against_dst++;
+			assert_int_equal(ml_json_int(fd, "count", 0), ml_json_int(ref, "differences_from_destination_boot", -1));
+			assert_non_null(strstr(ml_json_str(fd, "summary"), "SMBIOS type 0 (BIOS Information) string 2"));
+			assert_non_null(strstr(ml_json_str(fd, "summary"), "1.16.3-debian-1.16.3-2~bpo12+1"));
+			assert_null(strstr(ml_json_str(fd, "summary"), "queue 0 size"));
+		}
+	}
+	assert_int_equal(against_dst, 1);
+	/* The control itself has no such reference. */
+	json_decref(c);
+	c = load_cell(&f, "trixie-to-trixie-pc-q35-10.0-k-bookworm-4d28deba");
+	json_array_foreach(json_object_get(c, "findings"), i, fd)
+		assert_null(json_object_get(fd, "reference"));
+	json_decref(c);
+	fx_close(&f);
+}
+
 /* The same evidence and rules give the same judgement (but its time). */
 static void test_judging_is_idempotent(void **state)
 {
@@ -437,6 +484,7 @@ int main(void)
 		cmocka_unit_test(test_known_issue_rejudges_old_runs),
 		cmocka_unit_test(test_legacy_cells_are_judged),
 		cmocka_unit_test(test_cut_capture_claims_nothing),
+		cmocka_unit_test(test_reboot_dst_has_two_references),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
