@@ -49,3 +49,35 @@ int ml_cell_run_confirmed(const struct ml_cell_spec *s, const char *run_dir, con
 	*judgement = doc;
 	return 0;
 }
+
+int ml_cell_run_more(const struct ml_cell_spec *s, const char *run_dir, const char *run_id,
+		     int count, const struct ml_judge_rules *rules, json_t **judgement)
+{
+	ml_autofree char *id = ml_cell_id(s);
+	ml_autofree char *cell_dir = ml_layout_cell_dir(run_dir, id);
+	ml_autofree int *nums = NULL;
+	struct ml_cell_spec more = *s;
+	json_t *doc = NULL;
+	enum ml_verdict outcome;
+	size_t n = 0;
+	int first;
+
+	*judgement = NULL;
+	if (ml_layout_list_attempts(cell_dir, &nums, &n) < 0)
+		return -1;
+	first = n ? nums[n - 1] + 1 : 1;
+	more.lossless_capture = true;
+	for (int k = first; k < first + count && !ml_interrupted; k++) {
+		more.no_stream_keep = k > 2;
+		if (ml_cell_run(&more, run_dir, run_id, k, &outcome) < 0)
+			return ml_error_context("attempt %d of cell %s", k, id);
+		json_decref(doc);
+		doc = NULL;
+		if (ml_judge_cell(rules, cell_dir, &doc) < 0)
+			return ml_error_context("judging cell %s", id);
+	}
+	if (!doc && ml_judge_cell(rules, cell_dir, &doc) < 0)
+		return ml_error_context("judging cell %s", id);
+	*judgement = doc;
+	return 0;
+}

@@ -22,4 +22,11 @@
 int ml_cell_run_confirmed(const struct ml_cell_spec *s, const char *run_dir, const char *run_id,
 			  int confirm, const struct ml_judge_rules *rules, json_t **judgement);
 
+/* Run `count` more attempts of a cell that has some (attempts numbered on
+ * from the last one, lossless capture), judging after each, whatever each
+ * gives: a control of a build that fails its own controls elsewhere is
+ * settled this way (ml_judge_controls_to_settle()). */
+int ml_cell_run_more(const struct ml_cell_spec *s, const char *run_dir, const char *run_id,
+		     int count, const struct ml_judge_rules *rules, json_t **judgement);
+
 #endif

@@ -45,6 +45,7 @@ struct run_cell {
 	const char *skip_reason;  /* planned skip (borrowed from the plan) */
 	char *error;              /* the lab cannot run it (a build failed) */
 	bool done;                /* finished in an earlier attempt (resume) */
+	int more;                 /* > 0: run this many more attempts of a finished cell (settle) */
 	pid_t pid;                /* running */
 	long long started_ms;
 	bool stop_sent;
@@ -362,7 +363,8 @@ static void __attribute__((noreturn)) cell_child(const struct run *r, struct run
 			close(fd);
 		}
 	}
-	if (ml_cell_run_confirmed(&c->spec, r->dir, r->id, r->confirm, &r->rules, &doc) < 0) {
+	if ((c->more ? ml_cell_run_more(&c->spec, r->dir, r->id, c->more, &r->rules, &doc)
+		     : ml_cell_run_confirmed(&c->spec, r->dir, r->id, r->confirm, &r->rules, &doc)) < 0) {
 		ml_error_print();
 		_exit(ML_EXIT_LAB);
 	}
@@ -682,6 +684,40 @@ static int finish_run(struct run *r, bool interrupted)
 	return rc;
 }
 
+/* A control that passed its one attempt is the reference of every cell of
+ * its build, and a build that fails only sometimes passes it by chance:
+ * when a build fails its own controls elsewhere, its passing controls get
+ * `confirm` more attempts (results/judge.h, ml_judge_controls_to_settle). */
+static int settle_controls(struct run *r, int grace_s)
+{
+	json_t *docs = ml_run_load_cells(r->dir);
+	json_t *ids = ml_judge_controls_to_settle(docs);
+	size_t n = 0, i;
+	json_t *id;
+	int ret;
+
+	for (size_t k = 0; k < r->n; k++) {
+		r->cells[k].done = true;
+		r->cells[k].more = 0;
+		json_array_foreach(ids, i, id)
+			if (strcmp(json_string_value(id), r->cells[k].id) == 0) {
+				r->cells[k].done = false;
+				r->cells[k].more = r->confirm;
+				n++;
+			}
+	}
+	json_decref(ids);
+	json_decref(docs);
+	if (!n)
+		return 0;
+	fprintf(stderr, "miglab: settling %zu passing control cell(s) of builds that fail their own "
+			"controls elsewhere: %d more attempt(s) each\n", n, r->confirm);
+	ret = schedule(r, grace_s);
+	for (size_t k = 0; k < r->n; k++)
+		r->cells[k].more = 0;
+	return ret;
+}
+
 /* Resume: the run's own copy of the matrix, its shard, the cells already done. */
 static int open_resumed(struct run *r, const char *resume, const char **matrix_path)
 {
@@ -779,6 +815,8 @@ int ml_run_matrix(const struct ml_config *cfg, const struct ml_run_options *o)
 			"confirming attempt(s) of a cell that does not pass -> %s\n",
 		r.id, r.n, todo, r.jobs, r.confirm, r.dir);
 	sched = schedule(&r, o->grace_s >= 0 ? o->grace_s : DEFAULT_GRACE_S);
+	if (sched == 0 && r.confirm > 0)
+		sched = settle_controls(&r, o->grace_s >= 0 ? o->grace_s : DEFAULT_GRACE_S);
 	rc = finish_run(&r, sched != 0);
 out:
 	if (rc == ML_EXIT_LAB && !r.n)

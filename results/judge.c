@@ -934,6 +934,32 @@ static void link_direction(json_t *cells, json_t *doc)
 		ml_json_set_str(dir, "forward_cell", ml_json_str(other, "cell_id"));
 }
 
+json_t *ml_judge_controls_to_settle(json_t *cells)
+{
+	json_t *failing = json_object(), *out = json_array(), *c;
+	size_t i;
+
+	json_array_foreach(cells, i, c) {
+		size_t k;
+		json_t *a;
+		if (!ml_json_bool(c, "control", false))
+			continue;
+		json_array_foreach(json_object_get(c, "attempts"), k, a)
+			if (str_eq(ml_json_str(a, "verdict"), "fail") &&
+			    ml_judge_phase_direction(ml_json_str(a, "phase")))
+				ml_json_set(failing, side_str(c, "src", "provider"), json_true());
+	}
+	json_array_foreach(cells, i, c) {
+		json_t *rep = json_object_get(c, "repeat");
+		if (ml_json_bool(c, "control", false) && str_eq(ml_json_str(c, "verdict"), "pass") &&
+		    ml_json_int(rep, "judged", 0) <= 1 && side_str(c, "src", "provider") &&
+		    json_object_get(failing, side_str(c, "src", "provider")))
+			json_array_append_new(out, json_string(ml_json_str(c, "cell_id")));
+	}
+	json_decref(failing);
+	return out;
+}
+
 /* One entry per build whose control cells fail: its rate and what it explains. */
 static json_t *unsound_builds(json_t *cells)
 {

@@ -52,6 +52,13 @@ int ml_judge_cell(const struct ml_judge_rules *r, const char *cell_dir, json_t *
  * receives {cells, counts, judgements, unsound_builds}. */
 int ml_judge_run(const struct ml_judge_rules *r, const char *run_dir, json_t **summary);
 
+/* Control cells to attempt again (settle): a control that passed its one
+ * attempt, of a build whose other control cells failed in a migration. A
+ * control passes by chance when its build fails only sometimes, and a
+ * passing control is the reference every cell of that build is judged
+ * against. cells: judged cell documents; returns a new array of cell ids. */
+json_t *ml_judge_controls_to_settle(json_t *cells);
+
 /* The category a judged cell counts in (run.json "judgements", JUnit):
  * pass, fail, intermittent, source-unsound, destination-unsound, xfail,
  * xpass, skip, error. */

@@ -180,8 +180,17 @@ static void test_source_unsound(void **state)
 	assert_int_equal(ml_json_int(u, "failed", 0), 3);
 	assert_int_equal(ml_json_int(u, "attempts", 0), 4);
 
-	/* JUnit counts the judgements apart and says why. */
+	/* The control that passed its one attempt, of a build failing its
+	 * other control, is the one to settle with more attempts. */
 	docs = ml_run_load_cells(f.run);
+	{
+		json_t *ids = ml_judge_controls_to_settle(docs);
+		assert_int_equal(json_array_size(ids), 1);
+		assert_string_equal(json_string_value(json_array_get(ids, 0)),
+				    "bookworm-to-bookworm-pc-q35-2.4-k-bookworm-92ae942a");
+		json_decref(ids);
+	}
+	/* JUnit counts the judgements apart and says why. */
 	junit = ml_path_join(f.run, "junit.xml");
 	assert_int_equal(ml_export_junit(f.run, "unsound-72", docs, junit), 0);
 	assert_int_equal(ml_read_file(junit, 1 << 20, &xml, NULL), 0);
