@@ -558,17 +558,14 @@ static void set_repeat(json_t *doc, json_t *attempts)
 	ml_json_set(doc, "repeat", rep);
 }
 
-int ml_judge_cell(const struct ml_judge_rules *r, const char *cell_dir, json_t **judgement)
+/* Judge a cell directory from its attempts: the new cell.json document. */
+static json_t *judge_cell(const struct ml_judge_rules *r, const char *cell_dir)
 {
 	ml_autofree int *nums = NULL;
 	ml_autofree char *cell_json = ml_path_join(cell_dir, ML_LAYOUT_CELL_FILE);
 	size_t n = 0, primary = 0, i;
 	json_t **docs = NULL, *attempts = json_array(), *doc, *a;
 	bool legacy = false, any_fail = false, any_pass = false, all_skip = true;
-	int ret;
-
-	if (judgement)
-		*judgement = NULL;
 	if (ml_layout_list_attempts(cell_dir, &nums, &n) < 0 || n == 0) {
 		/* Before attempts: the evidence is in the cell directory itself. */
 		if (n == 0 && ml_path_exists(cell_json)) {
@@ -707,11 +704,19 @@ write:
 		ml_json_set_str(doc, "judged_at", now);
 		ml_json_set_str(doc, "category", ml_judgement_category(doc));
 	}
-	ret = ml_json_write_file(cell_json, doc);
 	for (i = 0; docs && i < n; i++)
 		json_decref(docs[i]);
 	free(docs);
 	json_decref(attempts);
+	return doc;
+}
+
+int ml_judge_cell(const struct ml_judge_rules *r, const char *cell_dir, json_t **judgement)
+{
+	ml_autofree char *path = ml_path_join(cell_dir, ML_LAYOUT_CELL_FILE);
+	json_t *doc = judge_cell(r, cell_dir);
+	int ret = ml_json_write_file(path, doc);
+
 	if (judgement)
 		*judgement = doc;
 	else
@@ -859,27 +864,33 @@ static void judge_reboot_reference(const struct ml_judge_rules *r, json_t *cells
 				   json_t *doc)
 {
 	const char *dst = side_str(doc, "dst", "provider");
-	json_t *control, *reboot = NULL, *own = NULL, *dstboot = NULL, *f, *ref;
-	struct ml_abi_diff d1 = { 0 }, d2 = { 0 };
+	json_t *control, *reboot = NULL, *dstboot = NULL, *f, *ref, *ph;
+	struct ml_abi_diff d2 = { 0 };
 	struct ml_abi_diff_options o = { .iasl = r->iasl };
+	long long from_boot_src = -1;
 	const char *matches;
 	size_t i;
 
 	if (ml_json_bool(doc, "control", false) || !dst)
 		return;
+	/* Against boot-src: judged with the attempt (judge_abi's figure). */
+	json_array_foreach(json_object_get(doc, "phases"), i, ph)
+		if (str_eq(ml_json_str(ph, "name"), "reboot-dst"))
+			from_boot_src = ml_json_int(json_object_get(ph, "figures"), "abi_differences", -1);
 	control = find_cell(cells, dst, dst, doc);
-	if (!control || !(reboot = cell_dump(cells_dir, doc, "reboot-dst")) ||
-	    !(own = cell_dump(cells_dir, doc, "boot-src")) ||
+	if (from_boot_src < 0 || !control || !(reboot = cell_dump(cells_dir, doc, "reboot-dst")) ||
 	    !(dstboot = cell_dump(cells_dir, control, "boot-src")))
 		goto out;
-	if (ml_abi_diff_dumps(own, reboot, r->abi_volatile, &o, &d1) < 0 ||
-	    ml_abi_diff_dumps(dstboot, reboot, r->abi_volatile, &o, &d2) < 0) {
+	if (ml_abi_diff_dumps(dstboot, reboot, r->abi_volatile, &o, &d2) < 0) {
 		ml_error_reset();
 		goto out;
 	}
-	matches = !d1.n && !d2.n ? "both" : !d2.n ? "destination build" : !d1.n ? "source build" : "neither";
+	matches = !from_boot_src && !d2.n ? "both"
+		  : !d2.n		  ? "destination build"
+		  : !from_boot_src	  ? "source build"
+					  : "neither";
 	ref = json_pack("{s:s, s:s?, s:I, s:I, s:s}", "matches", matches, "destination_boot",
-			ml_json_str(control, "cell_id"), "differences_from_boot_src", (json_int_t)d1.n,
+			ml_json_str(control, "cell_id"), "differences_from_boot_src", (json_int_t)from_boot_src,
 			"differences_from_destination_boot", (json_int_t)d2.n, "text",
 			!strcmp(matches, "both") ? "after its reset on the destination the guest sees what "
 						   "both builds show at a fresh boot"
@@ -912,10 +923,8 @@ static void judge_reboot_reference(const struct ml_judge_rules *r, json_t *cells
 	}
 	json_decref(ref);
 out:
-	ml_abi_diff_clear(&d1);
 	ml_abi_diff_clear(&d2);
 	json_decref(reboot);
-	json_decref(own);
 	json_decref(dstboot);
 }
 
@@ -1039,7 +1048,7 @@ int ml_judge_run(const struct ml_judge_rules *r, const char *run_dir, json_t **s
 	struct dirent *e;
 	char **names = NULL;
 	size_t n = 0, cap = 0, i;
-	json_t *cells = json_array(), *lines = json_array(), *counts = json_object();
+	json_t *cells = json_array(), *dirs = json_array(), *lines = json_array(), *counts = json_object();
 	json_t *cats = json_object(), *summary, *facts, *c;
 	int ret = 0;
 
@@ -1048,6 +1057,7 @@ int ml_judge_run(const struct ml_judge_rules *r, const char *run_dir, json_t **s
 	if (!d && errno != ENOENT) {
 		ml_error_errno(errno, "cannot read %s", cells_dir);
 		json_decref(cells);
+		json_decref(dirs);
 		json_decref(lines);
 		json_decref(counts);
 		json_decref(cats);
@@ -1068,31 +1078,23 @@ int ml_judge_run(const struct ml_judge_rules *r, const char *run_dir, json_t **s
 		closedir(d);
 	if (n)
 		qsort(names, n, sizeof(*names), cmp_cell_id);
-	/* Each cell alone, then with the others. */
+	/* Each cell alone, then with the others; written once, with both. */
 	for (i = 0; i < n; i++) {
 		ml_autofree char *cdir = ml_path_join(cells_dir, names[i]);
-		json_t *doc = NULL;
 		if (!ml_is_dir(cdir))
 			continue;
-		if (ml_judge_cell(r, cdir, &doc) < 0) {
-			fprintf(stderr, "miglab: warning: %s: %s\n", names[i], ml_error_message());
-			ret = -1;
-		}
-		if (doc)
-			json_array_append_new(cells, doc);
+		json_array_append_new(cells, judge_cell(r, cdir));
+		json_array_append_new(dirs, json_string(names[i]));
 	}
 	json_array_foreach(cells, i, c) {
-		ml_autofree char *cdir = ml_path_join(cells_dir, ml_json_str(c, "cell_id") ? ml_json_str(c, "cell_id") : names[i]);
+		ml_autofree char *cdir = ml_path_join(cells_dir, json_string_value(json_array_get(dirs, i)));
+		ml_autofree char *path = ml_path_join(cdir, ML_LAYOUT_CELL_FILE);
 		judge_against_controls(cells, c);
 		link_direction(cells, c);
 		judge_reboot_reference(r, cells, cells_dir, c);
 		ml_json_set_str(c, "category", ml_judgement_category(c));
-		if (ml_is_dir(cdir)) {
-			/* What the run adds to each cell's own judgement. */
-			ml_autofree char *path = ml_path_join(cdir, ML_LAYOUT_CELL_FILE);
-			if (ml_json_write_file(path, c) < 0)
-				ret = -1;
-		}
+		if (ml_json_write_file(path, c) < 0)
+			ret = -1;
 	}
 	json_array_foreach(cells, i, c) {
 		json_t *f = json_object_get(c, "failure");
@@ -1141,6 +1143,7 @@ int ml_judge_run(const struct ml_judge_rules *r, const char *run_dir, json_t **s
 		free(names[i]);
 	free(names);
 	json_decref(cells);
+	json_decref(dirs);
 	if (summary_out)
 		*summary_out = summary;
 	else
