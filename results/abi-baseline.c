@@ -28,6 +28,27 @@ char *ml_abi_baseline_component(const char *s)
 	return o;
 }
 
+json_t *ml_abi_baseline_find(const char *dir, const char *version, const char *machine,
+			     const char *kernel_release, char **file)
+{
+	ml_autofree char *v = NULL, *m = NULL, *k = NULL, *rel = NULL, *path = NULL;
+
+	if (file)
+		*file = NULL;
+	if (!dir || !version || !machine || !kernel_release)
+		return NULL;
+	v = ml_abi_baseline_component(version);
+	m = ml_abi_baseline_component(machine);
+	k = ml_abi_baseline_component(kernel_release);
+	rel = ml_strdup_printf("%s/%s/%s.json", v, m, k);
+	path = ml_path_join(dir, rel);
+	if (!ml_path_exists(path))
+		return NULL;
+	if (file)
+		*file = strdup(rel);
+	return ml_abi_load(path);
+}
+
 /* The baseline key of a cell: its source build's version, the concrete
  * machine, the guest kernel release. */
 struct cell_key {

@@ -35,6 +35,13 @@ int ml_abi_baseline_record(const char *run_dir, const char *dir, const struct ml
 int ml_abi_baseline_check(const char *run_dir, const char *dir, const struct ml_abi_volatile *vol,
 			  const struct ml_abi_diff_options *o, json_t **report);
 
+/* The baseline of (version, machine, kernel_release) in dir: a new
+ * reference, or NULL. *file (may be NULL) receives its path relative to dir
+ * (caller frees). NULL without an error when there is none; NULL with the
+ * error set when it exists and cannot be read. */
+json_t *ml_abi_baseline_find(const char *dir, const char *version, const char *machine,
+			     const char *kernel_release, char **file);
+
 /* The check report as text for a terminal. Caller frees. */
 char *ml_abi_baseline_check_text(const json_t *report);
 

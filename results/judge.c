@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "abi-diff.h"
+#include "abi-kinds.h"
+#include "abi-baseline.h"
 #include "judge.h"
 #include "ml-layout.h"
 #include "ml-buf.h"
@@ -34,6 +36,11 @@ int ml_judge_rules_load(struct ml_judge_rules *r)
 		ml_judge_rules_clear(r);
 		return ml_error_context("the list of volatile ABI values");
 	}
+	r->abi_kinds = ml_abi_kinds_default();
+	if (!r->abi_kinds) {
+		ml_judge_rules_clear(r);
+		return ml_error_context("the table of ABI kinds");
+	}
 	r->iasl = ml_abi_find_iasl();
 	return 0;
 }
@@ -43,6 +50,7 @@ void ml_judge_rules_clear(struct ml_judge_rules *r)
 	ml_catalogue_clear(&r->catalogue);
 	ml_known_clear(&r->known);
 	ml_abi_volatile_free(r->abi_volatile);
+	ml_abi_kinds_free(r->abi_kinds);
 	free(r->iasl);
 	memset(r, 0, sizeof(*r));
 }
@@ -119,82 +127,134 @@ static json_t *damaged_attempt(int n, const char *what)
 	return a;
 }
 
-/* Diff each later ABI dump against boot-src; an ABI change is a finding, and
- * with severity "fail" the attempt fails. */
+/* The phases with an ABI dump, in cell order. */
+static const char *const abi_phases[] = { "boot-src", "live-dst", "reboot-dst", "back-src" };
+enum { ABI_BOOT_SRC, ABI_LIVE_DST, ABI_REBOOT_DST, ABI_BACK_SRC, ABI_NPHASES };
+
+/* Overrides of the kinds' severities the matrix gave ([abi] severity.KIND). */
+static const json_t *abi_overrides(const json_t *doc)
+{
+	return json_object_get(json_object_get(doc, "inputs"), "abi_severities");
+}
+
+/* The first difference of the worst severity in an annotated list. */
+static const json_t *worst_difference(const json_t *diffs)
+{
+	const json_t *best = NULL, *d;
+	size_t i;
+
+	json_array_foreach(diffs, i, d)
+		if (!best || ml_abi_severity_parse(ml_json_str(d, "severity")) >
+				     ml_abi_severity_parse(ml_json_str(best, "severity")))
+			best = d;
+	return best;
+}
+
+/* An abi-change finding from an annotated list of differences. */
+static json_t *abi_finding(const char *phase, const char *against, const char *severity, json_t *diffs)
+{
+	ml_autofree char *text = ml_abi_diff_json_to_text(diffs);
+	const json_t *w = worst_difference(diffs);
+	json_t *f = json_object(), *summary = json_string(text ? text : "");
+
+	ml_json_set_str(f, "kind", "abi-change");
+	ml_json_set_str(f, "phase", phase);
+	ml_json_set_str(f, "against", against);
+	ml_json_set_str(f, "severity", severity);
+	ml_json_set_int(f, "count", (long long)json_array_size(diffs));
+	ml_json_set(f, "kinds", ml_abi_kinds_count(diffs));
+	ml_json_set(f, "summary", summary ? summary : json_string("(not valid UTF-8; see the file)"));
+	ml_json_set_str(f, "first", ml_json_str(w, "key"));
+	ml_json_set_str(f, "first_kind", ml_json_str(w, "kind"));
+	ml_json_set(f, "differences", diffs);
+	return f;
+}
+
+/* Diff each later ABI dump against its reference and rank the differences
+ * by kind (abi-kinds.txt):
+ *   live-dst  against boot-src: the same boot, live (a lost CPU feature,
+ *             MSR, virtio feature or device fails the attempt);
+ *   reboot-dst against boot-src: two fresh boots (the run then also
+ *             compares it with the destination build's own boot);
+ *   back-src  against the boot it is in: reboot-dst when the guest was
+ *             reset on the destination, else boot-src; live.
+ * With severity "fail" (strict, [abi] severity = fail) any difference
+ * fails. *worst receives the first finding that fails the attempt. */
 static int judge_abi(const struct ml_judge_rules *r, json_t *doc, const char *dir,
 		     const char *severity, const json_t **worst)
 {
-	static const char *const later[] = { "live-dst", "reboot-dst", "back-src" };
 	json_t *logs = json_object_get(doc, "logs");
 	json_t *findings = json_object_get(doc, "findings");
-	const char *boot_name = ml_json_str(logs, "abi_boot-src");
-	ml_autofree char *boot_path = NULL;
-	json_t *boot;
+	json_t *dumps[ABI_NPHASES] = { 0 };
 	struct ml_abi_diff_options o = { .iasl = r->iasl };
+	bool strict = str_eq(severity, "fail");
+	int ret = 0;
 
 	*worst = NULL;
-	if (!boot_name || strchr(boot_name, '/'))
-		return 0;
-	boot_path = ml_path_join(dir, boot_name);
-	boot = ml_abi_load(boot_path);
-	if (!boot)
-		return ml_error_context("the boot-src ABI dump");
-	for (size_t i = 0; i < ML_ARRAY_SIZE(later); i++) {
-		ml_autofree char *key = ml_strdup_printf("abi_%s", later[i]);
-		const char *name = ml_json_str(logs, key);
+	for (int i = 0; i < ABI_NPHASES; i++) {
+		ml_autofree char *key = ml_strdup_printf("abi_%s", abi_phases[i]);
 		ml_autofree char *path = NULL;
-		ml_autofree char *text = NULL;
-		ml_autofree char *file = NULL;
-		ml_autofree char *fpath = NULL;
-		ml_autofree char *fkey = NULL;
-		struct ml_abi_diff d = { 0 };
-		json_t *dump, *f, *summary;
-
+		const char *name = ml_json_str(logs, key);
 		if (!name || strchr(name, '/'))
 			continue;
 		path = ml_path_join(dir, name);
-		dump = ml_abi_load(path);
-		if (!dump || ml_abi_diff_dumps(boot, dump, r->abi_volatile, &o, &d) < 0) {
-			json_decref(dump);
-			json_decref(boot);
-			return ml_error_context("the %s ABI dump", later[i]);
+		dumps[i] = ml_abi_load(path);
+		if (!dumps[i]) {
+			ret = ml_error_context("the %s ABI dump", abi_phases[i]);
+			goto out;
 		}
-		json_decref(dump);
-		{
-			/* The phase's figure: differences against boot-src (0 too). */
-			size_t k;
-			json_t *ph;
-			json_array_foreach(json_object_get(doc, "phases"), k, ph)
-				if (str_eq(ml_json_str(ph, "name"), later[i]) &&
-				    json_is_object(json_object_get(ph, "figures")))
-					ml_json_set_int(json_object_get(ph, "figures"), "abi_differences",
-							(long long)d.n);
+	}
+	if (!dumps[ABI_BOOT_SRC])
+		goto out;
+	for (int i = ABI_LIVE_DST; i < ABI_NPHASES; i++) {
+		int ref = ABI_BOOT_SRC;
+		enum ml_abi_mode mode = i == ABI_REBOOT_DST ? ML_ABI_BOOTS : ML_ABI_LIVE;
+		struct ml_abi_diff d = { 0 };
+		enum ml_abi_severity w;
+		const char *sev;
+		json_t *diffs, *f, *ph;
+		size_t k;
+
+		if (!dumps[i])
+			continue;
+		if (i == ABI_BACK_SRC && dumps[ABI_REBOOT_DST] &&
+		    str_eq(ml_json_str(dumps[ABI_REBOOT_DST], "boot_id"), ml_json_str(dumps[i], "boot_id")))
+			ref = ABI_REBOOT_DST;
+		if (ml_abi_diff_dumps(dumps[ref], dumps[i], r->abi_volatile, &o, &d) < 0) {
+			ret = ml_error_context("the %s ABI dump", abi_phases[i]);
+			goto out;
 		}
+		/* The phase's figure: differences against its reference (0 too). */
+		json_array_foreach(json_object_get(doc, "phases"), k, ph)
+			if (str_eq(ml_json_str(ph, "name"), abi_phases[i]) &&
+			    json_is_object(json_object_get(ph, "figures")))
+				ml_json_set_int(json_object_get(ph, "figures"), "abi_differences", (long long)d.n);
 		if (!d.n)
 			continue;
-		text = ml_abi_diff_to_text(&d);
-		file = ml_strdup_printf("abi-diff-%s.txt", later[i]);
-		fpath = ml_path_join(dir, file);
-		fkey = ml_strdup_printf("abi_diff_%s", later[i]);
-		ml_write_atomic(fpath, text, strlen(text), 0644);
-		ml_json_set_str(logs, fkey, file);
-		f = json_object();
-		ml_json_set_str(f, "kind", "abi-change");
-		ml_json_set_str(f, "phase", later[i]);
-		ml_json_set_str(f, "against", "boot-src");
-		ml_json_set_str(f, "severity", severity);
-		ml_json_set_int(f, "count", (long long)d.n);
-		summary = json_string(text);
-		ml_json_set(f, "summary", summary ? summary : json_string("(not valid UTF-8; see the file)"));
-		ml_json_set_str(f, "first", d.items[0].key);
-		ml_json_set(f, "differences", ml_abi_diff_to_json(&d));
-		json_array_append_new(findings, f);
-		if (!*worst && strcmp(severity, "fail") == 0)
-			*worst = f;
+		{
+			ml_autofree char *text = ml_abi_diff_to_text(&d);
+			ml_autofree char *file = ml_strdup_printf("abi-diff-%s.txt", abi_phases[i]);
+			ml_autofree char *fpath = ml_path_join(dir, file);
+			ml_autofree char *fkey = ml_strdup_printf("abi_diff_%s", abi_phases[i]);
+			ml_write_atomic(fpath, text, strlen(text), 0644);
+			ml_json_set_str(logs, fkey, file);
+		}
+		diffs = ml_abi_diff_to_json(&d);
 		ml_abi_diff_clear(&d);
+		w = ml_abi_kinds_annotate(r->abi_kinds, diffs, mode, abi_overrides(doc),
+					  mode == ML_ABI_BOOTS && ml_abi_firmware_differs(dumps[ref], dumps[i]));
+		sev = strict ? "fail" : ml_abi_severity_name(w);
+		f = abi_finding(abi_phases[i], abi_phases[ref], sev, diffs);
+		if (mode == ML_ABI_LIVE)
+			ml_json_set_str(f, "reference", "the same boot of the guest, before the migration");
+		json_array_append_new(findings, f);
+		if (!*worst && str_eq(sev, "fail"))
+			*worst = f;
 	}
-	json_decref(boot);
-	return 0;
+out:
+	for (int i = 0; i < ABI_NPHASES; i++)
+		json_decref(dumps[i]);
+	return ret;
 }
 
 /* The static vmstate check the cell recorded (vmstate.json) as a finding. */
@@ -397,15 +457,17 @@ static json_t *judge_attempt(const struct ml_judge_rules *r, const char *cell_di
 	}
 	ml_error_reset();
 	if (worst && strcmp(verdict, "pass") == 0) {
-		size_t changes = 0, i;
-		json_t *f;
+		const json_t *w = worst_difference(json_object_get(worst, "differences"));
 		ml_autofree char *reason = NULL;
-		json_array_foreach(json_object_get(doc, "findings"), i, f)
-			if (str_eq(ml_json_str(f, "kind"), "abi-change"))
-				changes += (size_t)ml_json_int(f, "count", 0);
-		reason = ml_strdup_printf("migrations passed, but the guest-visible ABI changed: %zu "
-					  "difference(s); %s against boot-src: %s",
-					  changes, ml_json_str(worst, "phase"), ml_json_str(worst, "first"));
+		bool live = !str_eq(ml_json_str(worst, "phase"), "reboot-dst");
+		reason = ml_strdup_printf(
+			"migrations passed, but the guest-visible ABI changed %s at %s (against %s): "
+			"%s %s %s: %s -> %s (%lld difference(s))",
+			live ? "under the running guest" : "", ml_json_str(worst, "phase"),
+			ml_json_str(worst, "against"), ml_json_str(w, "kind"), ml_json_str(w, "section"),
+			ml_json_str(w, "key"), ml_json_str(w, "before") ? ml_json_str(w, "before") : "absent",
+			ml_json_str(w, "after") ? ml_json_str(w, "after") : "absent",
+			ml_json_int(worst, "count", 0));
 		free(verdict);
 		verdict = strdup("fail");
 		ml_json_set_str(doc, "reason", reason);
@@ -558,6 +620,28 @@ static void set_repeat(json_t *doc, json_t *attempts)
 	ml_json_set(doc, "repeat", rep);
 }
 
+/* The worst severity of a cell's ABI findings, and its pair's machine-type
+ * ABI verdict: cell.json "abi". */
+static void set_cell_abi(json_t *doc, const json_t *entry)
+{
+	int worst = ML_ABI_NONE;
+	json_t *f, *abi = json_object();
+	size_t i;
+
+	json_array_foreach(json_object_get(doc, "findings"), i, f) {
+		const char *k = ml_json_str(f, "kind");
+		int s = ml_abi_severity_parse(ml_json_str(f, "severity"));
+		if (k && strncmp(k, "abi-", 4) == 0 && s > worst)
+			worst = s;
+	}
+	ml_json_set_str(abi, "severity", ml_abi_severity_name((enum ml_abi_severity)worst));
+	if (entry)
+		ml_json_set(abi, "machine_type",
+			    json_pack("{s:s?, s:s?, s:s?}", "verdict", ml_json_str(entry, "verdict"), "severity",
+				      ml_json_str(entry, "severity"), "id", ml_json_str(entry, "id")));
+	ml_json_set(doc, "abi", abi);
+}
+
 /* Judge a cell directory from its attempts: the new cell.json document. */
 static json_t *judge_cell(const struct ml_judge_rules *r, const char *cell_dir)
 {
@@ -698,6 +782,7 @@ static json_t *judge_cell(const struct ml_judge_rules *r, const char *cell_dir)
 	}
 	ml_json_set(doc, "control", json_boolean(is_control(doc)));
 	json_object_del(doc, "unsound");
+	set_cell_abi(doc, NULL);
 write:
 	{
 		ml_autofree char *now = ml_timestamp_utc();
@@ -853,20 +938,92 @@ static json_t *cell_dump(const char *cells_dir, json_t *doc, const char *phase)
 	return dump;
 }
 
+/* The baseline directory of a cell: the rules' override, else its matrix's. */
+static const char *baselines_dir(const struct ml_judge_rules *r, const json_t *doc)
+{
+	return r->abi_baselines ? r->abi_baselines : input_str(doc, "abi_baselines");
+}
+
+/* A fresh boot of build `provider` (version `version`) with this cell's
+ * machine type and kernel: the boot-src dump of its control cell, else of
+ * another cell it is the source of, else its recorded baseline. *what
+ * receives where it came from ("cell ID", "baseline FILE"). */
+static json_t *fresh_boot(const struct ml_judge_rules *r, json_t *cells, const char *cells_dir, const json_t *like,
+			  const char *provider, const char *version, char **what)
+{
+	json_t *c, *dump = NULL;
+	size_t i;
+
+	*what = NULL;
+	for (int pass = 0; pass < 2 && !dump; pass++)
+		json_array_foreach(cells, i, c) {
+			if (!str_eq(side_str(c, "src", "provider"), provider) ||
+			    !str_eq(input_str(c, "machine"), input_str(like, "machine")) ||
+			    !str_eq(input_str(c, "kernel"), input_str(like, "kernel")) ||
+			    (pass == 0 && !str_eq(side_str(c, "dst", "provider"), provider)))
+				continue;
+			if ((dump = cell_dump(cells_dir, c, "boot-src"))) {
+				*what = ml_strdup_printf("cell %s", ml_json_str(c, "cell_id"));
+				break;
+			}
+		}
+	if (!dump) {
+		ml_autofree char *file = NULL;
+		dump = ml_abi_baseline_find(baselines_dir(r, like), version, ml_json_str(like, "machine"),
+					    ml_json_str(json_object_get(json_object_get(like, "inputs"), "guest"),
+							"kernel_release"),
+					    &file);
+		ml_error_reset();
+		if (dump)
+			*what = ml_strdup_printf("baseline %s", file);
+	}
+	return dump;
+}
+
+/* Diff two dumps as fresh boots and rank the differences; NULL when they
+ * are the same (or cannot be compared). */
+static json_t *boots_diff(const struct ml_judge_rules *r, const json_t *doc, const json_t *a, const json_t *b)
+{
+	struct ml_abi_diff d = { 0 };
+	struct ml_abi_diff_options o = { .iasl = r->iasl };
+	json_t *diffs;
+
+	if (ml_abi_diff_dumps(a, b, r->abi_volatile, &o, &d) < 0) {
+		ml_error_reset();
+		return NULL;
+	}
+	if (!d.n) {
+		ml_abi_diff_clear(&d);
+		return json_array();
+	}
+	diffs = ml_abi_diff_to_json(&d);
+	ml_abi_diff_clear(&d);
+	ml_abi_kinds_annotate(r->abi_kinds, diffs, ML_ABI_BOOTS, abi_overrides(doc), ml_abi_firmware_differs(a, b));
+	return diffs;
+}
+
+/* The worst severity in an annotated list, by name ("none" when empty). */
+static const char *diffs_severity(const json_t *diffs)
+{
+	const json_t *w = worst_difference(diffs);
+	return w ? ml_json_str(w, "severity") : "none";
+}
+
 /* reboot-dst has two references: boot-src (the same cell's first boot) and
  * the destination build's own fresh boot of this machine type and kernel
- * (its control cell). What the guest sees after its reset on the
- * destination is then named: "as the destination build boots" (a change
- * between the builds), "as the source build boots" (state imported from
- * the source that survives a reset), the same as both, or neither. A
- * difference from the destination's own boot is a finding of its own. */
+ * (its control cell, another cell it is the source of, or its baseline).
+ * What the guest sees after its reset on the destination is then named:
+ * "as the destination build boots" (a change between the builds, which the
+ * run's machine-type ABI entry reports once), "as the source build boots"
+ * (state imported from the source that survives a reset), the same as both,
+ * or neither. The difference from the destination's own boot is then the
+ * finding that carries a severity; the one from boot-src is information. */
 static void judge_reboot_reference(const struct ml_judge_rules *r, json_t *cells, const char *cells_dir,
 				   json_t *doc)
 {
 	const char *dst = side_str(doc, "dst", "provider");
-	json_t *control, *reboot = NULL, *dstboot = NULL, *f, *ref, *ph;
-	struct ml_abi_diff d2 = { 0 };
-	struct ml_abi_diff_options o = { .iasl = r->iasl };
+	json_t *reboot = NULL, *dstboot = NULL, *f, *ref, *ph, *diffs = NULL;
+	ml_autofree char *what = NULL;
 	long long from_boot_src = -1;
 	const char *matches;
 	size_t i;
@@ -877,21 +1034,17 @@ static void judge_reboot_reference(const struct ml_judge_rules *r, json_t *cells
 	json_array_foreach(json_object_get(doc, "phases"), i, ph)
 		if (str_eq(ml_json_str(ph, "name"), "reboot-dst"))
 			from_boot_src = ml_json_int(json_object_get(ph, "figures"), "abi_differences", -1);
-	control = find_cell(cells, dst, dst, doc);
-	if (from_boot_src < 0 || !control || !(reboot = cell_dump(cells_dir, doc, "reboot-dst")) ||
-	    !(dstboot = cell_dump(cells_dir, control, "boot-src")))
+	if (from_boot_src < 0 || !(reboot = cell_dump(cells_dir, doc, "reboot-dst")) ||
+	    !(dstboot = fresh_boot(r, cells, cells_dir, doc, dst, side_str(doc, "dst", "version"), &what)) ||
+	    !(diffs = boots_diff(r, doc, dstboot, reboot)))
 		goto out;
-	if (ml_abi_diff_dumps(dstboot, reboot, r->abi_volatile, &o, &d2) < 0) {
-		ml_error_reset();
-		goto out;
-	}
-	matches = !from_boot_src && !d2.n ? "both"
-		  : !d2.n		  ? "destination build"
-		  : !from_boot_src	  ? "source build"
-					  : "neither";
-	ref = json_pack("{s:s, s:s?, s:I, s:I, s:s}", "matches", matches, "destination_boot",
-			ml_json_str(control, "cell_id"), "differences_from_boot_src", (json_int_t)from_boot_src,
-			"differences_from_destination_boot", (json_int_t)d2.n, "text",
+	matches = !from_boot_src && !json_array_size(diffs) ? "both"
+		  : !json_array_size(diffs)		      ? "destination build"
+		  : !from_boot_src			      ? "source build"
+							      : "neither";
+	ref = json_pack("{s:s, s:s?, s:I, s:I, s:s}", "matches", matches, "destination_boot", what,
+			"differences_from_boot_src", (json_int_t)from_boot_src, "differences_from_destination_boot",
+			(json_int_t)json_array_size(diffs), "text",
 			!strcmp(matches, "both") ? "after its reset on the destination the guest sees what "
 						   "both builds show at a fresh boot"
 			: !strcmp(matches, "destination build") ? "after its reset on the destination the "
@@ -903,29 +1056,241 @@ static void judge_reboot_reference(const struct ml_judge_rules *r, json_t *cells
 							     "imported from the source survives the reset"
 							   : "after its reset on the destination the guest "
 							     "sees neither build's fresh boot");
+	/* The difference from boot-src is now explained by the reference. */
 	json_array_foreach(json_object_get(doc, "findings"), i, f)
 		if (str_eq(ml_json_str(f, "kind"), "abi-change") && str_eq(ml_json_str(f, "phase"), "reboot-dst") &&
-		    str_eq(ml_json_str(f, "against"), "boot-src"))
+		    str_eq(ml_json_str(f, "against"), "boot-src")) {
 			ml_json_set(f, "reference", json_incref(ref));
-	if (d2.n) {
-		ml_autofree char *text = ml_abi_diff_to_text(&d2);
-		json_t *nf = json_object();
-		ml_json_set_str(nf, "kind", "abi-change");
-		ml_json_set_str(nf, "phase", "reboot-dst");
-		ml_json_set_str(nf, "against", "destination-boot");
-		ml_json_set_str(nf, "severity", "warn");
-		ml_json_set_int(nf, "count", (long long)d2.n);
-		ml_json_set_str(nf, "summary", text);
-		ml_json_set_str(nf, "first", d2.items[0].key);
-		ml_json_set(nf, "differences", ml_abi_diff_to_json(&d2));
+			if (!str_eq(ml_json_str(f, "severity"), "fail"))
+				ml_json_set_str(f, "severity", "info");
+		}
+	if (json_array_size(diffs)) {
+		json_t *nf = abi_finding("reboot-dst", "destination-boot", diffs_severity(diffs), json_incref(diffs));
 		ml_json_set(nf, "reference", json_incref(ref));
 		json_array_append_new(json_object_get(doc, "findings"), nf);
 	}
 	json_decref(ref);
 out:
-	ml_abi_diff_clear(&d2);
+	ml_error_reset();
+	json_decref(diffs);
 	json_decref(reboot);
 	json_decref(dstboot);
+}
+
+/* boot-src against the source build's recorded baseline ([abi] baselines):
+ * the same build, machine type and kernel should boot to the same ABI. */
+static void judge_baseline(const struct ml_judge_rules *r, const char *cells_dir, json_t *doc)
+{
+	const char *dir = baselines_dir(r, doc);
+	json_t *boot, *base, *diffs;
+	ml_autofree char *file = NULL;
+
+	if (!dir || !(boot = cell_dump(cells_dir, doc, "boot-src")))
+		return;
+	base = ml_abi_baseline_find(dir, side_str(doc, "src", "version"), ml_json_str(doc, "machine"),
+				    ml_json_str(json_object_get(json_object_get(doc, "inputs"), "guest"),
+						"kernel_release"),
+				    &file);
+	if (!base) {
+		if (file) {
+			ml_autofree char *why = ml_strdup_printf("the baseline %s/%s cannot be read: %s", dir, file,
+								 ml_error_message());
+			json_array_append_new(json_object_get(doc, "findings"),
+					      json_pack("{s:s, s:s, s:s, s:s}", "kind", "abi-baseline", "phase",
+							"boot-src", "severity", "warn", "error", why));
+		}
+		ml_error_reset();
+		json_decref(boot);
+		return;
+	}
+	diffs = boots_diff(r, doc, base, boot);
+	if (diffs && json_array_size(diffs)) {
+		json_t *f = abi_finding("boot-src", "baseline", diffs_severity(diffs), json_incref(diffs));
+		ml_autofree char *path = ml_path_join(dir, file);
+		ml_json_set_str(f, "baseline", path);
+		json_array_append_new(json_object_get(doc, "findings"), f);
+	}
+	json_decref(diffs);
+	json_decref(base);
+	json_decref(boot);
+}
+
+/* "newer" order of two builds: by version, then provider. */
+static int build_order(const char *va, const char *pa, const char *vb, const char *pb)
+{
+	int c = strverscmp(va ? va : "", vb ? vb : "");
+	return c ? c : strcmp(pa ? pa : "", pb ? pb : "");
+}
+
+/* The machine-type ABI of each pair of builds the run migrated between: a
+ * difference between two builds' fresh boots of the same machine type
+ * breaks QEMU's promise for that machine type. One entry per (pair,
+ * machine type), older build first, compared on every guest kernel both
+ * booted; the differences shown are those of the kernel with the most. */
+static json_t *machine_abi(const struct ml_judge_rules *r, json_t *cells, const char *cells_dir)
+{
+	json_t *entries = json_array(), *c, *e;
+	size_t i, k;
+
+	json_array_foreach(cells, i, c) {
+		const char *pa = side_str(c, "src", "provider"), *pb = side_str(c, "dst", "provider");
+		const char *va = side_str(c, "src", "version"), *vb = side_str(c, "dst", "version");
+		const char *machine = input_str(c, "machine"), *kernel = input_str(c, "kernel");
+		json_t *entry = NULL, *kernels, *da = NULL, *db = NULL, *diffs;
+		ml_autofree char *id = NULL, *wa = NULL, *wb = NULL;
+
+		if (!pa || !pb || str_eq(pa, pb) || !machine)
+			continue;
+		if (build_order(va, pa, vb, pb) > 0) {
+			const char *t = pa;
+			pa = pb, pb = t;
+			t = va;
+			va = vb, vb = t;
+		}
+		id = ml_strdup_printf("%s..%s@%s", pa, pb, machine);
+		json_array_foreach(entries, k, e)
+			if (str_eq(ml_json_str(e, "id"), id))
+				entry = e;
+		if (!entry) {
+			entry = json_pack("{s:s, s:{s:s, s:s?}, s:{s:s, s:s?}, s:s, s:[], s:[]}", "id", id, "a",
+					  "provider", pa, "version", va, "b", "provider", pb, "version", vb,
+					  "machine", machine, "kernels", "cells");
+			json_array_append_new(entries, entry);
+		}
+		json_array_append_new(json_object_get(entry, "cells"), json_string(ml_json_str(c, "cell_id")));
+		kernels = json_object_get(entry, "kernels");
+		json_array_foreach(kernels, k, e)
+			if (str_eq(ml_json_str(e, "kernel"), kernel))
+				break;
+		if (k < json_array_size(kernels))
+			continue;
+		if (!(da = fresh_boot(r, cells, cells_dir, c, pa, va, &wa)) ||
+		    !(db = fresh_boot(r, cells, cells_dir, c, pb, vb, &wb)) || !(diffs = boots_diff(r, c, da, db))) {
+			json_decref(da);
+			json_decref(db);
+			continue;
+		}
+		json_array_append_new(kernels, json_pack("{s:s?, s:s, s:s, s:I, s:s, s:o}", "kernel", kernel, "a_boot",
+							 wa, "b_boot", wb, "count",
+							 (json_int_t)json_array_size(diffs), "severity",
+							 diffs_severity(diffs), "differences", diffs));
+		json_decref(da);
+		json_decref(db);
+	}
+	/* Each entry's verdict from its worst kernel. */
+	json_array_foreach(entries, i, e) {
+		json_t *kernels = json_object_get(e, "kernels"), *kv, *shown = NULL;
+		int worst = ML_ABI_NONE;
+		json_array_foreach(kernels, k, kv) {
+			int s = ml_abi_severity_parse(ml_json_str(kv, "severity"));
+			if (!shown || s > worst ||
+			    (s == worst && ml_json_int(kv, "count", 0) > ml_json_int(shown, "count", 0))) {
+				shown = kv;
+				worst = s > worst ? s : worst;
+			}
+		}
+		if (!shown) {
+			ml_json_set_str(e, "verdict", "unknown");
+			ml_json_set_str(e, "text", "no fresh boot of both builds with this machine type to compare");
+			continue;
+		}
+		{
+			json_t *diffs = json_object_get(shown, "differences");
+			const json_t *w = worst_difference(diffs);
+			const char *verdict = worst >= ML_ABI_ERROR ? "break"
+					      : worst == ML_ABI_WARN ? "warn"
+					      : worst == ML_ABI_INFO ? "info"
+								     : "same";
+			ml_autofree char *summary = ml_abi_diff_json_to_text(diffs);
+			ml_autofree char *text = NULL;
+			ml_json_set_str(e, "verdict", verdict);
+			ml_json_set_str(e, "severity", ml_abi_severity_name((enum ml_abi_severity)worst));
+			ml_json_set(e, "kinds", ml_abi_kinds_count(diffs));
+			ml_json_set_int(e, "count", ml_json_int(shown, "count", 0));
+			ml_json_set(e, "differences", json_incref(diffs));
+			ml_json_set_str(e, "summary", summary);
+			ml_json_set_str(e, "shown_kernel", ml_json_str(shown, "kernel"));
+			text = w ? ml_strdup_printf("%s: %s (QEMU %s) and %s (QEMU %s) boot %s differently: %lld "
+						    "difference(s), the worst %s (%s): %s %s: %s -> %s",
+						    !strcmp(verdict, "break") ? "machine-type ABI break" : "machine-type ABI change",
+						    ml_json_str(json_object_get(e, "a"), "provider"),
+						    ml_json_str(json_object_get(e, "a"), "version"),
+						    ml_json_str(json_object_get(e, "b"), "provider"),
+						    ml_json_str(json_object_get(e, "b"), "version"), ml_json_str(e, "machine"),
+						    ml_json_int(shown, "count", 0), ml_json_str(w, "severity"),
+						    ml_json_str(w, "kind"), ml_json_str(w, "section"), ml_json_str(w, "key"),
+						    ml_json_str(w, "before") ? ml_json_str(w, "before") : "absent",
+						    ml_json_str(w, "after") ? ml_json_str(w, "after") : "absent")
+				 : ml_strdup_printf("%s (QEMU %s) and %s (QEMU %s) boot %s to the same ABI",
+						    ml_json_str(json_object_get(e, "a"), "provider"),
+						    ml_json_str(json_object_get(e, "a"), "version"),
+						    ml_json_str(json_object_get(e, "b"), "provider"),
+						    ml_json_str(json_object_get(e, "b"), "version"), ml_json_str(e, "machine"));
+			ml_json_set_str(e, "text", text);
+		}
+		/* The kernels' own lists stay small: counts and severities. */
+		json_array_foreach(kernels, k, kv)
+			json_object_del(kv, "differences");
+	}
+	return entries;
+}
+
+/* A failure the machine-type ABI explains: the destination refused a
+ * virtqueue size ("VQ 0 vring.num 1024 exceeds allocated max 128" for device
+ * "0000:00:01.0/virtio-console") that the two builds' fresh boots already
+ * differ in. failure.explained_by names the entry and the difference. */
+static void link_abi_explanation(json_t *doc, const json_t *entry)
+{
+	json_t *failure = json_object_get(doc, "failure"), *d;
+	const char *ev = ml_json_str(failure, "evidence"), *p;
+	const char *dev = ml_json_str(failure, "device");
+	unsigned q, num, max;
+	size_t i;
+	char bdf[16] = "";
+
+	json_object_del(failure, "explained_by");
+	if (!entry || !ev || !(p = strstr(ev, "VQ ")) ||
+	    sscanf(p, "VQ %u vring.num %u exceeds allocated max %u", &q, &num, &max) != 3)
+		return;
+	if (dev && strlen(dev) >= 12 && dev[4] == ':' && dev[7] == ':' && dev[10] == '.')
+		snprintf(bdf, sizeof(bdf), "%.12s", dev);
+	json_array_foreach(json_object_get(entry, "differences"), i, d) {
+		ml_autofree char *suffix = ml_strdup_printf(") queue %u size", q);
+		ml_autofree char *vnum = ml_strdup_printf("%u", num), *vmax = ml_strdup_printf("%u", max);
+		const char *key = ml_json_str(d, "key");
+		size_t kl = key ? strlen(key) : 0, sl = strlen(suffix);
+		bool values = (ml_str_eq(ml_json_str(d, "before"), vnum) && ml_str_eq(ml_json_str(d, "after"), vmax)) ||
+			      (ml_str_eq(ml_json_str(d, "before"), vmax) && ml_str_eq(ml_json_str(d, "after"), vnum));
+		if (!ml_str_eq(ml_json_str(d, "kind"), "virtio-queue") || kl < sl || strcmp(key + kl - sl, suffix) ||
+		    (*bdf && strncmp(key, bdf, strlen(bdf))) || !values)
+			continue;
+		{
+			ml_autofree char *text = ml_strdup_printf(
+				"explained by the machine-type ABI of %s: the builds give this virtqueue "
+				"different sizes at a fresh boot (%s: %s -> %s), and the destination cannot "
+				"take the source's %u entries",
+				ml_json_str(entry, "machine"), key, ml_json_str(d, "before"), ml_json_str(d, "after"),
+				num);
+			ml_json_set(failure, "explained_by",
+				    json_pack("{s:s?, s:s?, s:O, s:s}", "machine_abi", ml_json_str(entry, "id"),
+					      "key", key, "difference", d, "text", text));
+		}
+		return;
+	}
+}
+
+/* The machine-type ABI entry of a cell (NULL for a control). */
+static const json_t *machine_abi_entry(const json_t *entries, const json_t *doc)
+{
+	const json_t *e;
+	size_t i, k;
+	json_t *id;
+
+	json_array_foreach(entries, i, e)
+		json_array_foreach(json_object_get(e, "cells"), k, id)
+			if (str_eq(json_string_value(id), ml_json_str(doc, "cell_id")))
+				return e;
+	return NULL;
 }
 
 /* A failure of the migration back (B -> A) links the cell where B -> A is the
@@ -1049,7 +1414,7 @@ int ml_judge_run(const struct ml_judge_rules *r, const char *run_dir, json_t **s
 	char **names = NULL;
 	size_t n = 0, cap = 0, i;
 	json_t *cells = json_array(), *dirs = json_array(), *lines = json_array(), *counts = json_object();
-	json_t *cats = json_object(), *summary, *facts, *c;
+	json_t *cats = json_object(), *summary, *facts, *c, *machine;
 	int ret = 0;
 
 	if (summary_out)
@@ -1086,12 +1451,16 @@ int ml_judge_run(const struct ml_judge_rules *r, const char *run_dir, json_t **s
 		json_array_append_new(cells, judge_cell(r, cdir));
 		json_array_append_new(dirs, json_string(names[i]));
 	}
+	machine = machine_abi(r, cells, cells_dir);
 	json_array_foreach(cells, i, c) {
 		ml_autofree char *cdir = ml_path_join(cells_dir, json_string_value(json_array_get(dirs, i)));
 		ml_autofree char *path = ml_path_join(cdir, ML_LAYOUT_CELL_FILE);
 		judge_against_controls(cells, c);
 		link_direction(cells, c);
 		judge_reboot_reference(r, cells, cells_dir, c);
+		judge_baseline(r, cells_dir, c);
+		set_cell_abi(c, machine_abi_entry(machine, c));
+		link_abi_explanation(c, machine_abi_entry(machine, c));
 		ml_json_set_str(c, "category", ml_judgement_category(c));
 		if (ml_json_write_file(path, c) < 0)
 			ret = -1;
@@ -1120,6 +1489,7 @@ int ml_judge_run(const struct ml_judge_rules *r, const char *run_dir, json_t **s
 	ml_json_set(summary, "counts", counts);
 	ml_json_set(summary, "judgements", cats);
 	ml_json_set(summary, "unsound_builds", unsound_builds(cells));
+	ml_json_set(summary, "machine_abi", machine);
 	{
 		ml_autofree char *now = ml_timestamp_utc();
 		ml_json_set_str(summary, "judged_at", now);

@@ -24,6 +24,7 @@
 #include <stdbool.h>
 
 #include "abi.h"
+#include "abi-kinds.h"
 #include "classify.h"
 #include "known.h"
 
@@ -32,8 +33,10 @@ struct ml_judge_rules {
 	struct ml_catalogue catalogue;
 	struct ml_known known;
 	struct ml_abi_volatile *abi_volatile;
+	struct ml_abi_kinds *abi_kinds;  /* kinds and severities of ABI differences */
 	char *iasl;                  /* to disassemble changed ACPI tables, or NULL */
 	const char *abi_severity;    /* override of each cell's own, or NULL */
+	const char *abi_baselines;   /* override of each cell's [abi] baselines, or NULL */
 };
 
 /* Load the built-in (or $MIGLAB_FAILURES / $MIGLAB_KNOWN_ISSUES) rules. */

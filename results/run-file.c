@@ -9,7 +9,7 @@
 #include "run-file.h"
 #include "ml-common.h"
 
-static const char *const judged_keys[] = { "cells", "counts", "judgements", "unsound_builds",
+static const char *const judged_keys[] = { "cells", "counts", "judgements", "unsound_builds", "machine_abi",
 					   "judged_at" };
 
 json_t *ml_run_file_load(const char *run_dir)

@@ -3,7 +3,9 @@
 #ifndef ML_COMMON_H
 #define ML_COMMON_H
 
+#include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #define ML_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -33,6 +35,13 @@ static inline void ml_closep(int *fd)
 {
 	if (*fd >= 0)
 		close(*fd);
+}
+
+/* Two strings equal, and neither NULL (a missing JSON member is not equal
+ * to anything). */
+static inline bool ml_str_eq(const char *a, const char *b)
+{
+	return a && b && strcmp(a, b) == 0;
 }
 
 #define ml_autofree __attribute__((cleanup(ml_freep)))

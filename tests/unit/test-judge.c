@@ -14,6 +14,7 @@
 #include "ml-fs.h"
 #include "ml-json.h"
 #include "ml-layout.h"
+#include "run-file.h"
 #include "ml-proc.h"
 #include "testhelp.h"
 #include "ml-common.h"
@@ -192,7 +193,7 @@ static void test_source_unsound(void **state)
 	}
 	/* JUnit counts the judgements apart and says why. */
 	junit = ml_path_join(f.run, "junit.xml");
-	assert_int_equal(ml_export_junit(f.run, "unsound-72", docs, junit), 0);
+	assert_int_equal(ml_export_junit(f.run, "unsound-72", docs, NULL, junit), 0);
 	assert_int_equal(ml_read_file(junit, 1 << 20, &xml, NULL), 0);
 	assert_non_null(strstr(xml, "<property name=\"judgement.source-unsound\" value=\"1\"/>"));
 	assert_non_null(strstr(xml, "<failure type=\"source-unsound\""));
@@ -294,7 +295,11 @@ static void test_reboot_dst_has_two_references(void **state)
 		assert_non_null(ref);
 		assert_string_equal(ml_json_str(ref, "matches"), "neither");
 		assert_string_equal(ml_json_str(ref, "destination_boot"),
-				    "trixie-to-trixie-pc-q35-10.0-k-bookworm-4d28deba");
+				    "cell trixie-to-trixie-pc-q35-10.0-k-bookworm-4d28deba");
+		/* Only firmware the source brought along differs from the
+		 * destination's own boot: information; the change from boot-src
+		 * is the machine-type ABI entry's (below), information here. */
+		assert_string_equal(ml_json_str(fd, "severity"), "info");
 		assert_true(ml_json_int(ref, "differences_from_boot_src", 0) > 0);
 		if (str_is(ml_json_str(fd, "against"), "destination-boot")) {
 			against_dst++;
@@ -305,6 +310,30 @@ static void test_reboot_dst_has_two_references(void **state)
 		}
 	}
 	assert_int_equal(against_dst, 1);
+	/* The virtqueue sizes the builds boot with differ: a machine-type
+	 * ABI break of pc-q35-10.0, reported once for the pair, and the cell
+	 * points at it. */
+	{
+		json_t *run = ml_run_file_load(f.run), *e;
+		size_t n_break = 0;
+		json_array_foreach(json_object_get(run, "machine_abi"), i, e) {
+			if (!str_is(ml_json_str(e, "id"), "debian:bookworm-backports..debian:trixie@pc-q35-10.0"))
+				continue;
+			n_break++;
+			assert_string_equal(ml_json_str(e, "verdict"), "break");
+			assert_string_equal(ml_json_str(json_object_get(json_object_get(e, "kinds"), "virtio-queue"),
+							"severity"),
+					    "error");
+			assert_string_equal(ml_json_str(json_object_get(json_object_get(e, "kinds"), "firmware-version"),
+							"severity"),
+					    "info");
+		}
+		assert_int_equal(n_break, 1);
+		assert_string_equal(ml_json_str(json_object_get(json_object_get(c, "abi"), "machine_type"), "verdict"),
+				    "break");
+		assert_string_equal(ml_json_str(json_object_get(c, "abi"), "severity"), "info");
+		json_decref(run);
+	}
 	/* The control itself has no such reference. */
 	json_decref(c);
 	c = load_cell(&f, "trixie-to-trixie-pc-q35-10.0-k-bookworm-4d28deba");
