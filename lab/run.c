@@ -596,9 +596,26 @@ static void print_summary(const char *dir, json_t *summary, json_t *docs)
 			printf("\nbuilds failing their own controls on this host:\n");
 		printf("  %s\n", ml_json_str(c, "text"));
 	}
+	{
+		json_t *entries = json_object_get(summary, "machine_abi");
+		long long n[4] = { 0 };
+		const char *names[] = { "break", "warn", "info", "same" };
+		json_array_foreach(entries, i, c)
+			for (size_t k = 0; k < ML_ARRAY_SIZE(names); k++)
+				n[k] += str_is(ml_json_str(c, "verdict"), names[k]);
+		if (json_array_size(entries))
+			printf("\nmachine-type ABI (%zu build pairs x machine types): %lld break, %lld warn, "
+			       "%lld info, %lld same\n",
+			       json_array_size(entries), n[0], n[1], n[2], n[3]);
+		json_array_foreach(entries, i, c)
+			if (str_is(ml_json_str(c, "verdict"), "break"))
+				printf("  %s\n", ml_json_str(c, "text"));
+	}
 	json_array_foreach(docs, i, c) {
 		const char *cat = ml_judgement_category(c);
-		if (str_is(cat, "pass") || str_is(cat, "skip") || str_is(cat, "xfail") ||
+		const char *abi = ml_json_str(json_object_get(c, "abi"), "severity");
+		bool abi_attention = str_is(abi, "error") || str_is(abi, "fail");
+		if ((str_is(cat, "pass") && !abi_attention) || str_is(cat, "skip") || str_is(cat, "xfail") ||
 		    strstr(cat, "unsound"))
 			continue;
 		if (!header) {
@@ -644,7 +661,7 @@ int ml_run_judge(const struct ml_judge_rules *rules, const char *dir, const char
 		return ML_EXIT_LAB;
 	}
 	docs = ml_run_load_cells(dir);
-	if (ml_export_junit(dir, id, docs, junit) < 0 || ml_export_tap(docs, tap) < 0) {
+	if (ml_export_junit(dir, id, docs, json_object_get(summary, "machine_abi"), junit) < 0 || ml_export_tap(docs, tap) < 0) {
 		json_decref(docs);
 		json_decref(summary);
 		ml_error_print();

@@ -107,7 +107,47 @@ static char *junit_classname(json_t *c)
 	return ml_strdup_printf("miglab.%s.to.%s", src ? src : "?", dst ? dst : "?");
 }
 
-int ml_export_junit(const char *run_dir, const char *run_id, json_t *cells, const char *path)
+/* The machine-type ABI verdicts of the run as a testsuite of their own: they
+ * stand beside the migration verdicts (a pair can migrate cleanly and still
+ * break the machine type's ABI). */
+static void junit_machine_abi(struct ml_buf *b, const char *rid, const json_t *entries)
+{
+	long long failures = 0, skipped = 0;
+	const json_t *e;
+	size_t i;
+
+	json_array_foreach(entries, i, e) {
+		failures += ml_str_eq(ml_json_str(e, "verdict"), "break");
+		skipped += ml_str_eq(ml_json_str(e, "verdict"), "unknown");
+	}
+	ml_buf_printf(b, "<testsuite name=\"miglab machine-type ABI %s\" tests=\"%zu\" failures=\"%lld\" "
+			 "errors=\"0\" skipped=\"%lld\">\n",
+		      rid, json_array_size(entries), failures, skipped);
+	json_array_foreach(entries, i, e) {
+		const json_t *a = json_object_get(e, "a"), *bb = json_object_get(e, "b");
+		ml_autofree char *cls = ml_strdup_printf("miglab.abi.%s.vs.%s", ml_json_str(a, "provider"),
+							 ml_json_str(bb, "provider"));
+		ml_autofree char *ecls = ml_xml_escape(cls);
+		ml_autofree char *name = ml_xml_escape(ml_json_str(e, "machine"));
+		ml_autofree char *text = ml_xml_escape(ml_json_str(e, "text"));
+		ml_autofree char *summary = ml_xml_escape(ml_json_str(e, "summary"));
+		const char *v = ml_json_str(e, "verdict") ? ml_json_str(e, "verdict") : "unknown";
+
+		ml_buf_printf(b, "  <testcase classname=\"%s\" name=\"%s\">\n", ecls, name);
+		if (ml_str_eq(v, "break"))
+			ml_buf_printf(b, "    <failure type=\"machine-type-abi-break\" message=\"%s\">%s</failure>\n",
+				      text, summary);
+		else if (ml_str_eq(v, "unknown"))
+			ml_buf_printf(b, "    <skipped message=\"%s\"/>\n", text);
+		else
+			ml_buf_printf(b, "    <system-out>%s: %s\n%s</system-out>\n", v, text, summary);
+		ml_buf_puts(b, "  </testcase>\n");
+	}
+	ml_buf_puts(b, "</testsuite>\n");
+}
+
+int ml_export_junit(const char *run_dir, const char *run_id, json_t *cells, const json_t *machine_abi,
+		    const char *path)
 {
 	struct ml_buf b = ML_BUF_INIT(0);
 	json_t *counts = ml_run_count_verdicts(cells);
@@ -172,7 +212,10 @@ int ml_export_junit(const char *run_dir, const char *run_id, json_t *cells, cons
 			ml_buf_printf(&b, "    <skipped message=\"%s: %s\"/>\n", v, reason);
 		ml_buf_puts(&b, "  </testcase>\n");
 	}
-	ml_buf_puts(&b, "</testsuite>\n</testsuites>\n");
+	ml_buf_puts(&b, "</testsuite>\n");
+	if (json_array_size(machine_abi))
+		junit_machine_abi(&b, rid, machine_abi);
+	ml_buf_puts(&b, "</testsuites>\n");
 	json_decref(counts);
 	ret = ml_write_atomic(path, b.data, b.len, 0644);
 	ml_buf_free(&b);

@@ -16,7 +16,12 @@ json_t *ml_run_load_cells(const char *run_dir);
 /* Count verdicts of an array of cell documents: {"pass": N, ...}. */
 json_t *ml_run_count_verdicts(json_t *cells);
 
-int ml_export_junit(const char *run_dir, const char *run_id, json_t *cells, const char *path);
+/* JUnit XML: a testsuite of the cells (one testcase each) and, when
+ * machine_abi (run.json "machine_abi", may be NULL) has entries, a testsuite
+ * of machine-type ABI verdicts (one testcase per build pair and machine
+ * type; a break is a failure). */
+int ml_export_junit(const char *run_dir, const char *run_id, json_t *cells, const json_t *machine_abi,
+		    const char *path);
 int ml_export_tap(json_t *cells, const char *path);
 
 /* Escape text for XML character data and attribute values: & < > " ' and
