@@ -7,6 +7,9 @@
  *   - fields carry no names on the wire, only bytes in order: the source
  *     sends the fields whose version_id <= the section's version, and the
  *     destination reads its own fields for that version in its own order;
+ *   - so fields are compared by position, whatever their names (which may
+ *     repeat): the two lists are aligned, the same way in both directions,
+ *     and a field of one side only is reported from that side;
  *   - a nested structure is not versioned on the wire: each side uses its
  *     own version of the nested description;
  *   - a subsection travels with its name and version, only when the
@@ -156,8 +159,9 @@ struct cmp {
 	const char *device;
 	const char *section;
 	bool guest;
-	/* whether each side's dump gives array counts ("num", QEMU 9.1 and
-	 * later): without them a missing count says nothing */
+	/* whether each side's dump gives array counts ("num": QEMU 10.0's
+	 * dumps have them, 7.2's do not): without them a missing count says
+	 * nothing */
 	bool src_counts, dst_counts;
 };
 
@@ -243,8 +247,8 @@ static int vmsd_check(const json_t *vmsd, const char *where)
 	return 0;
 }
 
-/* Whether a dump gives array counts anywhere: QEMU writes "num" for every
- * VMS_ARRAY field since 9.1, never before. */
+/* Whether a dump gives array counts anywhere: newer QEMUs write "num" for
+ * every fixed array (VMS_ARRAY) field (10.0.2 does, 7.2.22 does not). */
 static bool dump_has_counts(const json_t *j, int depth)
 {
 	const char *k;
