@@ -1,6 +1,6 @@
 /* `miglab vmstate`: the static vmstate check of a matrix (every planned
- * cell's pair, both directions) or of one pair, without booting a guest
- * (see docs/vmstate.md). */
+ * cell's pair) or of one pair, both directions like a cell migrates, without
+ * booting a guest (see docs/vmstate.md). */
 #include <stdio.h>
 #include <string.h>
 
@@ -22,24 +22,27 @@ static void help(void)
 	       "       miglab vmstate [OPTIONS] --src BUILD --dst BUILD --machine M\n\n"
 	       "Compare the VMState descriptions (`-dump-vmstate`) of two QEMU builds for a\n"
 	       "machine type, in the direction of a migration: sections, versions, fields and\n"
-	       "subsections the source sends that the destination cannot load. For a matrix,\n"
-	       "every planned cell's builds and machine type, both directions (a cell migrates\n"
-	       "back). No guest is booted; dumps are cached beside each build.\n\n"
+	       "subsections the source sends that the destination cannot load. Both directions\n"
+	       "are compared, as a cell migrates there and back: the pair --src -> --dst and\n"
+	       "--dst -> --src; for a matrix, every planned cell's builds and machine type.\n"
+	       "No guest is booted; dumps are cached beside each build.\n\n"
 	       "options:\n"
 	       "  --src BUILD, --dst BUILD   providers (debian:SUITE, path:/...) of one pair\n"
 	       "  --machine M         machine type of the pair (an alias resolves on the source)\n"
+	       "  --one-way           the pair: only --src -> --dst, not back\n"
 	       "  --guest-devices     only devices a miglab guest has (default: every device\n"
 	       "                      of the binary, guest devices ranked first)\n"
 	       "  --renames FILE      known renames (default: the shipped vmstate-renames.ini)\n"
 	       "  --refresh           make the dumps again\n"
 	       "  --json              the report as JSON\n" ML_COMMON_HELP
-	       "\nexit status: 0 no error-severity difference, 1 one or more, 2 bad input or the\n"
-	       "lab failed\n");
+	       "\nexit status: 0 no error-severity difference in any direction compared, 1 one or\n"
+	       "more, 2 bad input or the lab failed\n");
 }
 
 struct vm_opts {
 	struct ml_vmstate_check_options check;
 	bool json;
+	bool one_way; /* a pair: forward only */
 };
 
 static const char *mark(const char *sev)
@@ -146,6 +149,10 @@ static int run_pair(const struct ml_config *cfg, const struct vm_opts *o, const 
 	}
 	machine = ml_build_find_machine(&s, machine);
 	failed = check_direction(cfg, o, &s, src_spec, &d, dst_spec, machine, report) < 0;
+	/* a cell migrates back: the destination's stream must load on the source */
+	if (!o->one_way &&
+	    check_direction(cfg, o, &d, dst_spec, &s, src_spec, machine, report) < 0)
+		failed = true;
 	rc = finish(o, report, notes, failed);
 out:
 	json_decref(report);
@@ -239,7 +246,7 @@ out:
 int cmd_vmstate(int argc, char **argv)
 {
 	enum { OPT_SRC = 1, OPT_DST, OPT_MACHINE, OPT_GUEST, OPT_ALL, OPT_RENAMES, OPT_REFRESH,
-	       OPT_JSON };
+	       OPT_JSON, OPT_ONE_WAY };
 	static const struct option opts[] = {
 		{ "src", required_argument, NULL, OPT_SRC },
 		{ "dst", required_argument, NULL, OPT_DST },
@@ -249,6 +256,7 @@ int cmd_vmstate(int argc, char **argv)
 		{ "renames", required_argument, NULL, OPT_RENAMES },
 		{ "refresh", no_argument, NULL, OPT_REFRESH },
 		{ "json", no_argument, NULL, OPT_JSON },
+		{ "one-way", no_argument, NULL, OPT_ONE_WAY },
 		ML_COMMON_LONG_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
@@ -270,6 +278,7 @@ int cmd_vmstate(int argc, char **argv)
 		case OPT_RENAMES: renames_path = optarg; break;
 		case OPT_REFRESH: o.check.refresh = true; break;
 		case OPT_JSON: o.json = true; break;
+		case OPT_ONE_WAY: o.one_way = true; break;
 		case 'h':
 			help();
 			ml_config_clear(&cfg);
@@ -285,6 +294,10 @@ int cmd_vmstate(int argc, char **argv)
 			return ml_cli_usage_error("vmstate", "one pair needs --src, --dst and --machine, "
 							     "and no matrix");
 		}
+	} else if (o.one_way) {
+		ml_config_clear(&cfg);
+		return ml_cli_usage_error("vmstate", "--one-way is for one pair (--src, --dst); a "
+						     "matrix's cells migrate both ways");
 	} else if (optind + 1 != argc) {
 		ml_config_clear(&cfg);
 		return ml_cli_usage_error("vmstate", "one matrix file is needed (or --src, --dst "

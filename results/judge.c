@@ -264,6 +264,7 @@ static void judge_vmstate(json_t *doc, const char *dir)
 	ml_autofree char *path = NULL;
 	json_t *res, *f;
 	long long errors;
+	int worst;
 
 	if (!name || strchr(name, '/'))
 		return;
@@ -274,14 +275,30 @@ static void judge_vmstate(json_t *doc, const char *dir)
 		return;
 	}
 	errors = ml_json_int(res, "errors", 0);
-	if (!errors && !ml_json_int(json_object_get(res, "forward"), "warnings", 0) &&
-	    !ml_json_int(json_object_get(res, "back"), "warnings", 0)) {
+	/* The finding's severity is the worst in vmstate.json, in the judge's
+	 * words: 2 error, 1 warning ("warn"); info alone makes no finding. */
+	worst = errors > 0 ? 2 : 0;
+	for (int k = 0; k < 2; k++) {
+		json_t *pair = json_object_get(res, k ? "back" : "forward"), *x;
+		size_t i;
+		if (ml_json_int(pair, "errors", 0) > 0)
+			worst = 2;
+		else if (ml_json_int(pair, "warnings", 0) > 0 && worst < 1)
+			worst = 1;
+		json_array_foreach(json_object_get(pair, "findings"), i, x) {
+			if (str_eq(ml_json_str(x, "severity"), "error"))
+				worst = 2;
+			else if (str_eq(ml_json_str(x, "severity"), "warning") && worst < 1)
+				worst = 1;
+		}
+	}
+	if (!worst) {
 		json_decref(res);
 		return;
 	}
 	f = json_object();
 	ml_json_set_str(f, "kind", "vmstate");
-	ml_json_set_str(f, "severity", errors ? "warn" : "info");
+	ml_json_set_str(f, "severity", worst == 2 ? "error" : "warn");
 	ml_json_set_int(f, "errors", errors);
 	for (int k = 0; k < 2; k++) {
 		json_t *pair = json_object_get(res, k ? "back" : "forward");

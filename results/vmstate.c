@@ -7,6 +7,9 @@
  *   - fields carry no names on the wire, only bytes in order: the source
  *     sends the fields whose version_id <= the section's version, and the
  *     destination reads its own fields for that version in its own order;
+ *   - so fields are compared by position, whatever their names (which may
+ *     repeat): the two lists are aligned, the same way in both directions,
+ *     and a field of one side only is reported from that side;
  *   - a nested structure is not versioned on the wire: each side uses its
  *     own version of the nested description;
  *   - a subsection travels with its name and version, only when the
@@ -156,6 +159,10 @@ struct cmp {
 	const char *device;
 	const char *section;
 	bool guest;
+	/* whether each side's dump gives array counts ("num": QEMU 10.0's
+	 * dumps have them, 7.2's do not): without them a missing count says
+	 * nothing */
+	bool src_counts, dst_counts;
 };
 
 static bool in_list(const json_t *list, const char *type)
@@ -223,7 +230,9 @@ struct fld {
 	long long version;
 	bool cond; /* field_exists: a test decides at run time */
 	const json_t *desc; /* nested VMSD of a structure, or NULL */
-	size_t pos;  /* position among the fields sent at this version */
+	long long num;      /* element count of a fixed array (VMS_ARRAY), -1: none dumped */
+	bool counts_known;  /* this side's dump gives counts: no num means no fixed array */
+	size_t pos;         /* position among the fields sent at this version */
 };
 
 static int vmsd_check(const json_t *vmsd, const char *where)
@@ -238,8 +247,34 @@ static int vmsd_check(const json_t *vmsd, const char *where)
 	return 0;
 }
 
-/* The fields a side puts on (or reads from) the wire at version max_version. */
-static int collect_fields(const json_t *vmsd, long long max_version, struct fld **out, size_t *n)
+/* Whether a dump gives array counts anywhere: newer QEMUs write "num" for
+ * every fixed array (VMS_ARRAY) field (10.0.2 does, 7.2.22 does not). */
+static bool dump_has_counts(const json_t *j, int depth)
+{
+	const char *k;
+	size_t i;
+	json_t *v;
+
+	if (depth > 4 * MAX_DEPTH)
+		return false;
+	if (json_is_object(j)) {
+		if (json_object_get(j, "field") && json_object_get(j, "num"))
+			return true;
+		json_object_foreach((json_t *)j, k, v)
+			if (dump_has_counts(v, depth + 1))
+				return true;
+	} else if (json_is_array(j)) {
+		json_array_foreach(j, i, v)
+			if (dump_has_counts(v, depth + 1))
+				return true;
+	}
+	return false;
+}
+
+/* The fields a side puts on (or reads from) the wire at version max_version,
+ * in order. counts_known: this side's dump gives array counts. */
+static int collect_fields(const json_t *vmsd, long long max_version, bool counts_known,
+			  struct fld **out, size_t *n)
 {
 	const json_t *fields = json_object_get(vmsd, "Fields");
 	size_t i, k = 0;
@@ -263,9 +298,10 @@ static int collect_fields(const json_t *vmsd, long long max_version, struct fld 
 
 		if (!json_is_object(f) || !json_is_string(json_object_get(f, "field")) ||
 		    !json_is_integer(json_object_get(f, "version_id")) ||
-		    !json_is_integer(json_object_get(f, "size"))) {
+		    !json_is_integer(json_object_get(f, "size")) ||
+		    (json_object_get(f, "num") && !json_is_integer(json_object_get(f, "num")))) {
 			ml_error("malformed vmstate dump: field %zu of '%s' needs field, version_id "
-				 "and size", i, ml_json_str(vmsd, "name"));
+				 "and size (and num an integer)", i, ml_json_str(vmsd, "name"));
 			free(*out);
 			*out = NULL;
 			return -1;
@@ -280,6 +316,8 @@ static int collect_fields(const json_t *vmsd, long long max_version, struct fld 
 		x.version = ml_json_int(f, "version_id", 0);
 		x.cond = ml_json_bool(f, "field_exists", false);
 		x.desc = d;
+		x.num = json_object_get(f, "num") ? ml_json_int(f, "num", 0) : -1;
+		x.counts_known = counts_known;
 		if (x.version > max_version)
 			continue; /* not sent / not read at this version */
 		x.pos = k;
@@ -319,26 +357,71 @@ static bool same_field(const struct cmp *c, const char *vmsd, const char *a, con
 	return r && strcmp(r, b) == 0;
 }
 
-static ssize_t find_field(const struct cmp *c, const char *vmsd, const struct fld *v, size_t from,
-			  size_t n, const char *name)
+/* Fields on one side whose name (or a known rename of it) is `name`, other
+ * than position skip: where a field of that name sits there, or -1. Used
+ * to explain a difference, never to pair fields (names can repeat). */
+static ssize_t name_elsewhere(const struct cmp *c, const char *vmsd, const struct fld *v,
+			      size_t n, const char *name, ssize_t skip)
 {
-	for (size_t k = from; k < n; k++)
-		if (same_field(c, vmsd, name, v[k].name))
+	for (size_t k = 0; k < n; k++)
+		if ((ssize_t)k != skip && same_field(c, vmsd, name, v[k].name))
 			return (ssize_t)k;
 	return -1;
 }
 
 static char *size_str(const struct fld *f)
 {
+	if (f->desc && f->num >= 0)
+		return ml_strdup_printf("structure %s x %lld", ml_json_str(f->desc, "name"), f->num);
 	if (f->desc)
 		return ml_strdup_printf("structure %s", ml_json_str(f->desc, "name"));
 	if (f->size == 0 && !f->cond)
 		return ml_strdup_printf("custom-coded, size not in the dump, at position %zu", f->pos);
+	if (f->num >= 0)
+		return ml_strdup_printf("%lld bytes x %lld at position %zu", f->size, f->num, f->pos);
 	return ml_strdup_printf("%lld bytes at position %zu", f->size, f->pos);
 }
 
+/* Bytes of a scalar field on the wire, as far as the dump tells. */
+static long long wire_bytes(const struct fld *f)
+{
+	return f->num >= 0 ? f->size * f->num : f->size;
+}
+
+enum count_rel {
+	COUNT_SAME,      /* same count, or neither side dumps one */
+	COUNT_DIFFERENT, /* both dump a count and they differ */
+	COUNT_UNSURE,    /* one is a fixed array, the other's dump gives counts but not
+			  * here: one element, or a variable-length array (VMS_VARRAY) */
+};
+
+static enum count_rel count_rel(const struct fld *a, const struct fld *b)
+{
+	const struct fld *none;
+
+	if (a->num >= 0 && b->num >= 0)
+		return a->num == b->num ? COUNT_SAME : COUNT_DIFFERENT;
+	if (a->num < 0 && b->num < 0)
+		return COUNT_SAME;
+	none = a->num < 0 ? a : b;
+	/* a dump made before QEMU dumped counts says nothing */
+	return none->counts_known ? COUNT_UNSURE : COUNT_SAME;
+}
+
+/* The same layout on the wire as far as the dump tells: both structures (C
+ * sizes of structures are not on the wire) or scalars of one size, and the
+ * same count. */
+static bool same_shape(const struct fld *a, const struct fld *b)
+{
+	if (!a->desc != !b->desc)
+		return false;
+	if (!a->desc && a->size != b->size)
+		return false;
+	return count_rel(a, b) == COUNT_SAME;
+}
+
 static void field_one_side(struct cmp *c, const char *path, const char *vmsd, long long version,
-			   const struct fld *f, bool on_src)
+			   const struct fld *f, bool on_src, const char *hint)
 {
 	ml_autofree char *sz = size_str(f);
 	/* subsections are named "parent/what": only sent when needed() */
@@ -357,206 +440,414 @@ static void field_one_side(struct cmp *c, const char *path, const char *vmsd, lo
 		finding(c, f->cond ? "warning" : "error", path, f->name, "field-extra", sz, NULL,
 			"The source sends field '%s' of '%s' (version %lld) and the destination "
 			"does not read it there: it takes those bytes for its next field, and "
-			"the section fails to load or loads wrong values%s.%s", f->name, vmsd, version,
+			"the section fails to load or loads wrong values%s.%s%s", f->name, vmsd,
+			version,
 			f->cond ? " - if the field's condition (field_exists) holds on the source; "
 				  "QEMU usually ties it to a compat property of old machine types"
-				: "", sub);
+				: "", sub, hint);
 	else
 		finding(c, f->cond ? "warning" : "error", path, f->name, "field-missing", NULL, sz,
 			"The destination reads field '%s' of '%s' (version %lld) that the source "
 			"does not send: it takes the bytes that follow in the stream for it, and "
-			"the section fails to load or loads wrong values%s.%s", f->name, vmsd, version,
+			"the section fails to load or loads wrong values%s.%s%s", f->name, vmsd,
+			version,
 			f->cond ? " - if the field's condition (field_exists) holds on the "
 				  "destination; QEMU usually ties it to a compat property of old "
 				  "machine types"
-				: "", sub);
+				: "", sub, hint);
 }
 
-/* A field of one side the walk could not pair. One present elsewhere on the
- * other side has moved: reported once, from the destination's side. */
-static void unmatched(struct cmp *c, const char *path, const char *vmsd, long long version,
-		      const struct fld *f, bool on_src, const struct fld *other, size_t n_other)
-{
-	ssize_t at = is_check(f) ? -1 : find_field(c, vmsd, other, 0, n_other, f->name);
+/* ---- aligning two field lists ------------------------------------------------ */
 
-	if (at < 0) {
-		field_one_side(c, path, vmsd, version, f, on_src);
-		return;
+/* One step of an alignment: a source field against a destination field, or
+ * a field of one side only (-1 on the other). */
+struct step {
+	ssize_t s, d;
+};
+
+/* The cost of putting two fields at the same place: 0 the same field, 1 a
+ * different name or a different layout, 2 both. Symmetric. */
+static unsigned pair_cost(const struct cmp *c, const char *vmsd, const struct fld *a,
+			  const struct fld *b)
+{
+	return (same_field(c, vmsd, a->name, b->name) ? 0u : 1u) + (same_shape(a, b) ? 0u : 1u);
+}
+
+/* Lexicographic order of two field lists (name, size, count, structure),
+ * to align a pair the same way whichever side is the source. */
+static int list_order(const struct fld *x, size_t nx, const struct fld *y, size_t ny)
+{
+	for (size_t k = 0; k < nx && k < ny; k++) {
+		int r = strcmp(x[k].name, y[k].name);
+		if (r)
+			return r;
+		if (x[k].size != y[k].size)
+			return x[k].size < y[k].size ? -1 : 1;
+		if (x[k].num != y[k].num)
+			return x[k].num < y[k].num ? -1 : 1;
+		if (!x[k].desc != !y[k].desc)
+			return x[k].desc ? 1 : -1;
 	}
-	if (on_src)
-		return;
-	ml_autofree char *ss = ml_strdup_printf("position %zu", other[at].pos);
-	ml_autofree char *ds = ml_strdup_printf("position %zu", f->pos);
-	finding(c, "error", path, f->name, "field-order", ss, ds,
-		"Field '%s' of '%s' (version %lld) is at %s on the source and %s on the "
-		"destination: fields carry no names on the wire, so the destination reads "
-		"other bytes for it.", f->name, vmsd, version, ss, ds);
+	return nx == ny ? 0 : nx < ny ? -1 : 1;
 }
 
-/* Walk both field lists in wire order. */
-static int compare_fields(struct cmp *c, const char *path, const char *vmsd, long long version,
-			  const struct fld *s, size_t ns, const struct fld *d, size_t nd, int depth)
+#define ALIGN_CELLS_MAX ((size_t)1 << 22)
+
+/* A least-cost alignment of x against y (each step: a pair at pair_cost,
+ * or a field of one list only at cost 1), in wire order, into steps (room
+ * for nx + ny); steps[].s indexes x, .d indexes y. Ties go to a pair, then
+ * to a field of x only, so the result depends only on (x, y). */
+static int align_lists(const struct cmp *c, const char *vmsd, const struct fld *x, size_t nx,
+		       const struct fld *y, size_t ny, struct step *steps, size_t *n_steps)
 {
-	size_t i = 0, j = 0;
+	size_t w = ny + 1, i, j, k = 0;
+	unsigned *cost;
 
-	while (i < ns || j < nd) {
-		const struct fld *a = i < ns ? &s[i] : NULL;
-		const struct fld *b = j < nd ? &d[j] : NULL;
+	if ((nx + 1) > ALIGN_CELLS_MAX / w) {
+		ml_error("malformed vmstate dump: '%s' has %zu and %zu fields, too many to compare",
+			 vmsd, nx, ny);
+		return -1;
+	}
+	cost = calloc((nx + 1) * w, sizeof(*cost));
+	if (!cost)
+		abort();
+	/* cost[i * w + j]: the least cost of aligning x[i..] with y[j..] */
+	for (i = nx + 1; i-- > 0;)
+		for (j = ny + 1; j-- > 0;) {
+			unsigned best;
+			if (i == nx)
+				best = (unsigned)(ny - j);
+			else if (j == ny)
+				best = (unsigned)(nx - i);
+			else {
+				unsigned p = pair_cost(c, vmsd, &x[i], &y[j]) + cost[(i + 1) * w + j + 1];
+				unsigned a = 1 + cost[(i + 1) * w + j], b = 1 + cost[i * w + j + 1];
+				best = p < a ? p : a;
+				best = best < b ? best : b;
+			}
+			cost[i * w + j] = best;
+		}
+	i = j = 0;
+	while (i < nx || j < ny) {
+		unsigned here = cost[i * w + j];
+		if (i < nx && j < ny &&
+		    here == pair_cost(c, vmsd, &x[i], &y[j]) + cost[(i + 1) * w + j + 1])
+			steps[k++] = (struct step){ (ssize_t)i++, (ssize_t)j++ };
+		else if (i < nx && (j == ny || here == 1 + cost[(i + 1) * w + j]))
+			steps[k++] = (struct step){ (ssize_t)i++, -1 };
+		else
+			steps[k++] = (struct step){ -1, (ssize_t)j++ };
+	}
+	free(cost);
+	*n_steps = k;
+	return 0;
+}
 
-		if (a && is_check(a) && !(b && same_field(c, vmsd, a->name, b->name))) {
-			if (find_field(c, vmsd, d, 0, nd, a->name) < 0)
-				field_one_side(c, path, vmsd, version, a, true);
-			i++;
-			continue;
+/* ---- comparing aligned fields ------------------------------------------------- */
+
+struct walk {
+	struct cmp *c;
+	const char *path, *vmsd;
+	long long version;
+	const struct fld *s, *d; /* the fields with bytes on the wire */
+	size_t ns, nd;
+	int depth;
+};
+
+static int compare_nested(struct walk *w, const struct fld *a, const struct fld *b)
+{
+	const json_t *sd = a->desc, *dd = b->desc;
+
+	return compare_vmsd(w->c, ml_json_str(sd, "name"), sd, dd, ml_json_int(sd, "version_id", 0),
+			    ml_json_int(dd, "version_id", 0), w->depth + 1);
+}
+
+/* A source and a destination field at the same place that are not the same
+ * field: what the destination makes of the bytes. */
+static int report_pair(struct walk *w, size_t i, size_t j)
+{
+	struct cmp *c = w->c;
+	const struct fld *a = &w->s[i], *b = &w->d[j];
+	const char *vmsd = w->vmsd, *path = w->path;
+	long long version = w->version;
+
+	if (!same_field(c, vmsd, a->name, b->name)) {
+		ssize_t at_d = name_elsewhere(c, vmsd, w->d, w->nd, a->name, (ssize_t)j);
+		ssize_t at_s = name_elsewhere(c, vmsd, w->s, w->ns, b->name, (ssize_t)i);
+		if (at_d >= 0 || at_s >= 0) {
+			ml_autofree char *ss = ml_strdup_printf("%s at position %zu", a->name, a->pos);
+			ml_autofree char *ds = ml_strdup_printf("%s at position %zu", b->name, b->pos);
+			finding(c, "error", path, a->name, "field-order", ss, ds,
+				"Position %zu of '%s' (version %lld) is '%s' on the source and '%s' "
+				"on the destination, and %s: fields carry no names on the wire, so "
+				"the destination loads the bytes of one field into another.",
+				a->pos, vmsd, version, a->name, b->name,
+				at_d >= 0 ? "the destination has a field of the source's name at "
+					    "another position"
+					  : "the source has a field of the destination's name at "
+					    "another position");
+			return 0;
 		}
-		if (b && is_check(b) && !(a && same_field(c, vmsd, a->name, b->name))) {
-			if (find_field(c, vmsd, s, 0, ns, b->name) < 0)
-				field_one_side(c, path, vmsd, version, b, false);
-			j++;
-			continue;
-		}
-		if (!b) {
-			unmatched(c, path, vmsd, version, a, true, d, nd);
-			i++;
-			continue;
-		}
-		if (!a) {
-			unmatched(c, path, vmsd, version, b, false, s, ns);
-			j++;
-			continue;
-		}
-		if (same_field(c, vmsd, a->name, b->name)) {
-			if (a->desc && b->desc) {
-				const json_t *sd = a->desc, *dd = b->desc;
-				if (compare_vmsd(c, ml_json_str(sd, "name"), sd, dd,
-						 ml_json_int(sd, "version_id", 0),
-						 ml_json_int(dd, "version_id", 0), depth + 1) < 0)
-					return -1;
-			} else if (a->desc || b->desc) {
-				ml_autofree char *ss = size_str(a);
-				ml_autofree char *ds = size_str(b);
-				finding(c, "error", path, a->name, "field-type", ss, ds,
-					"Field '%s' of '%s' is %s on the source and %s on the "
-					"destination: the bytes on the wire differ in layout.",
-					a->name, vmsd, ss, ds);
-			} else if (a->size != b->size) {
-				ml_autofree char *ss = ml_strdup_printf("%lld", a->size);
-				ml_autofree char *ds = ml_strdup_printf("%lld", b->size);
-				finding(c, "error", path, a->name, "field-size", ss, ds,
-					"Field '%s' of '%s' (version %lld) is %lld bytes on the source "
-					"and %lld on the destination: the destination reads a "
-					"different number of bytes than were sent, and everything "
-					"after it in the section is misread.",
-					a->name, vmsd, version, a->size, b->size);
+		if (same_shape(a, b)) {
+			ml_autofree char *ss = NULL, *ds = NULL;
+			if (a->desc) {
+				ss = ml_strdup_printf("%s (structure %s)", a->name,
+						      ml_json_str(a->desc, "name"));
+				ds = ml_strdup_printf("%s (structure %s)", b->name,
+						      ml_json_str(b->desc, "name"));
+			} else {
+				ss = ml_strdup_printf("%s (%lld bytes)", a->name, wire_bytes(a));
+				ds = ml_strdup_printf("%s (%lld bytes)", b->name, wire_bytes(b));
 			}
-			i++;
-			j++;
-			continue;
-		}
-		/* Padding: VMSTATE_UNUSED on one side standing for fields of the same
-		 * total size on the other is the way QEMU retires a field. */
-		if (is_unused(a) || is_unused(b)) {
-			const struct fld *u = is_unused(a) ? a : b;
-			const struct fld *own = u == a ? s : d, *o = u == a ? d : s;
-			size_t own_n = u == a ? ns : nd, on = u == a ? nd : ns;
-			size_t *oi = u == a ? &j : &i, ui = u == a ? i : j, k = on;
-			long long bytes = 0;
-			bool structs = false;
-			/* the fields the padding replaces: up to where the field after
-			 * it on its own side is found again on the other side */
-			if (ui + 1 < own_n) {
-				ssize_t r = find_field(c, vmsd, o, *oi, on, own[ui + 1].name);
-				k = r >= 0 ? (size_t)r : *oi;
-			}
-			for (size_t q = *oi; q < k; q++) {
-				bytes += o[q].size;
-				structs |= o[q].desc != NULL;
-			}
-			if (k > *oi) {
-				struct ml_buf nb = ML_BUF_INIT(0);
-				for (size_t q = *oi; q < k; q++)
-					ml_buf_printf(&nb, "%s%s", q > *oi ? ", " : "", o[q].name);
-				ml_autofree char *names = ml_buf_steal(&nb);
-				ml_autofree char *us = ml_strdup_printf("unused (%lld bytes)", u->size);
-				const char *side = u == a ? "source" : "destination";
-				const char *other = u == a ? "destination" : "source";
-				bool array = k - *oi == 1 && bytes > 0 && u->size % bytes == 0;
-				if (bytes == u->size && !structs)
-					finding(c, "info", path, names, "field-unused", u == a ? us : names,
-						u == a ? names : us,
-						"'%s' retired: the %s has %lld bytes of padding "
-						"(VMSTATE_UNUSED) where the %s has it, the same bytes on "
-						"the wire; %s.", names, side, u->size, other,
-						u == a ? "the source sends zeros there, which the destination "
-							 "loads into it"
-						       : "the destination ignores their value");
-				else if (array && !structs)
-					finding(c, "info", path, names, "field-unused", u == a ? us : names,
-						u == a ? names : us,
-						"'%s' retired: the %s has %lld bytes of padding "
-						"(VMSTATE_UNUSED) where the %s has '%s', whose elements are "
-						"%lld bytes; the dump gives element sizes only, so this is "
-						"the same on the wire if '%s' is an array of %lld elements "
-						"there (%s).", names, side, u->size, other, names, bytes, names,
-						u->size / bytes,
-						u == a ? "the source sends zeros, which the destination "
-							 "loads into it"
-						       : "the destination ignores their value");
-				else
-					finding(c, "warning", path, names, "field-unused",
-						u == a ? us : names, u == a ? names : us,
-						"The %s has %lld bytes of padding (VMSTATE_UNUSED) where the "
-						"%s has '%s' (%lld bytes by the dump's sizes%s): if the sizes "
-						"really differ, everything after it in '%s' is misread. "
-						"Array lengths are not in the dump; check the sources.",
-						side, u->size, other, names, bytes,
-						structs ? ", with a structure whose size on the wire is unknown"
-							: "",
-						vmsd);
-				*oi = k;
-				if (u == a)
-					i++;
-				else
-					j++;
-				continue;
-			}
-		}
-		/* Names differ: a field inserted on one side, one moved, or a rename. */
-		ssize_t k = find_field(c, vmsd, d, j + 1, nd, a->name);
-		ssize_t l = find_field(c, vmsd, s, i + 1, ns, b->name);
-		if (k >= 0 && (l < 0 || (size_t)k - j <= (size_t)l - i)) {
-			for (; j < (size_t)k; j++)
-				unmatched(c, path, vmsd, version, &d[j], false, s, ns);
-			continue;
-		}
-		if (l >= 0) {
-			for (; i < (size_t)l; i++)
-				unmatched(c, path, vmsd, version, &s[i], true, d, nd);
-			continue;
-		}
-		if (a->size == b->size && !a->desc && !b->desc) {
-			ml_autofree char *ss = ml_strdup_printf("%s (%lld bytes)", a->name, a->size);
-			ml_autofree char *ds = ml_strdup_printf("%s (%lld bytes)", b->name, b->size);
 			finding(c, "warning", path, a->name, "field-renamed", ss, ds,
 				"Position %zu of '%s' (version %lld) is '%s' on the source and '%s' on "
-				"the destination, both %lld bytes: the stream loads, and if QEMU "
+				"the destination, of the same layout: the stream loads, and if QEMU "
 				"renamed the field nothing changes; if it is another field, the "
 				"destination puts the value of '%s' into '%s'. A known rename "
 				"belongs in vmstate-renames.ini as %s.%s = %s.",
-				a->pos, vmsd, version, a->name, b->name, a->size, a->name, b->name,
-				vmsd, a->name, b->name);
-		} else {
-			ml_autofree char *ss = size_str(a);
-			ml_autofree char *ds = size_str(b);
-			finding(c, "error", path, a->name, "field-type", ss, ds,
-				"Position %zu of '%s' (version %lld) is '%s' (%s) on the source and "
-				"'%s' (%s) on the destination: the destination reads other bytes "
-				"than were sent.", a->pos, vmsd, version, a->name, ss, b->name, ds);
+				a->pos, vmsd, version, a->name, b->name, a->name, b->name, vmsd,
+				a->name, b->name);
+			return a->desc ? compare_nested(w, a, b) : 0;
 		}
-		i++;
-		j++;
+		ml_autofree char *ss = size_str(a);
+		ml_autofree char *ds = size_str(b);
+		finding(c, "error", path, a->name, "field-type", ss, ds,
+			"Position %zu of '%s' (version %lld) is '%s' (%s) on the source and "
+			"'%s' (%s) on the destination: the destination reads other bytes "
+			"than were sent.", a->pos, vmsd, version, a->name, ss, b->name, ds);
+		return 0;
 	}
+	if (!a->desc != !b->desc) {
+		ml_autofree char *ss = size_str(a);
+		ml_autofree char *ds = size_str(b);
+		finding(c, "error", path, a->name, "field-type", ss, ds,
+			"Field '%s' of '%s' is %s on the source and %s on the "
+			"destination: the bytes on the wire differ in layout.",
+			a->name, vmsd, ss, ds);
+		return 0;
+	}
+	if (count_rel(a, b) != COUNT_SAME) {
+		bool sure = count_rel(a, b) == COUNT_DIFFERENT;
+		ml_autofree char *ss = a->num >= 0 ? ml_strdup_printf("%lld elements", a->num)
+						   : strdup("no fixed count");
+		ml_autofree char *ds = b->num >= 0 ? ml_strdup_printf("%lld elements", b->num)
+						   : strdup("no fixed count");
+		if (!ss || !ds)
+			abort();
+		finding(c, sure ? "error" : "warning", path, a->name, "field-count", ss, ds,
+			"Field '%s' of '%s' (version %lld) is an array of %s on the source and "
+			"of %s on the destination%s.", a->name, vmsd, version, ss, ds,
+			sure ? ": the destination reads a different number of elements than were "
+			       "sent, and everything after it in the section is misread"
+			     : " (the dump gives counts of fixed arrays only: the other side has "
+			       "one element, or a length decided at run time); if the lengths "
+			       "differ, everything after it in the section is misread");
+		return a->desc ? compare_nested(w, a, b) : 0;
+	}
+	/* same name, both scalars, sizes differ */
+	ml_autofree char *ss = ml_strdup_printf("%lld", a->size);
+	ml_autofree char *ds = ml_strdup_printf("%lld", b->size);
+	finding(c, "error", path, a->name, "field-size", ss, ds,
+		"Field '%s' of '%s' (version %lld) is %lld bytes on the source "
+		"and %lld on the destination: the destination reads a "
+		"different number of bytes than were sent, and everything "
+		"after it in the section is misread.",
+		a->name, vmsd, version, a->size, b->size);
 	return 0;
+}
+
+/* A field of one side only. */
+static void report_one_side(struct walk *w, const struct fld *f, bool on_src)
+{
+	const struct fld *other = on_src ? w->d : w->s;
+	size_t n_other = on_src ? w->nd : w->ns;
+	ssize_t at = name_elsewhere(w->c, w->vmsd, other, n_other, f->name, -1);
+	ml_autofree char *hint = at < 0 ? strdup("")
+				 : ml_strdup_printf(" The %s has a field '%s' at position %zu: if it "
+						    "is this one, it moved, and is misread there too.",
+						    on_src ? "destination" : "source", other[at].name,
+						    other[at].pos);
+
+	if (!hint)
+		abort();
+	field_one_side(w->c, w->path, w->vmsd, w->version, f, on_src, hint);
+}
+
+/* VMSTATE_UNUSED padding (u, alone on its side between two matching
+ * fields) where the other side has fields o[0..n): how QEMU retires a field. */
+static void report_padding(struct walk *w, const struct fld *u, bool u_on_src,
+			   const struct fld *const *o, size_t n)
+{
+	struct ml_buf nb = ML_BUF_INIT(0);
+	long long bytes = 0;
+	bool structs = false, guess_array;
+	const char *side = u_on_src ? "source" : "destination";
+	const char *other = u_on_src ? "destination" : "source";
+	const char *load = u_on_src ? "the source sends zeros there, which the destination "
+				      "loads into it"
+				    : "the destination ignores their value";
+
+	for (size_t q = 0; q < n; q++) {
+		bytes += wire_bytes(o[q]);
+		structs |= o[q]->desc != NULL;
+		ml_buf_printf(&nb, "%s%s", q ? ", " : "", o[q]->name);
+	}
+	ml_autofree char *names = ml_buf_steal(&nb);
+	ml_autofree char *us = ml_strdup_printf("unused (%lld bytes)", u->size);
+	const char *src = u_on_src ? us : names, *dst = u_on_src ? names : us;
+	/* without counts in the dump, one field's size is its element's */
+	guess_array = n == 1 && !structs && o[0]->num < 0 && !o[0]->counts_known && bytes > 0 &&
+		      u->size % bytes == 0;
+
+	if (bytes == u->size && !structs)
+		finding(w->c, "info", w->path, names, "field-unused", src, dst,
+			"'%s' retired: the %s has %lld bytes of padding (VMSTATE_UNUSED) where "
+			"the %s has it, the same bytes on the wire; %s.", names, side, u->size,
+			other, load);
+	else if (guess_array)
+		finding(w->c, "info", w->path, names, "field-unused", src, dst,
+			"'%s' retired: the %s has %lld bytes of padding (VMSTATE_UNUSED) where "
+			"the %s has '%s', whose elements are %lld bytes; this dump gives element "
+			"sizes only, so this is the same on the wire if '%s' is an array of %lld "
+			"elements there (%s).", names, side, u->size, other, names, bytes, names,
+			u->size / bytes, load);
+	else
+		finding(w->c, "warning", w->path, names, "field-unused", src, dst,
+			"The %s has %lld bytes of padding (VMSTATE_UNUSED) where the %s has '%s' "
+			"(%lld bytes by the dump's sizes%s): if the sizes really differ, "
+			"everything after it in '%s' is misread.%s", side, u->size, other, names,
+			bytes,
+			structs ? ", with a structure whose size on the wire is unknown" : "",
+			w->vmsd,
+			o[0]->counts_known ? "" : " Array lengths are not in this dump; check the "
+						  "sources.");
+}
+
+/* The steps between two matching fields: padding against retired fields,
+ * else each step on its own. */
+static int report_region(struct walk *w, const struct step *st, size_t n)
+{
+	const struct fld **src = calloc(n + 1, sizeof(*src)), **dst = calloc(n + 1, sizeof(*dst));
+	size_t n_src = 0, n_dst = 0, k;
+	int rc = 0;
+
+	if (!src || !dst)
+		abort();
+	for (k = 0; k < n; k++) {
+		if (st[k].s >= 0)
+			src[n_src++] = &w->s[st[k].s];
+		if (st[k].d >= 0)
+			dst[n_dst++] = &w->d[st[k].d];
+	}
+	if (n_src == 1 && is_unused(src[0]) && n_dst > 0) {
+		bool other_unused = false;
+		for (k = 0; k < n_dst; k++)
+			other_unused |= is_unused(dst[k]);
+		if (!other_unused) {
+			report_padding(w, src[0], true, dst, n_dst);
+			goto out;
+		}
+	}
+	if (n_dst == 1 && is_unused(dst[0]) && n_src > 0) {
+		bool other_unused = false;
+		for (k = 0; k < n_src; k++)
+			other_unused |= is_unused(src[k]);
+		if (!other_unused) {
+			report_padding(w, dst[0], false, src, n_src);
+			goto out;
+		}
+	}
+	for (k = 0; k < n && rc == 0; k++) {
+		if (st[k].s >= 0 && st[k].d >= 0)
+			rc = report_pair(w, (size_t)st[k].s, (size_t)st[k].d);
+		else if (st[k].s >= 0)
+			report_one_side(w, &w->s[st[k].s], true);
+		else
+			report_one_side(w, &w->d[st[k].d], false);
+	}
+out:
+	free(src);
+	free(dst);
+	return rc;
+}
+
+/* Load-time checks (VMSTATE_VALIDATE) put no bytes on the wire: the k-th
+ * check of a name on one side stands against the k-th of that name on the
+ * other; one without a counterpart is reported (info). */
+static void compare_checks(struct cmp *c, const char *path, const char *vmsd, long long version,
+			   const struct fld *x, size_t nx, const struct fld *y, size_t ny,
+			   bool x_is_src)
+{
+	for (size_t i = 0; i < nx; i++) {
+		size_t rank = 0, there = 0;
+		if (!is_check(&x[i]))
+			continue;
+		for (size_t k = 0; k < i; k++)
+			rank += is_check(&x[k]) && same_field(c, vmsd, x[i].name, x[k].name);
+		for (size_t k = 0; k < ny; k++)
+			there += is_check(&y[k]) && same_field(c, vmsd, x[i].name, y[k].name);
+		if (there <= rank)
+			field_one_side(c, path, vmsd, version, &x[i], x_is_src, "");
+	}
+}
+
+/* Compare two field lists by position: fields carry no names on the wire,
+ * only bytes in order. The lists are aligned at least cost (the same field
+ * at the same place costs nothing; a different name or a different layout
+ * costs one each; a field of one side only costs one), the same alignment
+ * whichever side is the source; names only weigh the alignment and explain
+ * findings, so fields whose names repeat are compared like any others. */
+static int compare_fields(struct cmp *c, const char *path, const char *vmsd, long long version,
+			  const struct fld *s, size_t ns, const struct fld *d, size_t nd, int depth)
+{
+	struct fld *ws = calloc(ns + 1, sizeof(*ws)), *wd = calloc(nd + 1, sizeof(*wd));
+	struct step *st = calloc(ns + nd + 1, sizeof(*st));
+	struct walk w = { .c = c, .path = path, .vmsd = vmsd, .version = version, .depth = depth };
+	size_t n = 0, k, e;
+	int rc = -1;
+
+	if (!ws || !wd || !st)
+		abort();
+	compare_checks(c, path, vmsd, version, s, ns, d, nd, true);
+	compare_checks(c, path, vmsd, version, d, nd, s, ns, false);
+	for (k = 0; k < ns; k++)
+		if (!is_check(&s[k]))
+			ws[w.ns++] = s[k];
+	for (k = 0; k < nd; k++)
+		if (!is_check(&d[k]))
+			wd[w.nd++] = d[k];
+	w.s = ws;
+	w.d = wd;
+	if (list_order(ws, w.ns, wd, w.nd) <= 0) {
+		if (align_lists(c, vmsd, ws, w.ns, wd, w.nd, st, &n) < 0)
+			goto out;
+	} else {
+		/* align as if the destination were the source, then swap back */
+		if (align_lists(c, vmsd, wd, w.nd, ws, w.ns, st, &n) < 0)
+			goto out;
+		for (k = 0; k < n; k++)
+			st[k] = (struct step){ st[k].d, st[k].s };
+	}
+	rc = 0;
+	for (k = 0; k < n && rc == 0; k = e) {
+		const struct step *x = &st[k];
+		if (x->s >= 0 && x->d >= 0 && pair_cost(c, vmsd, &ws[x->s], &wd[x->d]) == 0) {
+			if (ws[x->s].desc)
+				rc = compare_nested(&w, &ws[x->s], &wd[x->d]);
+			e = k + 1;
+			continue;
+		}
+		for (e = k; e < n; e++)
+			if (st[e].s >= 0 && st[e].d >= 0 &&
+			    pair_cost(c, vmsd, &ws[st[e].s], &wd[st[e].d]) == 0)
+				break;
+		rc = report_region(&w, &st[k], e - k);
+	}
+out:
+	free(ws);
+	free(wd);
+	free(st);
+	return rc;
 }
 
 static const json_t *find_subsection(const struct cmp *c, const json_t *subs, const char *name)
@@ -671,7 +962,8 @@ static int compare_vmsd(struct cmp *c, const char *path, const json_t *s, const 
 			 MAX_DEPTH, path);
 		return -1;
 	}
-	if (collect_fields(s, s_version, &sf, &ns) < 0 || collect_fields(d, d_version, &df, &nd) < 0)
+	if (collect_fields(s, s_version, c->src_counts, &sf, &ns) < 0 ||
+	    collect_fields(d, d_version, c->dst_counts, &df, &nd) < 0)
 		goto out;
 	if (compare_fields(c, path, ml_json_str(s, "name"), s_version, sf, ns, df, nd, depth) < 0)
 		goto out;
@@ -858,6 +1150,8 @@ json_t *ml_vmstate_compare(const json_t *src_dump, const json_t *dst_dump,
 	}
 	c.findings = json_array();
 	c.index = json_object();
+	c.src_counts = dump_has_counts(src_dump, 0);
+	c.dst_counts = dump_has_counts(dst_dump, 0);
 	keys = calloc(json_object_size(src_dump) + 1, sizeof(*keys));
 	if (!keys)
 		abort();

@@ -9,7 +9,9 @@
  *                     "Description": VMSD } ... }
  *   VMSD   = { "name", "version_id", "minimum_version_id",
  *              "Fields": [ FIELD ], "Subsections": [ VMSD ] }
- *   FIELD  = { "field", "version_id", "field_exists", "size", "Description"? }
+ *   FIELD  = { "field", "version_id", "field_exists", "num"?, "size", "Description"? }
+ *   ("num": the count of a fixed array, in newer QEMUs' dumps only; a
+ *   subsection's needed() is not in the dump at all)
  * Dumps are untrusted input: every member is checked before use.
  *
  * A finding is a JSON object:
@@ -24,8 +26,8 @@
  *   field        the field name, when the finding is about a field
  *   what         a code: section-missing, section-not-dumped, section-renamed,
  *                section-name, section-empty,
- *                version-too-new, version-too-old, field-size, field-missing,
- *                field-extra, field-order, field-renamed, field-type,
+ *                version-too-new, version-too-old, field-size, field-count,
+ *                field-missing, field-extra, field-order, field-renamed, field-type,
  *                field-unused, subsection-src-only, subsection-dst-only
  *   src, dst     the values on each side (strings; null when absent)
  *   explanation  a sentence for a QEMU migration maintainer
@@ -67,7 +69,10 @@ struct ml_vmstate_options {
 	bool guest_only; /* report only findings about guest devices */
 };
 
-/* Compare src's dump against dst's for a migration src -> dst. Returns a new
+/* Compare src's dump against dst's for a migration src -> dst. Fields are
+ * compared by position (names may repeat); comparing dst -> src pairs the
+ * same fields, so a field of one side only is field-extra one way and
+ * field-missing the other, at the same severity. Returns a new
  * array of findings, sorted: errors first, then warnings, then info; within
  * a severity guest devices first, then by device name. NULL (reported) when
  * a dump is malformed. Identical dumps give an empty array. */

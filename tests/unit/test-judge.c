@@ -17,6 +17,7 @@
 #include "run-file.h"
 #include "ml-proc.h"
 #include "testhelp.h"
+#include "vmstate.h"
 #include "ml-common.h"
 
 #define CTL_72 "bookworm-to-bookworm-pc-q35-7.2-k-bookworm-7c0e3a19"
@@ -510,6 +511,107 @@ static void test_exit_status_mapping(void **state)
 	assert_null(ml_judge_phase_direction("boot-src"));
 }
 
+/* The static vmstate check's finding carries the worst severity of the
+ * cell's vmstate.json (made here the way ml_vmstate_check_cell makes it,
+ * from real -dump-vmstate excerpts): an error-severity difference is an
+ * error, not a warning. */
+#define CPU_CELL "bookworm-backports-to-bookworm-backports-pc-q35-10.0-k-bookworm-5f9cbb26"
+
+static json_t *vmstate_direction(json_t *src, json_t *dst)
+{
+	json_t *findings = ml_vmstate_compare(src, dst, NULL);
+	assert_non_null(findings);
+	return json_pack("{s:I, s:I, s:I, s:o}", "errors",
+			 (json_int_t)ml_vmstate_count(findings, "error"), "warnings",
+			 (json_int_t)ml_vmstate_count(findings, "warning"), "infos",
+			 (json_int_t)ml_vmstate_count(findings, "info"), "findings", findings);
+}
+
+/* Judge the cell with vmstate.json holding old -> new and back; the
+ * vmstate finding, or NULL. */
+static json_t *judge_with_vmstate(struct fx *f, json_t *old, json_t *new)
+{
+	ml_autofree char *cell = ml_layout_cell_dir(f->run, CPU_CELL);
+	ml_autofree char *dir = ml_layout_attempt_dir(cell, 1);
+	ml_autofree char *apath = ml_path_join(dir, "attempt.json");
+	ml_autofree char *vpath = ml_path_join(dir, "vmstate.json");
+	json_t *attempt = ml_json_load_file(apath, 64 << 20), *res, *doc = NULL, *x, *found = NULL;
+	json_t *fwd = vmstate_direction(old, new), *back = vmstate_direction(new, old);
+	size_t i;
+
+	res = json_pack("{s:s, s:I, s:o, s:o}", "machine", "pc-q35-7.2", "errors",
+			(json_int_t)(ml_json_int(fwd, "errors", 0) + ml_json_int(back, "errors", 0)),
+			"forward", fwd, "back", back);
+	assert_int_equal(ml_json_write_file(vpath, res), 0);
+	json_decref(res);
+	assert_non_null(attempt);
+	ml_json_set_str(json_object_get(attempt, "logs"), "vmstate", "vmstate.json");
+	assert_int_equal(ml_json_write_file(apath, attempt), 0);
+	json_decref(attempt);
+	assert_int_equal(ml_judge_cell(&f->rules, cell, &doc), 0);
+	json_array_foreach(json_object_get(doc, "findings"), i, x)
+		if (str_is(ml_json_str(x, "kind"), "vmstate")) {
+			assert_null(found);
+			found = json_incref(x);
+		}
+	json_decref(doc);
+	return found;
+}
+
+static void test_vmstate_severity_is_the_worst(void **state)
+{
+	struct fx f;
+	json_t *old = ml_json_load_file(ml_test_data("vmstate/qemu-7.2.22-pc-q35-7.2.json"), 1 << 22);
+	json_t *new = ml_json_load_file(ml_test_data("vmstate/qemu-10.0.2-pc-q35-7.2.json"), 1 << 22);
+	json_t *x, *rtc;
+	(void)state;
+
+	assert_non_null(old);
+	assert_non_null(new);
+	fx_open(&f, "cpu-model-lost");
+	/* real: only i8259/ltim differs once hpet's known rename is out of the
+	 * way (a warning back, info forward) */
+	json_object_del(old, "hpet");
+	json_object_del(new, "hpet");
+	x = judge_with_vmstate(&f, old, new);
+	assert_non_null(x);
+	assert_string_equal(ml_json_str(x, "severity"), "warn");
+	assert_int_equal(ml_json_int(x, "errors", -1), 0);
+	json_decref(x);
+	/* 10.0 reads mc146818rtc at version 4 at least: an error forward */
+	rtc = json_object_get(json_object_get(new, "mc146818rtc"), "Description");
+	json_object_set_new(rtc, "minimum_version_id", json_integer(4));
+	json_object_set_new(rtc, "version_id", json_integer(4));
+	x = judge_with_vmstate(&f, old, new);
+	assert_non_null(x);
+	assert_string_equal(ml_json_str(x, "severity"), "error");
+	assert_int_equal(ml_json_int(json_object_get(x, "forward"), "errors", -1), 1);
+	json_decref(x);
+	/* info only: a load-time check (VMSTATE_VALIDATE, no bytes on the
+	 * wire) that only 10.0 has; i8259's ltim taken out of the way */
+	json_decref(old);
+	json_decref(new);
+	old = ml_json_load_file(ml_test_data("vmstate/qemu-7.2.22-pc-q35-7.2.json"), 1 << 22);
+	new = ml_json_load_file(ml_test_data("vmstate/qemu-10.0.2-pc-q35-7.2.json"), 1 << 22);
+	json_object_del(old, "hpet");
+	json_object_del(new, "hpet");
+	json_object_del(old, "isa-i8259");
+	json_object_del(new, "isa-i8259");
+	rtc = json_object_get(json_object_get(new, "mc146818rtc"), "Description");
+	json_array_append_new(json_object_get(rtc, "Fields"),
+			      json_pack("{s:s, s:i, s:b, s:i}", "field", "rtc_valid", "version_id", 0,
+					"field_exists", 1, "size", 0));
+	x = ml_vmstate_compare(new, old, NULL);
+	assert_int_equal(json_array_size(x), 1);
+	assert_int_equal(ml_vmstate_count(x, "info"), 1);
+	json_decref(x);
+	x = judge_with_vmstate(&f, old, new);
+	assert_null(x);
+	fx_close(&f);
+	json_decref(old);
+	json_decref(new);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -523,6 +625,7 @@ int main(void)
 		cmocka_unit_test(test_legacy_cells_are_judged),
 		cmocka_unit_test(test_cut_capture_claims_nothing),
 		cmocka_unit_test(test_reboot_dst_has_two_references),
+		cmocka_unit_test(test_vmstate_severity_is_the_worst),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
