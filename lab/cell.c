@@ -17,6 +17,7 @@
 #include <openssl/evp.h>
 
 #include "cell.h"
+#include "continuity.h"
 #include "ml-layout.h"
 #include "ml-buf.h"
 #include "ml-error.h"
@@ -49,6 +50,7 @@ struct cell {
 	struct ml_vm *vms[VM_MAX];
 	char *boot_id;            /* the guest's boot, from its first hello */
 	long long heartbeat;      /* the last heartbeat seen */
+	json_t *continuity;       /* the continuity reading before this migration */
 	bool decided;
 };
 
@@ -613,6 +615,23 @@ static int verify_guest(struct cell *c, json_t *phase, struct ml_vm *to)
 	return 0;
 }
 
+/* After verify_guest: the guest's clocks and devices carried on across the
+ * migration (lab/continuity.h), against the reading taken before it. */
+static int continuity_after(struct cell *c, json_t *phase, struct ml_vm *to)
+{
+	json_t *fig = json_object_get(phase, "figures");
+	ml_autofree char *reason = NULL;
+	ml_autofree char *ev = NULL;
+	int r = ml_continuity_after(to, c->continuity, ml_json_int(fig, "downtime", -1),
+				    c->spec->verify_timeout_ms, fig,
+				    json_object_get(c->res.doc, "findings"), &reason, &ev);
+
+	if (r < 0)
+		return cell_fail(c, phase, "the probe stopped answering after migration",
+				 ml_error_message());
+	return r > 0 ? cell_fail(c, phase, reason, ev) : 0;
+}
+
 static const char *const migration_done_states[] = { "completed", "failed", "cancelled", NULL };
 
 /* End the runner's part of a migration (the stream tap); its figures go to
@@ -683,6 +702,11 @@ static int phase_migrate(struct cell *c, const struct cell_phase *p, json_t *pha
 	const char *status;
 	int r, waited;
 
+	/* The guest's clocks and devices before it moves (lab/continuity.h). */
+	json_decref(c->continuity);
+	if (ml_continuity_before(src, s->verify_timeout_ms, fig, &c->continuity) < 0)
+		return cell_fail(c, phase, "the probe could not take the continuity reading "
+				 "before migration", ml_error_message());
 	if (start_vm(c, phase, to, b, machine, true, extra) < 0)
 		return -1;
 	dst = c->vms[to];
@@ -762,6 +786,8 @@ static int phase_migrate(struct cell *c, const struct cell_phase *p, json_t *pha
 	if (wait_running(c, phase, dst, s->resume_timeout_ms) < 0)
 		return -1;
 	if (verify_guest(c, phase, dst) < 0)
+		return -1;
+	if (continuity_after(c, phase, dst) < 0)
 		return -1;
 	/* The source is done: let it quit, then make sure it is gone. */
 	s->runner->qmp(src, "quit", NULL, 2000, NULL);
@@ -1056,5 +1082,6 @@ int ml_cell_run(const struct ml_cell_spec *spec, const char *run_dir, const char
 	free(c.run_dir);
 	free(c.disk);
 	free(c.boot_id);
+	json_decref(c.continuity);
 	return ret;
 }

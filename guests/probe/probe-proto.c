@@ -79,6 +79,7 @@ int probe_agent_init(struct probe_agent *a, int ram_mib_default)
 	a->started_ms = probe_mono_ms();
 	read_boot_id(a->boot_id, sizeof(a->boot_id));
 	probe_ram_init(&a->ram);
+	probe_continuity_init(&a->cont);
 #ifdef MIGLAB_PROBE_DEBUG
 	a->abi_debug.corrupt_page = -1;
 	a->abi_debug.drop_page = -1;
@@ -353,6 +354,18 @@ static json_t *cmd_ram_stop(struct probe_agent *a, json_t *args, struct cmd_erro
 	return with_field(last, "stopped", json_true());
 }
 
+/* continuity: the clocks and a working check of every device, for the
+ * host to compare across a migration (probe-continuity.c). */
+static json_t *cmd_continuity(struct probe_agent *a, json_t *args, struct cmd_error *err)
+{
+	uint64_t nonce, timeout;
+
+	if (!get_uint_arg(args, "nonce", 0, SEED_MAX, random_u64() & SEED_MAX, &nonce, err) ||
+	    !get_uint_arg(args, "timeout_ms", 100, 30000, PROBE_CONTINUITY_TIMEOUT_MS, &timeout, err))
+		return NULL;
+	return probe_continuity(&a->cont, a->boot_id, nonce, (int)timeout);
+}
+
 #ifdef MIGLAB_PROBE_DEBUG
 static json_t *cmd_debug_corrupt(struct probe_agent *a, json_t *args, struct cmd_error *err)
 {
@@ -513,6 +526,7 @@ static json_t *cmd_debug_abi(struct probe_agent *a, json_t *args, struct cmd_err
 static const char *const no_args[] = { NULL };
 static const char *const abi_dump_args[] = { "snapshot", "cursor", NULL };
 static const char *const ram_start_args[] = { "mib", "pages_per_sec", "seed", NULL };
+static const char *const continuity_args[] = { "nonce", "timeout_ms", NULL };
 #ifdef MIGLAB_PROBE_DEBUG
 static const char *const debug_corrupt_args[] = { "page", "mode", NULL };
 static const char *const debug_abi_args[] = { "page_bytes", "corrupt_page", "drop_page",
@@ -526,6 +540,7 @@ static const struct command commands[] = {
 	{ "ram-verify", cmd_ram_verify, no_args },
 	{ "ram-stop", cmd_ram_stop, no_args },
 	{ "abi-dump", cmd_abi_dump, abi_dump_args },
+	{ "continuity", cmd_continuity, continuity_args },
 #ifdef MIGLAB_PROBE_DEBUG
 	{ "debug-corrupt", cmd_debug_corrupt, debug_corrupt_args },
 	{ "debug-abi", cmd_debug_abi, debug_abi_args },

@@ -185,6 +185,31 @@ struct probe_abi_debug {
 };
 #endif
 
+/* --- Continuity reading (probe-continuity.c) ------------------------------ */
+
+#define PROBE_CONTINUITY_TIMEOUT_MS 2000 /* default bound of each device exercise */
+
+/* What the continuity command keeps between calls. */
+struct probe_continuity {
+	double tsc_hz;          /* measured on the first call */
+	void *hpet;             /* the HPET's registers, mapped on the first call */
+	char hpet_via[16];
+	char hpet_error[256];   /* why they could not be mapped */
+	int console_fd;         /* /dev/ttyS0, kept open (see exercise_console) */
+	bool block_busy;        /* an exercise thread of the device never came back */
+	bool rng_busy;
+	bool devices;           /* exercise the devices (off in the test build) */
+};
+
+void probe_continuity_init(struct probe_continuity *pc);
+/* The clocks, then each device exercised (each bounded by timeout_ms). The
+ * reply object of the continuity command; never NULL. */
+json_t *probe_continuity(struct probe_continuity *pc, const char *boot_id, uint64_t nonce,
+			 int timeout_ms);
+/* Interrupts delivered to the lines named `name` or "<name>-..." in a file
+ * of /proc/interrupts' format, over all CPUs; -1 if no line names it. */
+long long probe_irq_count(const char *proc_interrupts, const char *name);
+
 /* --- Protocol core (probe-proto.c) --------------------------------------- */
 
 struct probe_agent {
@@ -196,6 +221,7 @@ struct probe_agent {
 	uint64_t requests;
 	uint64_t errors;
 	struct probe_abi_snapshot abi;
+	struct probe_continuity cont;
 #ifdef MIGLAB_PROBE_DEBUG
 	struct probe_abi_debug abi_debug;
 	bool drop_reply;           /* the command asked for its reply not to be sent */

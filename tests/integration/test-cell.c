@@ -156,6 +156,25 @@ static void test_cell_passes_both_directions(void **state)
 	/* The workload really ran and was checked on both destinations. */
 	assert_true(ml_json_int(json_object_get(fwd, "figures"), "ram_verified_pages", 0) >= 16384);
 	assert_true(ml_json_int(json_object_get(back, "figures"), "ram_verified_pages", 0) >= 16384);
+	/* A control cell has no continuity finding: every device worked before
+	 * and after each migration, every clock stayed within its bounds. */
+	for (int k = 0; k < 2; k++) {
+		json_t *cont = json_object_get(json_object_get(k ? back : fwd, "figures"), "continuity");
+		json_t *after = json_object_get(json_object_get(cont, "after"), "devices");
+		static const char *const devices[] = { "block", "rng", "net", "console" };
+		size_t i;
+		json_t *f;
+
+		assert_non_null(cont);
+		assert_int_equal(json_array_size(json_object_get(json_object_get(cont, "compare"),
+								 "problems")), 0);
+		assert_int_equal(json_array_size(json_object_get(json_object_get(cont, "compare"),
+								 "not_working_before")), 0);
+		for (size_t d = 0; d < 4; d++)
+			assert_true(ml_json_bool(json_object_get(after, devices[d]), "ok", false));
+		json_array_foreach(json_object_get(r.cell, "findings"), i, f)
+			assert_string_not_equal(ml_json_str(f, "kind"), "continuity");
+	}
 	/* Exact versions of both sides are recorded. */
 	assert_non_null(strstr(ml_json_str(json_object_get(json_object_get(r.cell, "inputs"), "src"),
 					   "version"), "10.0"));

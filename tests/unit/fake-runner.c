@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -79,8 +80,56 @@ static const struct fake_vm_plan *plan_of(const char *name)
 
 /* ---- the guest's probe ------------------------------------------------- */
 
-static json_t *probe_answer(const char *cmd, const json_t *args, const char *ram_verify_reply)
+struct probe_peer_arg {
+	int fd;
+	bool silent;
+	const char *ram_verify_reply;
+	const char *dead_device;
+	char *console_path; /* the VM's console log */
+};
+
+/* A continuity reading (docs/probe-protocol.md): the guest's clocks are
+ * the host's (so they advance exactly as the host's time does), no TSC,
+ * HPET or RTC; every device works but the plan's dead one. The console
+ * line goes to the VM's console log, as the guest's UART would put it. */
+static json_t *continuity_answer(const struct probe_peer_arg *a, const json_t *args)
 {
+	static const char *const devices[] = { "block", "rng", "net", "console" };
+	struct timespec m, r;
+	json_t *devs = json_object(), *ret;
+	unsigned long long nonce = (unsigned long long)ml_json_int(args, "nonce", 1);
+	char line[96];
+
+	clock_gettime(CLOCK_MONOTONIC, &m);
+	clock_gettime(CLOCK_REALTIME, &r);
+	for (size_t i = 0; i < ML_ARRAY_SIZE(devices); i++) {
+		bool dead = a->dead_device && strcmp(a->dead_device, devices[i]) == 0;
+		json_t *d = json_pack("{s:b, s:i, s:s}", "ok", !dead, "ms", 1, "virtio", "virtio9");
+		if (dead)
+			json_object_set_new(d, "error", json_string("no completion within 2000 ms "
+								    "(the thread stays blocked)"));
+		json_object_set_new(devs, devices[i], d);
+	}
+	snprintf(line, sizeof(line), "miglab-probe: continuity %llu\r\n", nonce);
+	if (a->console_path && (!a->dead_device || strcmp(a->dead_device, "console") != 0)) {
+		FILE *f = fopen(a->console_path, "ae");
+		if (f) {
+			fputs(line, f);
+			fclose(f);
+		}
+	}
+	ret = json_pack("{s:{s:I, s:I, s:I, s:{s:s}, s:{s:s}}, s:I, s:o, s:i, s:i}", "clocks",
+			"monotonic_ns", (json_int_t)m.tv_sec * 1000000000 + m.tv_nsec,
+			"realtime_ns", (json_int_t)r.tv_sec * 1000000000 + r.tv_nsec,
+			"boottime_ns", (json_int_t)m.tv_sec * 1000000000 + m.tv_nsec,
+			"hpet", "error", "not in the fake", "rtc", "error", "not in the fake",
+			"nonce", (json_int_t)nonce, "devices", devs, "clocks_ms", 0, "clocks_age_us", 0);
+	return ret;
+}
+
+static json_t *probe_answer(const struct probe_peer_arg *a, const char *cmd, const json_t *args)
+{
+	const char *ram_verify_reply = a->ram_verify_reply;
 	char boot_id[64];
 	json_t *ret;
 
@@ -99,6 +148,8 @@ static json_t *probe_answer(const char *cmd, const json_t *args, const char *ram
 		ret = json_loads(ram_verify_reply, 0, NULL);
 	else if (strcmp(cmd, "ram-verify") == 0)
 		ret = json_pack("{s:b, s:i, s:i}", "ok", 1, "pages", 16384, "bad_pages", 0);
+	else if (strcmp(cmd, "continuity") == 0)
+		ret = continuity_answer(a, args);
 	else if (strcmp(cmd, "abi-dump") == 0)
 		ret = json_pack("{s:i, s:i, s:s, s:n, s:i, s:s, s:i}", "snapshot", 7, "offset", 0,
 				"data", FAKE_ABI_TEXT, "next_cursor", "total",
@@ -108,12 +159,6 @@ static json_t *probe_answer(const char *cmd, const json_t *args, const char *ram
 	pthread_mutex_unlock(&guest.lock);
 	return ret;
 }
-
-struct probe_peer_arg {
-	int fd;
-	bool silent;
-	const char *ram_verify_reply;
-};
 
 /* One connection of the probe channel: answer each request line until the
  * host hangs up (or read and ignore them, for a guest that hangs). */
@@ -132,10 +177,9 @@ static void *probe_peer(void *opaque)
 		while ((nl = memchr(in.data, '\n', in.len))) {
 			size_t len = (size_t)(nl - in.data);
 			json_t *req = json_loadb(in.data, len, 0, NULL);
-			json_t *ret = req ? probe_answer(ml_json_str(req, "cmd") ? ml_json_str(req, "cmd")
-										  : "",
-							 json_object_get(req, "args"),
-							 a->ram_verify_reply)
+			json_t *ret = req ? probe_answer(a, ml_json_str(req, "cmd") ? ml_json_str(req, "cmd")
+										     : "",
+							 json_object_get(req, "args"))
 					  : NULL;
 
 			if (req && !a->silent) {
@@ -164,6 +208,7 @@ static void *probe_peer(void *opaque)
 	}
 	ml_buf_free(&in);
 	close(a->fd);
+	free(a->console_path);
 	free(a);
 	return NULL;
 }
@@ -232,6 +277,8 @@ static int fake_probe_connect(struct ml_vm *vm, int timeout_ms)
 	a->fd = sv[1];
 	a->silent = fv->plan->probe_silent;
 	a->ram_verify_reply = fv->plan->ram_verify_reply;
+	a->dead_device = fv->plan->dead_device;
+	a->console_path = ml_path_join(fv->out_dir, vm->console_log);
 	if (fv->plan->guest_rebooted) {
 		pthread_mutex_lock(&guest.lock);
 		guest.boots++;

@@ -4,7 +4,8 @@
  * tests/data/qmp/; its probe channel is a scripted peer speaking
  * docs/probe-protocol.md for one guest that migrates from VM to VM (its boot
  * id survives migration and changes on system_reset, its heartbeat counts
- * up on every status). Nothing sleeps: a VM "exits" when the test's plan
+ * up on every status; its continuity readings give the host's own clock
+ * and write their console line to the VM's console log). Nothing sleeps: a VM "exits" when the test's plan
  * says so (after quit, or when its QMP connection is lost). */
 #ifndef FAKE_RUNNER_H
 #define FAKE_RUNNER_H
@@ -34,6 +35,10 @@ struct fake_vm_plan {
 	bool guest_rebooted;
 	/* The probe's ram-verify reply here (JSON text); NULL: all pages good. */
 	const char *ram_verify_reply;
+	/* The device ("block", "rng", "net", "console") whose exercise fails
+	 * in the probe's continuity readings while the guest runs here; NULL:
+	 * every device works. */
+	const char *dead_device;
 	/* Set ml_interrupted (SIGTERM) when the cell waits for this VM's
 	 * migration, as a signal arriving then would. */
 	bool interrupt_in_migrate_wait;

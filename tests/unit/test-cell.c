@@ -234,6 +234,22 @@ static void test_pass(void **state)
 	assert_int_equal(ml_json_int(fwd, "ram-transferred", -1), 783479);
 	assert_int_equal(ml_json_int(json_object_get(phase_named(t->attempt, "migrate-back"),
 						     "figures"), "total-time", -1), 23);
+	/* Both migrations carry a continuity check with no problem. */
+	{
+		json_t *cont = json_object_get(fwd, "continuity");
+		json_t *back_cont = json_object_get(json_object_get(phase_named(t->attempt, "migrate-back"),
+								    "figures"), "continuity");
+		assert_non_null(json_object_get(cont, "before"));
+		assert_non_null(json_object_get(cont, "after"));
+		assert_int_equal(json_array_size(json_object_get(json_object_get(cont, "compare"),
+								 "problems")), 0);
+		assert_true(ml_json_int(cont, "before_ms", -1) >= 0);
+		assert_int_equal(json_array_size(json_object_get(json_object_get(back_cont, "compare"),
+								 "problems")), 0);
+		assert_true(ml_json_bool(json_object_get(json_object_get(json_object_get(cont, "after"),
+									 "devices"), "console"),
+					 "host_seen", false));
+	}
 	logs = json_object_get(t->attempt, "logs");
 	assert_string_equal(ml_json_str(logs, "qemu_stderr_dst"), "qemu-dst.stderr");
 	assert_string_equal(ml_json_str(logs, "console_back"), "console-back.log");
@@ -609,6 +625,82 @@ static void test_memory_corruption(void **state)
 	assert_true(json_equal(want, got));
 }
 
+/* The rng worked on the source and does not on the destination: the
+ * forward migration fails naming the device. */
+static void test_device_dead_after_migration(void **state)
+{
+	struct cell_test *t = *state;
+	struct qr_script *src = qemu_started(FX_SRC), *dst = qemu_started(FX_DST);
+	json_t *cont;
+
+	query_kvm(src);
+	migrates_out(src, FX_SRC);
+	qr_load(src, FX_SRC, "quit", QR_BOTH);
+	hand_ok(dst, INCOMING("/w/in.sock"));
+	qr_load(dst, FX_DST, "query-status-running", QR_BOTH);
+	qr_load(dst, FX_DST, "quit", QR_BOTH);
+
+	t->world.src.qmp = src;
+	t->world.dst.qmp = dst;
+	t->world.dst.dead_device = "rng";
+	run_cell(t);
+
+	assert_string_equal(t->world.qmp_errors, "");
+	assert_outcome(t, "fail", "migrate-forward",
+		       "device stopped working after migration: rng (virtio9): no completion "
+		       "within 2000 ms (the thread stays blocked)");
+	assert_string_equal(failure_str(t->attempt, "evidence"),
+			    "device-dead: rng (virtio9): no completion within 2000 ms (the thread "
+			    "stays blocked)");
+	cont = json_object_get(json_object_get(phase_named(t->attempt, "migrate-forward"), "figures"),
+			       "continuity");
+	assert_true(ml_json_bool(json_object_get(json_object_get(json_object_get(cont, "before"),
+								 "devices"), "rng"), "ok", false));
+}
+
+/* A device that never worked on the source is a finding, not a failure of
+ * the migration. */
+static void test_device_dead_before_migration(void **state)
+{
+	struct cell_test *t = *state;
+	struct qr_script *src = qemu_started(FX_SRC), *dst = qemu_started(FX_DST);
+	struct qr_script *back = qemu_started(FX_SRC);
+	json_t *f;
+	size_t i;
+	int warned = 0;
+
+	query_kvm(src);
+	migrates_out(src, FX_SRC);
+	qr_load(src, FX_SRC, "quit", QR_BOTH);
+	hand_ok(dst, INCOMING("/w/in.sock"));
+	qr_load(dst, FX_DST, "query-status-running", QR_BOTH);
+	migrates_out(dst, FX_DST);
+	qr_load(dst, FX_DST, "quit", QR_BOTH);
+	hand_ok(back, INCOMING("/w/in.sock"));
+	qr_load(back, FX_SRC, "query-status-running", QR_BOTH);
+	qr_load(back, FX_SRC, "quit", QR_BOTH);
+
+	t->spec.skip_reboot = true;
+	t->spec.skip_abi = true;
+	t->world.src.qmp = src;
+	t->world.dst.qmp = dst;
+	t->world.back.qmp = back;
+	t->world.src.dead_device = "block";
+	t->world.dst.dead_device = "block";
+	t->world.back.dead_device = "block";
+	run_cell(t);
+
+	assert_string_equal(t->world.qmp_errors, "");
+	assert_outcome(t, "pass", NULL, "forward and back migrations passed");
+	json_array_foreach(json_object_get(t->attempt, "findings"), i, f)
+		if (strcmp(ml_json_str(f, "kind"), "continuity") == 0) {
+			assert_string_equal(ml_json_str(f, "device"), "block");
+			assert_string_equal(ml_json_str(f, "severity"), "warn");
+			warned++;
+		}
+	assert_int_equal(warned, 2); /* one per migration */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -625,6 +717,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_interrupted_during_migration, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_guest_rebooted_during_migration, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_memory_corruption, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_device_dead_after_migration, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_device_dead_before_migration, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -26,7 +26,8 @@ static const char *const required_classes[] = {
 	"virtio-feature-unsupported", "unknown-machine-type", "cpu-feature-unavailable",
 	"destination-crashed", "source-crashed", "destination-died-after-completed",
 	"timeout-did-not-converge", "guest-hung-after-migration", "memory-corruption",
-	"guest-rebooted", "qemu-failed-to-start", "abi-change", "unclassified", NULL,
+	"guest-rebooted", "qemu-failed-to-start", "abi-change", "device-dead", "clock-jump",
+	"unclassified", NULL,
 };
 
 static void load_builtin(struct ml_catalogue *c)
@@ -406,6 +407,30 @@ static void test_rules(void **state)
 	ml_catalogue_clear(&c);
 }
 
+/* The continuity check's reasons (lab/continuity.c) name the device or
+ * the clock, and the classification carries the name. */
+static void test_continuity_naming(void **state)
+{
+	struct ml_catalogue c;
+	struct ml_classify_facts f = { .verdict = "fail", .phase = "migrate-forward" };
+	json_t *r;
+	(void)state;
+
+	load_builtin(&c);
+	r = classify_texts(&c, NULL, "device stopped working after migration: block (virtio3): "
+				     "read back differs from what was written at byte 40", &f);
+	assert_string_equal(ml_json_str(r, "class"), "device-dead");
+	assert_string_equal(ml_json_str(r, "device"), "block");
+	json_decref(r);
+	r = classify_texts(&c, NULL, "clock jump after migration: the guest's hpet clock advanced "
+				     "0 ms while the host's advanced 2347..2422 ms (downtime 54 ms; "
+				     "accepted 793..2922 ms)", &f);
+	assert_string_equal(ml_json_str(r, "class"), "clock-jump");
+	assert_string_equal(ml_json_str(r, "field"), "hpet");
+	json_decref(r);
+	ml_catalogue_clear(&c);
+}
+
 /* A whole cell: pass cells are not classified, logs are read from the cell
  * directory (only names without '/'), quotes are cut and made printable. */
 static void test_cell(void **state)
@@ -631,6 +656,7 @@ int main(void)
 		cmocka_unit_test(test_builtin_has_classes),
 		cmocka_unit_test(test_builtin_is_source),
 		cmocka_unit_test(test_examples),
+		cmocka_unit_test(test_continuity_naming),
 		cmocka_unit_test(test_fixtures),
 		cmocka_unit_test(test_docs_in_sync),
 		cmocka_unit_test(test_bad_catalogues),

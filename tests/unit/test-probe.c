@@ -187,6 +187,74 @@ static void test_heartbeat(void **state)
 	assert_true(jint(s2, "uptime_ms", NULL) >= jint(s1, "uptime_ms", NULL) + 300);
 }
 
+/* continuity in the test build: the clocks, read together, advance with
+ * the host's; the devices are left alone (the host's are not ours) and say
+ * so; bad arguments are refused. */
+static void test_continuity(void **state)
+{
+	struct agent *a = *state;
+	json_auto_t *r1 = call_ok(a, "continuity", json_pack("{s:i}", "nonce", 42));
+	json_auto_t *r2 = NULL;
+	json_t *c1 = json_object_get(r1, "clocks"), *c2;
+	long long d_mono;
+
+	assert_int_equal(jint(r1, "nonce", NULL), 42);
+	assert_non_null(ml_json_str(r1, "devices_skipped"));
+	assert_int_equal(json_object_size(json_object_get(r1, "devices")), 0);
+	assert_true(jint(r1, "clocks_age_us", NULL) >= 0);
+	assert_true(json_number_value(json_object_get(c1, "tsc_hz")) > 1e8);
+	assert_non_null(ml_json_str(json_object_get(c1, "hpet"), "error"));
+	sleep_ms(200);
+	r2 = call_ok(a, "continuity", NULL);
+	c2 = json_object_get(r2, "clocks");
+	d_mono = jint(c2, "monotonic_ns", NULL) - jint(c1, "monotonic_ns", NULL);
+	assert_true(d_mono >= 200 * 1000000LL);
+	assert_true(d_mono < 5000 * 1000000LL);
+	/* The other clocks moved with it (they were read within microseconds). */
+	assert_true(llabs(jint(c2, "realtime_ns", NULL) - jint(c1, "realtime_ns", NULL) - d_mono) <
+		    50 * 1000000LL);
+	assert_true(llabs(jint(c2, "boottime_ns", NULL) - jint(c1, "boottime_ns", NULL) - d_mono) <
+		    50 * 1000000LL);
+	assert_true(jint(c2, "tsc", NULL) > jint(c1, "tsc", NULL));
+
+	assert_int_equal(ml_probe_call(a->p, "continuity", json_pack("{s:i}", "timeout_ms", 5), CALL_MS,
+				       NULL), -1);
+	assert_string_equal(ml_probe_last_error_class(a->p), "InvalidArgument");
+	assert_int_equal(ml_probe_call(a->p, "continuity", json_pack("{s:s}", "device", "x"), CALL_MS,
+				       NULL), -1);
+	assert_string_equal(ml_probe_last_error_class(a->p), "InvalidArgument");
+}
+
+/* Interrupt counts per device from /proc/interrupts' format: MSI-X lines
+ * named "<dev>-<queue>", shared INTx lines listing several devices, and
+ * "virtio1" not counting "virtio10". */
+static void test_irq_count(void **state)
+{
+	static const char text[] =
+		"            CPU0       CPU1       \n"
+		"   0:         41          0   IO-APIC   2-edge      timer\n"
+		"   4:         30          2   IO-APIC   4-edge      ttyS0\n"
+		"  11:          5          6   IO-APIC  11-fasteoi   virtio0, virtio1\n"
+		"  24:          0          0  PCI-MSIX-0000:00:02.0   0-edge      virtio1-config\n"
+		"  25:          7          3  PCI-MSIX-0000:00:02.0   1-edge      virtio1-input.0\n"
+		"  26:          1          0  PCI-MSIX-0000:00:02.0   2-edge      virtio1-output.0\n"
+		"  27:        100          0  PCI-MSIX-0000:00:04.0   1-edge      virtio10-req.0\n"
+		" LOC:       1234       1200   Local timer interrupts\n"
+		" ERR:          0\n";
+	char *dir = ml_test_tmpdir();
+	ml_autofree char *path = ml_path_join(dir, "interrupts");
+	(void)state;
+
+	assert_int_equal(ml_write_atomic(path, text, strlen(text), 0644), 0);
+	assert_int_equal(probe_irq_count(path, "virtio1"), 11 + 0 + 10 + 1);
+	assert_int_equal(probe_irq_count(path, "virtio0"), 11);
+	assert_int_equal(probe_irq_count(path, "virtio10"), 100);
+	assert_int_equal(probe_irq_count(path, "ttyS0"), 32);
+	assert_int_equal(probe_irq_count(path, "virtio7"), -1);
+	ml_test_rmtree(dir);
+	free(dir);
+}
+
 static void test_ram_start_verify(void **state)
 {
 	struct agent *a = *state;
@@ -654,6 +722,7 @@ int main(void)
 	const struct CMUnitTest agent_tests[] = {
 		cmocka_unit_test(test_hello),
 		cmocka_unit_test(test_heartbeat),
+		cmocka_unit_test(test_continuity),
 		cmocka_unit_test(test_ram_start_verify),
 		cmocka_unit_test(test_ram_corruption),
 		cmocka_unit_test(test_ram_two_bad_pages),
@@ -663,6 +732,7 @@ int main(void)
 	};
 	const struct CMUnitTest other_tests[] = {
 		cmocka_unit_test(test_verify_buffer),
+		cmocka_unit_test(test_irq_count),
 		cmocka_unit_test(test_client_ids),
 		cmocka_unit_test(test_client_hello_retries),
 		cmocka_unit_test(test_production_binary),
