@@ -254,6 +254,9 @@ static void judge_crosscheck(json_t *doc, const char *dir)
 							(long long)x.n);
 					ml_json_set_int(json_object_get(ph, "figures"), "qemu_checked",
 							(long long)x.checked);
+					if (json_array_size(x.not_compared))
+						ml_json_set(json_object_get(ph, "figures"), "qemu_not_compared",
+							    json_incref(x.not_compared));
 				}
 		}
 		if (x.n) {
