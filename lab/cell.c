@@ -25,6 +25,7 @@
 #include "ml-json.h"
 #include "ml-proc.h"
 #include "probe-client.h"
+#include "qemu-view.h"
 #include "vmstate-dump.h"
 #include "ml-common.h"
 
@@ -311,6 +312,27 @@ static void vmstate_check(struct cell *c)
 	json_decref(res);
 }
 
+/* QEMU's own view of what the dump shows (lab/qemu-view.h) into
+ * qemu-<name>.json beside it; the judging stage cross-checks the two. Never
+ * fails the cell: what QEMU could not answer is recorded in the view. */
+static void qemu_view(struct cell *c, json_t *phase, struct ml_vm *vm, const char *name)
+{
+	const struct ml_cell_spec *s = c->spec;
+	bool dst = vm == c->vms[VM_DST];
+	ml_autofree char *file = ml_strdup_printf("qemu-%s.json", name);
+	ml_autofree char *path = ml_path_join(c->res.dir, file);
+	ml_autofree char *key = ml_strdup_printf("qemu_%s", name);
+	long long t0 = ml_now_ms();
+	json_t *view = ml_qemu_view_collect(s->runner, vm, dst ? s->dst : s->src,
+					    dst ? c->dst_machine : c->src_machine, 5000);
+
+	ml_json_set_int(json_object_get(phase, "figures"), "qemu_view_ms", ml_now_ms() - t0);
+	if (ml_json_write_file(path, view) == 0)
+		ml_result_add_log(&c->res, key, file);
+	ml_error_reset();
+	json_decref(view);
+}
+
 /* Dump what the guest sees now into abi-<name>.json beside attempt.json; the
  * judging stage compares the dumps. */
 static int abi_dump(struct cell *c, json_t *phase, struct ml_vm *vm, const char *name,
@@ -340,6 +362,7 @@ static int abi_dump(struct cell *c, json_t *phase, struct ml_vm *vm, const char 
 	if (ret < 0)
 		return cell_error(c, phase, "cannot record the ABI dump");
 	ml_result_add_log(&c->res, key, file);
+	qemu_view(c, phase, vm, name);
 	return 0;
 }
 

@@ -8,6 +8,7 @@
 #include "abi-kinds.h"
 #include "abi-baseline.h"
 #include "judge.h"
+#include "abi-crosscheck.h"
 #include "ml-layout.h"
 #include "ml-buf.h"
 #include "ml-error.h"
@@ -255,6 +256,101 @@ out:
 	for (int i = 0; i < ABI_NPHASES; i++)
 		json_decref(dumps[i]);
 	return ret;
+}
+
+/* The guest's dump of each phase against QEMU's own view recorded beside it
+ * (qemu-<phase>.json, results/abi-crosscheck.h): disagreements are a finding.
+ * A failure whose evidence is a virtqueue size refusal gets the queue size
+ * the source QEMU's view shows as its explanation. Replaces what an earlier
+ * judgement added. */
+static void judge_crosscheck(json_t *doc, const char *dir)
+{
+	static const char *const phases[] = { "boot-src", "live-dst", "reboot-dst", "back-src" };
+	json_t *logs = json_object_get(doc, "logs");
+	json_t *findings = json_object_get(doc, "findings");
+	json_t *failure = json_object_get(doc, "failure");
+	json_t *f, *views[ML_ARRAY_SIZE(phases)] = { 0 };
+	size_t i;
+
+	for (i = json_array_size(findings); i-- > 0;)
+		if (str_eq(ml_json_str(json_array_get(findings, i), "kind"), "abi-crosscheck"))
+			json_array_remove(findings, i);
+	json_object_del(failure, "explained_by");
+	for (i = 0; i < ML_ARRAY_SIZE(phases); i++) {
+		ml_autofree char *akey = ml_strdup_printf("abi_%s", phases[i]);
+		ml_autofree char *qkey = ml_strdup_printf("qemu_%s", phases[i]);
+		const char *aname = ml_json_str(logs, akey), *qname = ml_json_str(logs, qkey);
+		ml_autofree char *apath = NULL;
+		ml_autofree char *qpath = NULL;
+		ml_autofree char *text = NULL;
+		struct ml_xcheck x = { 0 };
+		json_t *dump;
+
+		if (!qname || strchr(qname, '/'))
+			continue;
+		qpath = ml_path_join(dir, qname);
+		views[i] = ml_json_load_file(qpath, 64 << 20);
+		if (!aname || strchr(aname, '/') || !views[i])
+			continue;
+		apath = ml_path_join(dir, aname);
+		dump = ml_abi_load(apath);
+		if (!dump || ml_xcheck_compare(dump, views[i], &x) < 0) {
+			f = json_pack("{s:s, s:s, s:s, s:s}", "kind", "abi-crosscheck", "phase", phases[i],
+				      "severity", "info", "error", ml_error_message());
+			json_array_append_new(findings, f);
+			json_decref(dump);
+			ml_xcheck_clear(&x);
+			continue;
+		}
+		json_decref(dump);
+		{
+			/* The phase's figures: disagreements (0 too) and values checked. */
+			size_t k;
+			json_t *ph;
+			json_array_foreach(json_object_get(doc, "phases"), k, ph)
+				if (str_eq(ml_json_str(ph, "name"), phases[i]) &&
+				    json_is_object(json_object_get(ph, "figures"))) {
+					ml_json_set_int(json_object_get(ph, "figures"), "qemu_disagreements",
+							(long long)x.n);
+					ml_json_set_int(json_object_get(ph, "figures"), "qemu_checked",
+							(long long)x.checked);
+					if (json_array_size(x.not_compared))
+						ml_json_set(json_object_get(ph, "figures"), "qemu_not_compared",
+							    json_incref(x.not_compared));
+				}
+		}
+		if (x.n) {
+			text = ml_xcheck_to_text(&x);
+			f = json_object();
+			ml_json_set_str(f, "kind", "abi-crosscheck");
+			ml_json_set_str(f, "phase", phases[i]);
+			ml_json_set_str(f, "severity", "warn");
+			ml_json_set_int(f, "count", (long long)x.n);
+			ml_json_set_int(f, "checked", (long long)x.checked);
+			ml_json_set(f, "summary", ml_json_string_text(text));
+			ml_json_set(f, "disagreements", ml_xcheck_to_json(&x));
+			ml_json_set(f, "not_compared", json_incref(x.not_compared));
+			json_array_append_new(findings, f);
+		}
+		ml_xcheck_clear(&x);
+	}
+	if (failure) {
+		/* The migration's source: boot-src's QEMU forward, the destination's
+		 * (after its reboot, else live) back. */
+		const char *mig = ml_json_str(json_object_get(failure, "direction"), "migration");
+		const json_t *src_view = str_eq(mig, "back") ? (views[2] ? views[2] : views[1]) : views[0];
+		json_t *why = ml_xcheck_explain_failure(ml_json_str(failure, "evidence"),
+							ml_json_str(failure, "device"), src_view);
+		if (why) {
+			ml_json_set_str(why, "view", str_eq(mig, "back") ? (views[2] ? "qemu-reboot-dst.json"
+										 : "qemu-live-dst.json")
+								       : "qemu-boot-src.json");
+			ml_json_set(failure, "explained_by", json_pack("[o]", why));
+		}
+	}
+	for (i = 0; i < ML_ARRAY_SIZE(phases); i++)
+		json_decref(views[i]);
+	ml_error_reset();
 }
 
 /* The static vmstate check the cell recorded (vmstate.json) as a finding. */
@@ -536,6 +632,7 @@ static json_t *judge_attempt(const struct ml_judge_rules *r, const char *cell_di
 		}
 	}
 	json_decref(cls);
+	judge_crosscheck(doc, dir);
 
 	a = json_object();
 	ml_json_set_int(a, "attempt", n ? n : 1);

@@ -404,6 +404,17 @@ static int local_qmp(struct ml_vm *pub, const char *cmd, json_t *args, int timeo
 	return ml_qmp_execute(vm->qmp, cmd, args, timeout_ms, ret);
 }
 
+static int local_qmp_error(struct ml_vm *pub, const char **cls, const char **desc)
+{
+	struct local_vm *vm = local_of(pub);
+
+	if (!vm->qmp || ml_qmp_last_err(vm->qmp) != ML_QMP_ERR_REPLY)
+		return -1;
+	*cls = ml_qmp_error_class(vm->qmp);
+	*desc = ml_qmp_error_desc(vm->qmp);
+	return 0;
+}
+
 /* The destination listens on <run_dir>/mig-<name>.sock; with a capture the
  * source sends to the tap's <run_dir>/tap-<name>.sock instead, and the tap
  * forwards to the destination (docs/stream.md). */
@@ -577,6 +588,7 @@ const struct ml_runner_ops ml_local_runner = {
 	.vm_start = local_vm_start,
 	.probe_connect = local_probe_connect,
 	.qmp = local_qmp,
+	.qmp_error = local_qmp_error,
 	.migrate_incoming = local_migrate_incoming,
 	.migrate = local_migrate,
 	.migrate_wait = local_migrate_wait,

@@ -96,6 +96,12 @@ struct ml_runner_ops {
 	 * ret is not NULL) gets the "return" value (caller owns). -1 on an error
 	 * reply, a timeout or a lost connection, with QEMU's words reported. */
 	int (*qmp)(struct ml_vm *vm, const char *cmd, json_t *args, int timeout_ms, json_t **ret);
+	/* After qmp() returned -1: 0 with QEMU's error class and description
+	 * (borrowed, valid until the next call) when QEMU answered with an
+	 * error (a command this build lacks: "CommandNotFound"); -1 when it did
+	 * not answer at all (timeout, lost connection). NULL in a runner that
+	 * cannot tell the two apart. */
+	int (*qmp_error)(struct ml_vm *vm, const char **cls, const char **desc);
 	/* Make dst (started with spec->incoming) listen for m: migrate-incoming
 	 * on an endpoint of the runner's choosing, set in m->endpoint. With
 	 * m->capture_path the runner puts a stream tap in front of it. */

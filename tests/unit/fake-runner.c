@@ -44,6 +44,7 @@ struct fake_vm {
 	struct qr_peer *peer;
 	struct ml_qmp *qmp;
 	bool qmp_lost;
+	bool view_error;           /* the last qmp() was a view command it lacks */
 	bool stopped;              /* the cell called vm_stop */
 	bool probe_started;
 	pthread_t probe_thread;
@@ -289,12 +290,25 @@ static int fake_probe_connect(struct ml_vm *vm, int timeout_ms)
 	return ml_probe_open(sv[0], vm->name, NULL, NULL, &vm->probe);
 }
 
+/* The QEMU view's questions (lab/qemu-view.c) are not in the recorded
+ * migration conversations: the fake QEMU lacks those commands, as a build
+ * without them would answer. */
+static const char *const view_commands[] = { "query-pci", "x-query-virtio", "query-cpus-fast" };
+
 static int fake_qmp(struct ml_vm *vm, const char *cmd, json_t *args, int timeout_ms, json_t **ret)
 {
 	struct fake_vm *fv = fake_of(vm);
 
 	if (ret)
 		*ret = NULL;
+	fv->view_error = false;
+	for (size_t i = 0; i < ML_ARRAY_SIZE(view_commands); i++)
+		if (strcmp(cmd, view_commands[i]) == 0) {
+			json_decref(args);
+			fv->view_error = true;
+			ml_error("%s: CommandNotFound: The command %s has not been found", cmd, cmd);
+			return -1;
+		}
 	if (!fv->qmp) {
 		json_decref(args);
 		ml_error("QEMU (%s): no QMP connection", vm->name);
@@ -314,6 +328,22 @@ static int fake_qmp(struct ml_vm *vm, const char *cmd, json_t *args, int timeout
 		guest.heartbeat = 0;
 		pthread_mutex_unlock(&guest.lock);
 	}
+	return 0;
+}
+
+static int fake_qmp_error(struct ml_vm *vm, const char **cls, const char **desc)
+{
+	struct fake_vm *fv = fake_of(vm);
+
+	if (fv->view_error) {
+		*cls = "CommandNotFound";
+		*desc = "The command has not been found";
+		return 0;
+	}
+	if (!fv->qmp || ml_qmp_last_err(fv->qmp) != ML_QMP_ERR_REPLY)
+		return -1;
+	*cls = ml_qmp_error_class(fv->qmp);
+	*desc = ml_qmp_error_desc(fv->qmp);
 	return 0;
 }
 
@@ -464,6 +494,7 @@ const struct ml_runner_ops fake_runner = {
 	.vm_start = fake_vm_start,
 	.probe_connect = fake_probe_connect,
 	.qmp = fake_qmp,
+	.qmp_error = fake_qmp_error,
 	.migrate_incoming = fake_migrate_incoming,
 	.migrate = fake_migrate,
 	.migrate_wait = fake_migrate_wait,

@@ -255,6 +255,26 @@ static void test_pass(void **state)
 	assert_string_equal(ml_json_str(logs, "console_back"), "console-back.log");
 	assert_string_equal(ml_json_str(logs, "abi_reboot-dst"), "abi-reboot-dst.json");
 	assert_string_equal(ml_json_str(logs, "abi_back-src"), "abi-back-src.json");
+	/* QEMU's own view beside each dump; commands the (fake) QEMU lacks are
+	 * recorded as unavailable with its error class, and the cell passes. */
+	assert_string_equal(ml_json_str(logs, "qemu_boot-src"), "qemu-boot-src.json");
+	assert_string_equal(ml_json_str(logs, "qemu_back-src"), "qemu-back-src.json");
+	assert_true(ml_json_int(json_object_get(phase_named(t->attempt, "live-dst"), "figures"),
+				"qemu_view_ms", -1) >= 0);
+	{
+		ml_autofree char *cell_dir = ml_layout_cell_dir(t->dir, ml_json_str(t->attempt, "cell_id"));
+		ml_autofree char *att_dir = ml_layout_attempt_dir(cell_dir, 1);
+		ml_autofree char *vpath = ml_path_join(att_dir, "qemu-live-dst.json");
+		json_t *view = ml_json_load_file(vpath, 1 << 20);
+		json_t *rec = json_object_get(json_object_get(view, "commands"), "x-query-virtio");
+
+		assert_non_null(view);
+		assert_string_equal(ml_json_str(view, "schema"), "miglab-qemu-view/1");
+		assert_false(ml_json_bool(rec, "available", true));
+		assert_string_equal(ml_json_str(rec, "class"), "CommandNotFound");
+		assert_null(json_object_get(view, "canary"));
+		json_decref(view);
+	}
 }
 
 /* skip_reboot and skip_abi leave their rows out of the table's run. */
