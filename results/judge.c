@@ -1361,8 +1361,13 @@ static void link_abi_explanation(json_t *doc, const json_t *entry)
 	unsigned q, num, max;
 	size_t i;
 	char bdf[16] = "";
+	json_t *list = json_object_get(failure, "explained_by");
 
-	json_object_del(failure, "explained_by");
+	/* The attempt's own explanations (judge_crosscheck) stay; this one is
+	 * the run's, made again on each judgement. */
+	for (i = json_array_size(list); i-- > 0;)
+		if (json_object_get(json_array_get(list, i), "machine_abi"))
+			json_array_remove(list, i);
 	if (!entry || !ev || !(p = strstr(ev, "VQ ")) ||
 	    sscanf(p, "VQ %u vring.num %u exceeds allocated max %u", &q, &num, &max) != 3)
 		return;
@@ -1385,9 +1390,13 @@ static void link_abi_explanation(json_t *doc, const json_t *entry)
 				"take the source's %u entries",
 				ml_json_str(entry, "machine"), key, ml_json_str(d, "before"), ml_json_str(d, "after"),
 				num);
-			ml_json_set(failure, "explained_by",
-				    json_pack("{s:s?, s:s?, s:O, s:s}", "machine_abi", ml_json_str(entry, "id"),
-					      "key", key, "difference", d, "text", text));
+			if (!json_is_array(list)) {
+				list = json_array();
+				ml_json_set(failure, "explained_by", list);
+			}
+			json_array_append_new(list, json_pack("{s:s?, s:s?, s:O, s:s}", "machine_abi",
+							      ml_json_str(entry, "id"), "key", key, "difference", d,
+							      "text", text));
 		}
 		return;
 	}
