@@ -1005,6 +1005,10 @@ json_t *ml_cell_inputs(const struct ml_cell_spec *s)
 	ml_json_set_str(in, "runner", s->runner->name);
 	ml_json_set(in, "lossless_capture", json_boolean(s->lossless_capture));
 	ml_json_set_str(in, "abi_severity", s->abi_severity);
+	if (s->abi_baselines)
+		ml_json_set_str(in, "abi_baselines", s->abi_baselines);
+	if (json_object_size(s->abi_severities))
+		ml_json_set(in, "abi_severities", json_deep_copy(s->abi_severities));
 	ml_json_set(in, "abi", json_boolean(!s->skip_abi));
 	ml_json_set(in, "reboot", json_boolean(!s->skip_reboot));
 	for (int k = 0; k < 2; k++) {

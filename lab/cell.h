@@ -41,6 +41,8 @@ struct ml_cell_spec {
 	bool skip_abi;               /* do not dump the guest-visible ABI */
 	bool skip_reboot;            /* do not reset the guest on the destination */
 	const char *abi_severity;    /* an ABI change: "warn" (default: a finding) or "fail"; for the judge */
+	const char *abi_baselines;   /* [abi] baselines: ABI baselines to judge against, or NULL; for the judge */
+	const json_t *abi_severities; /* [abi] severity.KIND: {KIND: SEVERITY}, or NULL; for the judge */
 	json_t *fixups_applied;      /* known issues whose fixups dst_extra_args holds (recorded), or NULL */
 	bool no_stream_keep;         /* an attempt that does not pass keeps no stream copy (the
 					confirmation's first attempts hold that evidence) */

@@ -27,8 +27,11 @@ static void help(void)
 	       "dashboard; never runs QEMU. RUN is a run id or a run directory. With two runs\n"
 	       "of one matrix, also prints how their hosts and their judgements differ.\n\n"
 	       "options:\n"
-	       "  --abi-severity warn|fail  judge ABI changes with this severity instead of\n"
-	       "                      the one each cell recorded\n"
+	       "  --abi-severity warn|fail  fail: any ABI difference fails the cell (strict);\n"
+	       "                      warn: ranked by kind (results/abi-kinds.txt); instead of\n"
+	       "                      what each cell recorded\n"
+	       "  --baselines DIR     judge boot-src and reboot-dst against the ABI baselines in\n"
+	       "                      DIR instead of the matrix's [abi] baselines\n"
 	       "  --no-report         do not rewrite the dashboard\n" ML_COMMON_HELP
 	       "\nexit status: as `miglab run` for the judgements (0, 1 or 2); 2 for bad usage\n");
 }
@@ -120,13 +123,14 @@ int cmd_analyse(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "abi-severity", required_argument, NULL, 'V' },
+		{ "baselines", required_argument, NULL, 'B' },
 		{ "no-report", no_argument, NULL, 'N' },
 		ML_COMMON_LONG_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
 	struct ml_config cfg = { 0 };
 	struct ml_judge_rules rules;
-	const char *severity = NULL;
+	const char *severity = NULL, *baselines = NULL;
 	bool report = true;
 	int opt, rc = ML_EXIT_OK;
 	char **dirs;
@@ -140,6 +144,11 @@ int cmd_analyse(int argc, char **argv)
 			if (strcmp(optarg, "fail") != 0 && strcmp(optarg, "warn") != 0)
 				return ml_cli_usage_error("analyse", "--abi-severity must be fail or warn, not '%s'", optarg);
 			severity = optarg;
+			break;
+		case 'B':
+			if (!ml_is_dir(optarg))
+				return ml_cli_usage_error("analyse", "--baselines %s: not a directory", optarg);
+			baselines = optarg;
 			break;
 		case 'N': report = false; break;
 		case 'h':
@@ -157,6 +166,7 @@ int cmd_analyse(int argc, char **argv)
 		return ML_EXIT_LAB;
 	}
 	rules.abi_severity = severity;
+	rules.abi_baselines = baselines;
 	n = (size_t)(argc - optind);
 	dirs = calloc(n, sizeof(*dirs));
 	if (!dirs)

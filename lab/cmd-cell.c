@@ -47,8 +47,11 @@ static void help(void)
 	       "                      writer; migrations get slower, figures include the tap)\n"
 	       "  --no-abi            do not dump the guest-visible ABI in each phase\n"
 	       "  --no-reboot         do not reset the guest on the destination (reboot-dst)\n"
-	       "  --abi-severity warn|fail  what an ABI change makes the cell: a finding\n"
-	       "                      (warn, the default) or a failure\n" ML_COMMON_HELP
+	       "  --abi-severity warn|fail  warn (default): ABI differences ranked by kind\n"
+	       "                      (results/abi-kinds.txt; a feature lost under the running\n"
+	       "                      guest fails); fail: any ABI difference fails the cell\n"
+	       "  --baselines DIR     also judge boot-src and reboot-dst against the ABI\n"
+	       "                      baselines in DIR (`miglab baseline record`)\n" ML_COMMON_HELP
 	       "\nexit status: 0 pass, skip or xfail, 1 fail or xpass, 2 error (the lab failed)\n"
 	       "or bad usage\n", ML_CONFIRM_DEFAULT);
 }
@@ -138,6 +141,7 @@ int cmd_cell(int argc, char **argv)
 		{ "confirm", required_argument, NULL, 'C' },
 		{ "no-reboot", no_argument, NULL, 'N' },
 		{ "abi-severity", required_argument, NULL, 'V' },
+		{ "baselines", required_argument, NULL, 'b' },
 		ML_COMMON_LONG_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
@@ -202,6 +206,11 @@ int cmd_cell(int argc, char **argv)
 		}
 		case 'L': spec.lossless_capture = true; break;
 		case 'N': spec.skip_reboot = true; break;
+		case 'b':
+			if (!ml_is_dir(optarg))
+				return ml_cli_usage_error("cell", "--baselines %s: not a directory", optarg);
+			spec.abi_baselines = optarg;
+			break;
 		case 'V':
 			if (strcmp(optarg, "fail") != 0 && strcmp(optarg, "warn") != 0)
 				return ml_cli_usage_error("cell", "--abi-severity must be fail or warn, not '%s'", optarg);

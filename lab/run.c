@@ -71,6 +71,8 @@ struct run {
 	int confirm;
 	unsigned shard_index, shard_total;
 	struct ml_judge_rules rules;
+	json_t *abi_severities;   /* [abi] severity.KIND, checked against the kinds table */
+	char *resumed_baselines;  /* run.json matrix.abi_baselines of the run resumed */
 };
 
 static bool str_is(const char *a, const char *b)
@@ -184,6 +186,8 @@ static int make_plan(struct run *r)
 		s->skip_abi = !r->m.abi_dump;
 		s->skip_reboot = !r->m.abi_reboot;
 		s->abi_severity = r->m.abi_severity;
+		s->abi_baselines = r->m.abi_baselines;
+		s->abi_severities = r->abi_severities;
 		ml_cell_spec_defaults(s);
 		c->id = ml_cell_id(s);
 		c->skip_reason = pc->skip_reason;
@@ -197,9 +201,44 @@ static int make_plan(struct run *r)
 	return 0;
 }
 
+/* The matrix's [abi] overrides and baselines, checked: a kind the table
+ * does not have, or a baselines directory that does not exist, is an error
+ * naming the matrix file. */
+static int check_abi_keys(struct run *r, const char *path)
+{
+	struct ml_abi_kinds *kinds = ml_abi_kinds_default();
+
+	if (!kinds)
+		return ml_error_context("the table of ABI kinds");
+	r->abi_severities = json_object();
+	for (size_t i = 0; i < r->m.n_abi_overrides; i++) {
+		const struct ml_matrix_abi_override *o = &r->m.abi_overrides[i];
+		if (!ml_abi_kinds_has(kinds, o->kind)) {
+			ml_autofree char *list = ml_abi_kinds_list(kinds);
+			ml_error("%s:%u: [abi] severity.%s: no ABI kind '%s' (kinds: %s)", path, o->line, o->kind,
+				 o->kind, list);
+			ml_abi_kinds_free(kinds);
+			return -1;
+		}
+		ml_json_set_str(r->abi_severities, o->kind, o->severity);
+	}
+	ml_abi_kinds_free(kinds);
+	if (r->resumed_baselines) {
+		free(r->m.abi_baselines);
+		r->m.abi_baselines = strdup(r->resumed_baselines);
+	}
+	if (r->m.abi_baselines && !ml_is_dir(r->m.abi_baselines)) {
+		ml_error("%s: [abi] baselines: %s is not a directory (record baselines with `miglab "
+			 "baseline record RUN DIR`)",
+			 path, r->m.abi_baselines);
+		return -1;
+	}
+	return 0;
+}
+
 static int load_matrix(struct run *r, const char *path)
 {
-	if (ml_matrix_load(path, &r->m) < 0)
+	if (ml_matrix_load(path, &r->m) < 0 || check_abi_keys(r, path) < 0)
 		return -1;
 	r->matrix_sha256 = calloc(1, 65);
 	if (!r->matrix_sha256)
@@ -230,6 +269,8 @@ static void run_free(struct run *r)
 	ml_plan_clear(&r->plan);
 	ml_matrix_clear(&r->m);
 	ml_judge_rules_clear(&r->rules);
+	json_decref(r->abi_severities);
+	free(r->resumed_baselines);
 	free(r->id);
 	free(r->dir);
 	free(r->matrix_sha256);
@@ -282,6 +323,8 @@ static int write_run_facts(const struct run *r, const char *state)
 	ml_json_set_str(matrix, "name", r->m.name);
 	ml_json_set_str(matrix, "path", r->m.path);
 	ml_json_set_str(matrix, "sha256", r->matrix_sha256);
+	if (r->m.abi_baselines)
+		ml_json_set_str(matrix, "abi_baselines", r->m.abi_baselines);
 	ml_json_set(run, "matrix", matrix);
 	if (r->shard_total)
 		ml_json_set(run, "shard", json_pack("{s:i, s:i}", "index", r->shard_index, "total",
@@ -756,6 +799,10 @@ static int open_resumed(struct run *r, const char *resume, const char **matrix_p
 	}
 	r->id = strdup(ml_json_str(doc, "run_id"));
 	r->started_at = strdup(ml_json_str(doc, "started_at") ? ml_json_str(doc, "started_at") : "");
+	/* A relative [abi] baselines was resolved against the original matrix,
+	 * not the copy a resumed run reads. */
+	if (ml_json_str(json_object_get(doc, "matrix"), "abi_baselines"))
+		r->resumed_baselines = strdup(ml_json_str(json_object_get(doc, "matrix"), "abi_baselines"));
 	shard = json_object_get(doc, "shard");
 	if (shard) {
 		r->shard_index = (unsigned)ml_json_int(shard, "index", 0);

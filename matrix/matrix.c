@@ -48,7 +48,7 @@ static const struct section_desc sections[] = {
 	[SEC_PAIR] = { "pair", true, { "src", "dst", NULL } },
 	[SEC_GUEST] = { "guest", false, { "memory", "workload", NULL } },
 	[SEC_TIMEOUTS] = { "timeouts", false, { "boot", "migrate", "verify", NULL } },
-	[SEC_ABI] = { "abi", false, { "dump", "reboot", "severity", NULL } },
+	[SEC_ABI] = { "abi", false, { "dump", "reboot", "severity", "baselines", NULL } },
 };
 
 #define SECTIONS_EXPECTED                                                      \
@@ -643,6 +643,37 @@ static void set_machines_key(struct parser *p, const char *key, const char *valu
 	free(items);
 }
 
+
+/* [abi] severity.KIND = error|warn|info (the kind is checked against the
+ * kinds table by the program, which knows it). */
+static int set_abi_override(struct parser *p, const char *kind, const char *value)
+{
+	struct ml_matrix *m = p->m;
+
+	if (!*kind || strspn(kind, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(kind)) {
+		fail(p, p->line, "'severity.%s' in [abi]: a kind is lower-case letters, digits and '-' "
+				 "(see results/abi-kinds.txt)", kind);
+		return 0;
+	}
+	if (strcmp(value, "error") && !is_one_of(value, "warn", "info")) {
+		ml_autofree char *full = ml_strdup_printf("severity.%s", kind);
+		bad_value(p, full, value, "error, warn, info");
+		return 0;
+	}
+	for (size_t i = 0; i < m->n_abi_overrides; i++)
+		if (strcmp(m->abi_overrides[i].kind, kind) == 0) {
+			fail(p, p->line, "duplicate key 'severity.%s' in [abi] (first at line %u)", kind,
+			     m->abi_overrides[i].line);
+			return 0;
+		}
+	m->abi_overrides = grow(m->abi_overrides, m->n_abi_overrides, sizeof(*m->abi_overrides));
+	m->abi_overrides[m->n_abi_overrides].kind = xstrdup(kind);
+	m->abi_overrides[m->n_abi_overrides].severity = xstrdup(value);
+	m->abi_overrides[m->n_abi_overrides].line = p->line;
+	m->n_abi_overrides++;
+	return 1;
+}
+
 static int handler(void *user, const char *section, const char *key, const char *value)
 {
 	struct parser *p = user;
@@ -662,6 +693,8 @@ static int handler(void *user, const char *section, const char *key, const char 
 		     SECTIONS_EXPECTED);
 		return 0;
 	}
+	if (p->sec == SEC_ABI && strncmp(key, "severity.", 9) == 0)
+		return set_abi_override(p, key + 9, value);
 	d = &sections[p->sec];
 	for (k = 0; d->keys[k]; k++)
 		if (strcmp(d->keys[k], key) == 0)
@@ -746,7 +779,13 @@ static int handler(void *user, const char *section, const char *key, const char 
 			p->m->verify_timeout_s = n;
 		break;
 	case SEC_ABI:
-		if (strcmp(key, "severity") == 0) {
+		if (strcmp(key, "baselines") == 0) {
+			ml_autofree char *copy = xstrdup(p->file);
+			char *slash = strrchr(copy, '/');
+			if (slash)
+				*slash = '\0';
+			p->m->abi_baselines = value[0] == '/' || !slash ? xstrdup(value) : ml_path_join(copy, value);
+		} else if (strcmp(key, "severity") == 0) {
 			if (!is_one_of(value, "fail", "warn"))
 				bad_value(p, key, value, "fail, warn");
 			else
@@ -924,6 +963,12 @@ void ml_matrix_clear(struct ml_matrix *m)
 	}
 	for (size_t i = 0; i < m->n_pairs; i++)
 		free(m->pairs_list[i].name);
+	for (size_t i = 0; i < m->n_abi_overrides; i++) {
+		free(m->abi_overrides[i].kind);
+		free(m->abi_overrides[i].severity);
+	}
+	free(m->abi_overrides);
+	free(m->abi_baselines);
 	free(m->builds);
 	free(m->kernels);
 	free(m->families);

@@ -73,6 +73,15 @@ struct ml_matrix {
 	bool abi_dump;         /* [abi] dump: dump the guest-visible ABI per phase, default true */
 	bool abi_reboot;       /* [abi] reboot: reset the guest on the destination, default true */
 	const char *abi_severity; /* [abi] severity of an ABI change: "warn" (default) or "fail" (static) */
+	char *abi_baselines;      /* [abi] baselines: directory of ABI baselines (absolute), or NULL */
+	/* [abi] severity.KIND = error|warn|info: overrides of the kinds table
+	 * (results/abi-kinds.txt); the kind names are checked by the program
+	 * against the table (ml_matrix_abi_override.line for the message). */
+	struct ml_matrix_abi_override {
+		char *kind, *severity;
+		unsigned line;
+	} *abi_overrides;
+	size_t n_abi_overrides;
 };
 
 /* Read and validate a matrix file (at most 1 MiB). The first error stops

@@ -96,6 +96,24 @@ static void test_full(void **state)
 	assert_int_equal(m.boot_timeout_s, 5);
 	assert_int_equal(m.migrate_timeout_s, 86400);
 	assert_int_equal(m.verify_timeout_s, 1);
+	assert_true(m.abi_dump);
+	assert_false(m.abi_reboot);
+	/* A relative baselines directory is the matrix file's neighbour
+	 * (here the file is named without a directory). */
+	assert_string_equal(m.abi_baselines, "abi-baselines");
+	ml_matrix_clear(&m);
+	{
+		ml_autofree char *text = NULL;
+		size_t len = 0;
+		assert_int_equal(ml_read_file(ml_test_data("matrix/good-full.ini"), 1 << 20, &text, &len), 0);
+		assert_int_equal(ml_matrix_parse(text, len, "/srv/nightly/debian.ini", &m), 0);
+		assert_string_equal(m.abi_baselines, "/srv/nightly/abi-baselines");
+	}
+	assert_int_equal(m.n_abi_overrides, 2);
+	assert_string_equal(m.abi_overrides[0].kind, "acpi");
+	assert_string_equal(m.abi_overrides[0].severity, "error");
+	assert_string_equal(m.abi_overrides[1].kind, "firmware-version");
+	assert_string_equal(m.abi_overrides[1].severity, "warn");
 	ml_matrix_clear(&m);
 }
 
