@@ -344,6 +344,116 @@ static void test_reboot_dst_has_two_references(void **state)
 	fx_close(&f);
 }
 
+/* Edit the dump of a phase of a fixture cell's first attempt. */
+static void edit_dump(const struct fx *f, const char *cell, const char *phase, void (*edit)(json_t *))
+{
+	ml_autofree char *dir = ml_layout_cell_dir(f->run, cell);
+	ml_autofree char *rel = ml_strdup_printf("attempts/1/abi-%s.json", phase);
+	ml_autofree char *path = ml_path_join(dir, rel);
+	json_t *dump = ml_json_load_file(path, 64 << 20);
+
+	assert_non_null(dump);
+	edit(dump);
+	assert_int_equal(ml_json_write_file(path, dump), 0);
+	json_decref(dump);
+}
+
+static void drop_sse(json_t *dump)
+{
+	json_t *l;
+	size_t i;
+
+	json_array_foreach(json_object_get(json_object_get(dump, "cpuid"), "leaves"), i, l)
+		if (ml_json_int(l, "leaf", -1) == 1 && ml_json_int(l, "subleaf", -1) == 0)
+			ml_json_set_int(l, "edx", ml_json_int(l, "edx", 0) & ~(1LL << 25));
+}
+
+static void firmware_string(json_t *dump)
+{
+	json_t *s;
+	size_t i;
+
+	json_array_foreach(json_object_get(json_object_get(dump, "smbios"), "structures"), i, s)
+		if (ml_json_int(s, "type", -1) == 0)
+			json_array_set_new(json_object_get(s, "strings"), 1, json_string("9.9-hand-made"));
+}
+
+#define CTL_TRIXIE "trixie-to-trixie-pc-q35-10.0-k-bookworm-4d28deba"
+
+/* A CPU feature lost under the running guest (live-dst against the same
+ * boot) fails the cell, naming the feature; the same change at back-src is
+ * judged against reboot-dst (the boot the guest is in after its reset on the
+ * destination), not boot-src. */
+static void test_live_cpu_feature_lost_fails(void **state)
+{
+	struct fx f;
+	json_t *c, *fd;
+	size_t i, live = 0;
+	(void)state;
+
+	fx_open(&f, "reboot-reference");
+	edit_dump(&f, CTL_TRIXIE, "live-dst", drop_sse);
+	json_decref(judge_run(&f));
+	c = load_cell(&f, CTL_TRIXIE);
+	assert_string_equal(ml_json_str(c, "verdict"), "fail");
+	assert_string_equal(ml_json_str(json_object_get(c, "failure"), "class"), "abi-changed-live");
+	assert_non_null(strstr(ml_json_str(c, "reason"), "under the running guest at live-dst"));
+	assert_non_null(strstr(ml_json_str(c, "reason"), "cpu-feature"));
+	assert_non_null(strstr(ml_json_str(c, "reason"), "(sse)"));
+	assert_string_equal(ml_json_str(json_object_get(c, "abi"), "severity"), "fail");
+	json_array_foreach(json_object_get(c, "findings"), i, fd)
+		if (str_is(ml_json_str(fd, "kind"), "abi-change") && str_is(ml_json_str(fd, "phase"), "live-dst")) {
+			live++;
+			assert_string_equal(ml_json_str(fd, "against"), "boot-src");
+			assert_string_equal(ml_json_str(fd, "severity"), "fail");
+			assert_string_equal(ml_json_str(fd, "first_kind"), "cpu-feature");
+		}
+	assert_int_equal(live, 1);
+	json_decref(c);
+	fx_close(&f);
+
+	/* back-src: its reference is the boot it is in (reboot-dst). */
+	fx_open(&f, "reboot-reference");
+	edit_dump(&f, CTL_TRIXIE, "back-src", drop_sse);
+	json_decref(judge_run(&f));
+	c = load_cell(&f, CTL_TRIXIE);
+	assert_string_equal(ml_json_str(c, "verdict"), "fail");
+	json_array_foreach(json_object_get(c, "findings"), i, fd)
+		if (str_is(ml_json_str(fd, "kind"), "abi-change") && str_is(ml_json_str(fd, "phase"), "back-src")) {
+			assert_string_equal(ml_json_str(fd, "against"), "reboot-dst");
+			assert_int_equal(ml_json_int(fd, "count", 0), 1);
+		}
+	json_decref(c);
+	fx_close(&f);
+}
+
+/* A firmware version string that differs between a control's two fresh
+ * boots (boot-src and reboot-dst of the same build): information, the cell
+ * passes and needs no reader. */
+static void test_firmware_string_is_information(void **state)
+{
+	struct fx f;
+	json_t *c, *fd;
+	size_t i, n = 0;
+	(void)state;
+
+	fx_open(&f, "reboot-reference");
+	edit_dump(&f, CTL_TRIXIE, "reboot-dst", firmware_string);
+	json_decref(judge_run(&f));
+	c = load_cell(&f, CTL_TRIXIE);
+	assert_string_equal(ml_json_str(c, "verdict"), "pass");
+	json_array_foreach(json_object_get(c, "findings"), i, fd)
+		if (str_is(ml_json_str(fd, "kind"), "abi-change") && str_is(ml_json_str(fd, "phase"), "reboot-dst")) {
+			n++;
+			assert_string_equal(ml_json_str(fd, "severity"), "info");
+			assert_string_equal(ml_json_str(fd, "first_kind"), "firmware-version");
+		}
+	assert_int_equal(n, 1);
+	assert_string_equal(ml_json_str(json_object_get(c, "abi"), "severity"), "info");
+	json_decref(c);
+	fx_close(&f);
+}
+
 /* The same evidence and rules give the same judgement (but its time). */
 static void test_judging_is_idempotent(void **state)
 {
@@ -625,6 +735,8 @@ int main(void)
 		cmocka_unit_test(test_legacy_cells_are_judged),
 		cmocka_unit_test(test_cut_capture_claims_nothing),
 		cmocka_unit_test(test_reboot_dst_has_two_references),
+		cmocka_unit_test(test_live_cpu_feature_lost_fails),
+		cmocka_unit_test(test_firmware_string_is_information),
 		cmocka_unit_test(test_vmstate_severity_is_the_worst),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
