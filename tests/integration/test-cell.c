@@ -332,15 +332,23 @@ static void test_abi_control_cell_has_no_differences(void **state)
 	assert_int_equal(r.status, 0);
 	assert_string_equal(ml_json_str(r.cell, "verdict"), "pass");
 	{
+		/* No ABI, cross-check or continuity finding at all. */
 		size_t i;
 		json_t *f;
-		json_array_foreach(json_object_get(r.cell, "findings"), i, f)
+		json_array_foreach(json_object_get(r.cell, "findings"), i, f) {
 			assert_string_not_equal(ml_json_str(f, "kind"), "abi-change");
+			assert_string_not_equal(ml_json_str(f, "kind"), "abi-crosscheck");
+			assert_string_not_equal(ml_json_str(f, "kind"), "continuity");
+		}
+		assert_string_equal(ml_json_str(json_object_get(r.cell, "abi"), "severity"), "none");
 	}
 	for (size_t i = 0; i < ML_ARRAY_SIZE(phases); i++) {
 		json_t *p = phase(r.cell, phases[i]);
 		assert_non_null(p);
 		assert_int_equal(ml_json_int(json_object_get(p, "figures"), "abi_differences", -1), 0);
+		/* The guest's view and QEMU's own agree on every value compared. */
+		assert_int_equal(ml_json_int(json_object_get(p, "figures"), "qemu_disagreements", -1), 0);
+		assert_true(ml_json_int(json_object_get(p, "figures"), "qemu_checked", 0) > 100);
 	}
 	/* reboot-dst really was another boot. */
 	assert_true(ml_json_int(json_object_get(phase(r.cell, "reboot-dst"), "figures"),
@@ -352,6 +360,38 @@ static void test_abi_control_cell_has_no_differences(void **state)
 		assert_true(ml_path_exists(a));
 		assert_true(ml_path_exists(b));
 	}
+	run_clear(&r);
+}
+
+/* A destination that gives the guest fewer CPU features than it booted
+ * with (movbe gone: a misconfigured or broken destination; QEMU does not
+ * check CPUID on migration): the migration completes, and the cell fails
+ * because a CPU feature vanished under the running guest, named. */
+static void test_cpu_feature_lost_live_fails(void **state)
+{
+	const char *args[] = { "--src", BUILD_A, "--dst", BUILD_A, "--machine", "pc-q35-7.2", "--no-reboot",
+			       "--confirm", "0", "--src-arg", "-cpu", "--src-arg", "max", "--dst-arg", "-cpu",
+			       "--dst-arg", "max,-movbe", NULL };
+	json_t *failure, *f;
+	size_t i, live = 0;
+	struct run r;
+	(void)state;
+
+	run_miglab(&r, args);
+	assert_int_equal(r.status, 1);
+	assert_string_equal(ml_json_str(r.cell, "verdict"), "fail");
+	failure = json_object_get(r.cell, "failure");
+	print_message("%s\n", ml_json_str(r.cell, "reason"));
+	assert_string_equal(ml_json_str(failure, "class"), "abi-changed-live");
+	assert_non_null(strstr(ml_json_str(r.cell, "reason"), "movbe"));
+	assert_non_null(json_object_get(failure, "cpu_model_change"));
+	json_array_foreach(json_object_get(r.cell, "findings"), i, f)
+		if (ml_str_eq(ml_json_str(f, "kind"), "abi-change") && ml_str_eq(ml_json_str(f, "phase"), "live-dst")) {
+			live++;
+			assert_string_equal(ml_json_str(f, "severity"), "fail");
+			assert_string_equal(ml_json_str(f, "first_kind"), "cpu-feature");
+		}
+	assert_int_equal(live, 1);
 	run_clear(&r);
 }
 
@@ -628,6 +668,7 @@ int main(void)
 		cmocka_unit_test(test_cell_passes_both_directions),
 		cmocka_unit_test(test_abi_control_cell_has_no_differences),
 		cmocka_unit_test(test_abi_differences_are_named),
+		cmocka_unit_test(test_cpu_feature_lost_live_fails),
 		cmocka_unit_test(test_incompatible_destination_fails_with_qemu_text),
 		cmocka_unit_test(test_machine_missing_on_one_side_is_skip),
 		cmocka_unit_test(test_known_issue_xfail_xpass_and_fixup),

@@ -132,6 +132,29 @@ static void test_shards_merge_to_the_plan_and_pass(void **state)
 	assert_int_equal(ml_json_int(json_object_get(run, "judgements"), "pass", 0),
 			 (long long)json_array_size(ids));
 	assert_int_equal(json_array_size(json_object_get(run, "unsound_builds")), 0);
+	/* The two builds' fresh boots of pc-q35-7.2 differ only as the kinds
+	 * table says: the virtqueue sizes (an error: a machine-type ABI break,
+	 * reported once) and, when the Debian SeaBIOS packages differ, the
+	 * firmware's version string and table placement (information). */
+	{
+		json_t *entries = json_object_get(run, "machine_abi"), *e = json_array_get(entries, 0);
+		json_t *kinds = json_object_get(e, "kinds"), *v;
+		const char *k;
+		assert_int_equal(json_array_size(entries), 1);
+		assert_string_equal(ml_json_str(e, "machine"), "pc-q35-7.2");
+		assert_string_equal(ml_json_str(e, "verdict"), "break");
+		assert_string_equal(ml_json_str(json_object_get(kinds, "virtio-queue"), "severity"), "error");
+		json_object_foreach(kinds, k, v) {
+			print_message("machine-type ABI: %s %s %lld\n", k, ml_json_str(v, "severity"),
+				      ml_json_int(v, "count", 0));
+			if (strcmp(k, "virtio-queue") != 0) {
+				assert_true(!strcmp(k, "firmware-version") || !strcmp(k, "firmware-layout") ||
+					    !strcmp(k, "checksum"));
+				assert_string_equal(ml_json_str(v, "severity"), "info");
+			}
+		}
+		assert_int_equal(json_array_size(json_object_get(e, "cells")), 2);
+	}
 	assert_non_null(ml_json_str(json_object_get(run, "host"), "cpu_vendor"));
 	assert_non_null(json_object_get(run, "merged_from"));
 	/* CI consumers: JUnit and TAP beside run.json. */
