@@ -49,8 +49,51 @@ static bool has_finding(json_t *doc, const char *kind, bool need_errors)
 	return false;
 }
 
+/* The worst severity rank (web_severity_rank) of the cell's findings of this
+ * kind, -1 when it has none. */
+static int finding_rank(json_t *doc, const char *kind)
+{
+	int worst = -1;
+	size_t i;
+	json_t *f;
+
+	json_array_foreach(json_object_get(doc, "findings"), i, f) {
+		const char *k = ml_json_str(f, "kind");
+		int r = web_severity_rank(ml_json_str(f, "severity"));
+		if (k && strcmp(k, kind) == 0 && r > worst)
+			worst = r;
+	}
+	return worst;
+}
+
+/* failure.explained_by: one object (the first judges wrote one) or a list
+ * (QEMU's own view and the machine-type ABI can both explain a failure). */
+static void summary_explained(json_t *failure, struct web_cell *sum)
+{
+	json_t *e = json_object_get(failure, "explained_by"), *one;
+	struct ml_buf b = ML_BUF_INIT(4096);
+	size_t i, n = json_is_array(e) ? json_array_size(e) : json_is_object(e) ? 1 : 0;
+
+	for (i = 0; i < n; i++) {
+		one = json_is_array(e) ? json_array_get(e, i) : e;
+		if (ml_json_str(one, "text")) {
+			if (b.len)
+				ml_buf_puts(&b, "; ");
+			ml_buf_puts(&b, ml_json_str(one, "text"));
+		}
+		if (!sum->explained_mt && ml_json_str(one, "machine_abi"))
+			sum->explained_mt = strdup(ml_json_str(one, "machine_abi"));
+	}
+	if (b.len)
+		sum->explained = ml_buf_steal(&b);
+	else
+		ml_buf_free(&b);
+}
+
 int web_cell_summary(json_t *doc, const char *dir_name, struct web_cell *sum)
 {
+	json_t *abi = json_object_get(doc, "abi");
+	json_t *mt = json_object_get(abi, "machine_type");
 	json_t *in = json_object_get(doc, "inputs");
 	json_t *failure = json_object_get(doc, "failure");
 	const char *id = ml_json_str(doc, "cell_id");
@@ -79,7 +122,23 @@ int web_cell_summary(json_t *doc, const char *dir_name, struct web_cell *sum)
 	sum->cls = dup_or_null(ml_json_str(failure, "class"));
 	sum->cls_title = dup_or_null(ml_json_str(failure, "title"));
 	sum->reason = dup_cut(ml_json_str(doc, "reason"), 300);
-	sum->abi = has_finding(doc, "abi-change", false);
+	/* Cells judged with ABI severities carry "abi"; only error and fail
+	 * mark the cell (info and warn are the machine type's, shown once per
+	 * build pair). Older results: any abi-change finding, as before. */
+	if (json_is_object(abi) && ml_json_str(abi, "severity")) {
+		sum->abi_severity = strdup(web_severity(ml_json_str(abi, "severity")));
+		sum->abi = web_severity_rank(sum->abi_severity) >= web_severity_rank("error");
+	} else {
+		sum->abi = has_finding(doc, "abi-change", false);
+	}
+	if (ml_json_str(mt, "verdict"))
+		sum->mt_verdict = strdup(web_mt_verdict(ml_json_str(mt, "verdict")));
+	sum->mt_id = dup_or_null(ml_json_str(mt, "id"));
+	summary_explained(failure, sum);
+	if (finding_rank(doc, "continuity") >= web_severity_rank("warn"))
+		sum->notes |= WEB_NOTE_CONTINUITY;
+	if (finding_rank(doc, "abi-crosscheck") >= web_severity_rank("warn"))
+		sum->notes |= WEB_NOTE_CROSSCHECK;
 	sum->vmstate = has_finding(doc, "vmstate", true);
 	if (!sum->id || !sum->verdict || !sum->machine || !sum->kernel)
 		abort();
@@ -87,25 +146,12 @@ int web_cell_summary(json_t *doc, const char *dir_name, struct web_cell *sum)
 		sum->src = strdup("?");
 	if (!sum->dst)
 		sum->dst = strdup("?");
+	/* The attention list (docs/dashboard.md): a judgement that is not a
+	 * pass, or a pass whose ABI is marked or with a finding that needs a
+	 * reader; skips have their own list and unsound cells their build's line. */
+	sum->attention = strcmp(sum->verdict, "skip") != 0 && !sum->unsound &&
+			 (strcmp(sum->verdict, "pass") != 0 || sum->abi || sum->notes);
 	return 0;
-}
-
-/* A JSON value as display text: strings as they are, numbers plainly,
- * anything else compact JSON. */
-static void wp_json_value(struct web_page *p, json_t *v)
-{
-	if (json_is_string(v)) {
-		wp_esc_n(p, json_string_value(v), json_string_length(v));
-	} else if (json_is_integer(v)) {
-		wp_printf(p, "%lld", (long long)json_integer_value(v));
-	} else if (json_is_real(v)) {
-		wp_printf(p, "%.2f", json_real_value(v));
-	} else if (json_is_null(v) || !v) {
-		wp_puts(p, "<span class=\"dim\">-</span>");
-	} else {
-		ml_autofree char *s = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
-		wp_esc(p, s);
-	}
 }
 
 static void wp_row(struct web_page *p, const char *label, const char *value)
