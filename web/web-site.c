@@ -593,6 +593,12 @@ static const char *verdict_mark(const char *v)
 	return "?";
 }
 
+/* The machine type of the cell's build pair breaks (run.json machine_abi). */
+static bool cell_mt_break(const struct web_cell *c)
+{
+	return c->mt_verdict && strcmp(c->mt_verdict, "break") == 0;
+}
+
 /* data-* attributes the filters read. */
 static void wp_cell_data(struct web_page *p, const struct web_cell *c)
 {
@@ -601,14 +607,9 @@ static void wp_cell_data(struct web_page *p, const struct web_cell *c)
 	wp_puts(p, "\" data-k=\"");
 	wp_esc(p, c->kernel);
 	wp_printf(p, "\" data-v=\"%s\" data-a=\"%d\" data-b=\"%d\" data-c=\"", c->verdict, c->abi ? 1 : 0,
-		  c->mt_verdict && strcmp(c->mt_verdict, "break") == 0);
+		  cell_mt_break(c) ? 1 : 0);
 	wp_esc(p, c->cls ? c->cls : "");
 	wp_puts(p, "\"");
-}
-
-static bool cell_mt_break(const struct web_cell *c)
-{
-	return c->mt_verdict && strcmp(c->mt_verdict, "break") == 0;
 }
 
 static void wp_square(struct web_page *p, const struct web_cell *c)
@@ -968,6 +969,7 @@ static void unsound_section(struct web_page *p, const struct web_run *r)
 #define MT_DETAIL_MAX 2048
 #define MT_CELLS_MAX 48
 
+/* in the order of web_mt_verdict_rank */
 static const char *const mt_verdict_names[] = { "break", "warn", "info", "same", "unknown" };
 
 struct mt_row {
@@ -987,7 +989,8 @@ static int cmp_mt_row(const void *a, const void *b)
 
 struct mt_kind {
 	const char *name;
-	int sev;
+	int sev;             /* web_severity_rank */
+	const char *sev_name; /* web_severity */
 	long long count;
 };
 
@@ -1015,7 +1018,7 @@ static struct mt_kind *mt_kinds(json_t *e, size_t *n_out)
 		abort();
 	json_object_foreach(kinds, name, v)
 		k[n++] = (struct mt_kind){ name, web_severity_rank(ml_json_str(v, "severity")),
-					   ml_json_int(v, "count", 0) };
+					   web_severity(ml_json_str(v, "severity")), ml_json_int(v, "count", 0) };
 	json_array_foreach(diffs, i, d) {
 		const char *dk = ml_json_str(d, "kind");
 		size_t j;
@@ -1024,7 +1027,8 @@ static struct mt_kind *mt_kinds(json_t *e, size_t *n_out)
 		for (j = 0; j < n && strcmp(k[j].name, dk) != 0; j++)
 			;
 		if (j == n)
-			k[n++] = (struct mt_kind){ dk, web_severity_rank(ml_json_str(d, "severity")), 0 };
+			k[n++] = (struct mt_kind){ dk, web_severity_rank(ml_json_str(d, "severity")),
+						   web_severity(ml_json_str(d, "severity")), 0 };
 		k[j].count++;
 	}
 	if (n)
@@ -1035,14 +1039,11 @@ static struct mt_kind *mt_kinds(json_t *e, size_t *n_out)
 
 /* A kind with its count and severity: "virtio-queue 69 error", coloured by
  * the severity (the word says it too). */
-static void wp_mt_kind(struct web_page *p, const char *name, int sev, long long count)
+static void wp_mt_kind(struct web_page *p, const struct mt_kind *k)
 {
-	static const char *const names[] = { "none", "info", "warn", "error", "fail" };
-	const char *sv = sev >= 0 ? names[sev] : "unknown";
-
-	wp_printf(p, "<span class=\"badge sev-%s\">", sv);
-	wp_esc(p, name ? name : "other");
-	wp_printf(p, " %lld %s</span> ", count, sv);
+	wp_printf(p, "<span class=\"badge sev-%s\">", k->sev_name);
+	wp_esc(p, k->name);
+	wp_printf(p, " %lld %s</span> ", k->count, k->sev_name);
 }
 
 /* The differences of one kind (NULL: those without a kind), capped. */
@@ -1164,7 +1165,7 @@ static void mt_details(struct web_page *p, json_t *e, const struct mt_kind *kind
 	}
 	for (j = 0; j < n_kinds; j++) {
 		wp_puts(p, "<h4>");
-		wp_mt_kind(p, kinds[j].name, kinds[j].sev, kinds[j].count);
+		wp_mt_kind(p, &kinds[j]);
 		wp_puts(p, "</h4>\n");
 		mt_diffs_of_kind(p, diffs, kinds[j].name);
 	}
@@ -1234,7 +1235,7 @@ static void machine_abi_section(struct web_page *p, const struct web_run *r)
 		wp_esc(p, ml_json_str(e, "machine"));
 		wp_printf(p, "</code></td><td><span class=\"badge mt-%s\">%s</span></td><td>", v, v);
 		for (j = 0; j < n_kinds; j++)
-			wp_mt_kind(p, kinds[j].name, kinds[j].sev, kinds[j].count);
+			wp_mt_kind(p, &kinds[j]);
 		wp_puts(p, "</td><td class=\"reason\">");
 		wp_esc(p, ml_json_str(e, "text"));
 		wp_puts(p, "</td><td class=\"mt-cells\">");
