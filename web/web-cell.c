@@ -49,8 +49,51 @@ static bool has_finding(json_t *doc, const char *kind, bool need_errors)
 	return false;
 }
 
+/* The worst severity rank (web_severity_rank) of the cell's findings of this
+ * kind, -1 when it has none. */
+static int finding_rank(json_t *doc, const char *kind)
+{
+	int worst = -1;
+	size_t i;
+	json_t *f;
+
+	json_array_foreach(json_object_get(doc, "findings"), i, f) {
+		const char *k = ml_json_str(f, "kind");
+		int r = web_severity_rank(ml_json_str(f, "severity"));
+		if (k && strcmp(k, kind) == 0 && r > worst)
+			worst = r;
+	}
+	return worst;
+}
+
+/* failure.explained_by: one object (the first judges wrote one) or a list
+ * (QEMU's own view and the machine-type ABI can both explain a failure). */
+static void summary_explained(json_t *failure, struct web_cell *sum)
+{
+	json_t *e = json_object_get(failure, "explained_by"), *one;
+	struct ml_buf b = ML_BUF_INIT(4096);
+	size_t i, n = json_is_array(e) ? json_array_size(e) : json_is_object(e) ? 1 : 0;
+
+	for (i = 0; i < n; i++) {
+		one = json_is_array(e) ? json_array_get(e, i) : e;
+		if (ml_json_str(one, "text")) {
+			if (b.len)
+				ml_buf_puts(&b, "; ");
+			ml_buf_puts(&b, ml_json_str(one, "text"));
+		}
+		if (!sum->explained_mt && ml_json_str(one, "machine_abi"))
+			sum->explained_mt = strdup(ml_json_str(one, "machine_abi"));
+	}
+	if (b.len)
+		sum->explained = ml_buf_steal(&b);
+	else
+		ml_buf_free(&b);
+}
+
 int web_cell_summary(json_t *doc, const char *dir_name, struct web_cell *sum)
 {
+	json_t *abi = json_object_get(doc, "abi");
+	json_t *mt = json_object_get(abi, "machine_type");
 	json_t *in = json_object_get(doc, "inputs");
 	json_t *failure = json_object_get(doc, "failure");
 	const char *id = ml_json_str(doc, "cell_id");
@@ -79,7 +122,23 @@ int web_cell_summary(json_t *doc, const char *dir_name, struct web_cell *sum)
 	sum->cls = dup_or_null(ml_json_str(failure, "class"));
 	sum->cls_title = dup_or_null(ml_json_str(failure, "title"));
 	sum->reason = dup_cut(ml_json_str(doc, "reason"), 300);
-	sum->abi = has_finding(doc, "abi-change", false);
+	/* Cells judged with ABI severities carry "abi"; only error and fail
+	 * mark the cell (info and warn are the machine type's, shown once per
+	 * build pair). Older results: any abi-change finding, as before. */
+	if (json_is_object(abi) && ml_json_str(abi, "severity")) {
+		sum->abi_severity = strdup(web_severity(ml_json_str(abi, "severity")));
+		sum->abi = web_severity_rank(sum->abi_severity) >= web_severity_rank("error");
+	} else {
+		sum->abi = has_finding(doc, "abi-change", false);
+	}
+	if (ml_json_str(mt, "verdict"))
+		sum->mt_verdict = strdup(web_mt_verdict(ml_json_str(mt, "verdict")));
+	sum->mt_id = dup_or_null(ml_json_str(mt, "id"));
+	summary_explained(failure, sum);
+	if (finding_rank(doc, "continuity") >= web_severity_rank("warn"))
+		sum->notes |= WEB_NOTE_CONTINUITY;
+	if (finding_rank(doc, "abi-crosscheck") >= web_severity_rank("warn"))
+		sum->notes |= WEB_NOTE_CROSSCHECK;
 	sum->vmstate = has_finding(doc, "vmstate", true);
 	if (!sum->id || !sum->verdict || !sum->machine || !sum->kernel)
 		abort();
@@ -87,25 +146,12 @@ int web_cell_summary(json_t *doc, const char *dir_name, struct web_cell *sum)
 		sum->src = strdup("?");
 	if (!sum->dst)
 		sum->dst = strdup("?");
+	/* The attention list (docs/dashboard.md): a judgement that is not a
+	 * pass, or a pass whose ABI is marked or with a finding that needs a
+	 * reader; skips have their own list and unsound cells their build's line. */
+	sum->attention = strcmp(sum->verdict, "skip") != 0 && !sum->unsound &&
+			 (strcmp(sum->verdict, "pass") != 0 || sum->abi || sum->notes);
 	return 0;
-}
-
-/* A JSON value as display text: strings as they are, numbers plainly,
- * anything else compact JSON. */
-static void wp_json_value(struct web_page *p, json_t *v)
-{
-	if (json_is_string(v)) {
-		wp_esc_n(p, json_string_value(v), json_string_length(v));
-	} else if (json_is_integer(v)) {
-		wp_printf(p, "%lld", (long long)json_integer_value(v));
-	} else if (json_is_real(v)) {
-		wp_printf(p, "%.2f", json_real_value(v));
-	} else if (json_is_null(v) || !v) {
-		wp_puts(p, "<span class=\"dim\">-</span>");
-	} else {
-		ml_autofree char *s = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
-		wp_esc(p, s);
-	}
 }
 
 static void wp_row(struct web_page *p, const char *label, const char *value)
@@ -329,6 +375,73 @@ static void attempts_table(struct web_page *p, json_t *doc)
 	wp_puts(p, "</tbody></table></div>\n");
 }
 
+/* A link to the run page's row of a machine_abi entry. */
+static void wp_mt_link(struct web_page *p, const char *id, const char *label)
+{
+	ml_autofree char *anchor = web_mt_anchor(id);
+
+	wp_puts(p, "<a href=\"../index.html#");
+	wp_esc(p, anchor);
+	wp_puts(p, "\">");
+	wp_esc(p, label);
+	wp_puts(p, "</a>");
+}
+
+/* failure.explained_by: one object or a list of them (docs/results.md). */
+static void explained_rows(struct web_page *p, json_t *e)
+{
+	size_t n = json_is_array(e) ? json_array_size(e) : json_is_object(e) ? 1 : 0;
+
+	for (size_t i = 0; i < n; i++) {
+		json_t *one = json_is_array(e) ? json_array_get(e, i) : e;
+		wp_puts(p, "<tr><th>explained by</th><td class=\"explained-by\">");
+		wp_esc(p, ml_json_str(one, "text"));
+		if (ml_json_str(one, "machine_abi")) {
+			wp_puts(p, " (");
+			wp_mt_link(p, ml_json_str(one, "machine_abi"), "the machine type's ABI on the run page");
+			wp_puts(p, ")");
+		}
+		wp_puts(p, "</td></tr>\n");
+	}
+}
+
+/* The cell's ABI severity and its machine type's verdict, beside the
+ * migration verdict (cell.json "abi"; absent in older results). */
+static void machine_type_line(struct web_page *p, const struct web_cell_ctx *ctx, json_t *doc,
+			      const struct web_cell *sum)
+{
+	json_t *entry = ctx->run ? web_run_machine_abi(ctx->run, sum->mt_id) : NULL;
+
+	if (!sum->abi_severity && !sum->mt_verdict)
+		return;
+	wp_puts(p, "<table class=\"kv\" id=\"abi-judgement\">\n");
+	if (sum->abi_severity) {
+		wp_puts(p, "<tr><th>ABI of this cell</th><td>");
+		wp_severity(p, sum->abi_severity, NULL);
+		wp_puts(p, " <span class=\"dim\">the worst of its ABI findings</span></td></tr>\n");
+	}
+	if (sum->mt_verdict) {
+		const char *sev = ml_json_str(json_object_get(json_object_get(doc, "abi"), "machine_type"), "severity");
+		wp_printf(p, "<tr><th>machine-type ABI</th><td id=\"machine-type\"><span class=\"badge mt-%s\">%s</span> ",
+			  sum->mt_verdict, sum->mt_verdict);
+		if (sev) {
+			wp_severity(p, sev, NULL);
+			wp_puts(p, " ");
+		}
+		if (entry && ml_json_str(entry, "text")) {
+			wp_esc(p, ml_json_str(entry, "text"));
+			wp_puts(p, " ");
+		}
+		if (sum->mt_id) {
+			wp_puts(p, "(");
+			wp_mt_link(p, sum->mt_id, entry ? "on the run page" : sum->mt_id);
+			wp_puts(p, ")");
+		}
+		wp_puts(p, "</td></tr>\n");
+	}
+	wp_puts(p, "</table>\n");
+}
+
 static void verdict_section(struct web_page *p, const struct web_cell_ctx *ctx, json_t *doc,
 			    const struct web_cell *sum)
 {
@@ -379,8 +492,10 @@ static void verdict_section(struct web_page *p, const struct web_cell_ctx *ctx, 
 		}
 		if (ml_json_str(failure, "stream"))
 			wp_row(p, "stream", ml_json_str(failure, "stream"));
+		explained_rows(p, json_object_get(failure, "explained_by"));
 		wp_puts(p, "</table>\n");
 	}
+	machine_type_line(p, ctx, doc, sum);
 	if (sum->unsound) {
 		wp_puts(p, "<p class=\"unsound\" id=\"unsound\"><span class=\"badge v-source-unsound\">"
 			   "build defect</span> ");
@@ -419,22 +534,62 @@ static void verdict_section(struct web_page *p, const struct web_cell_ctx *ctx, 
 	wp_puts(p, "</section>\n");
 }
 
+/* What an abi-change finding was compared with (docs/results.md). */
+static const char *against_words(const char *against)
+{
+	static const char *const words[][2] = {
+		{ "boot-src", "the guest's boot on the source" },
+		{ "reboot-dst", "the guest's reboot on the destination" },
+		{ "destination-boot", "a fresh boot of the destination build" },
+		{ "baseline", "the recorded baseline" },
+	};
+
+	for (size_t i = 0; against && i < ML_ARRAY_SIZE(words); i++)
+		if (strcmp(against, words[i][0]) == 0)
+			return words[i][1];
+	return NULL;
+}
+
 static void abi_finding(struct web_page *p, json_t *f, bool expanded)
 {
 	json_t *diffs = json_object_get(f, "differences");
+	json_t *kinds = json_object_get(f, "kinds");
+	const char *against = ml_json_str(f, "against") ? ml_json_str(f, "against") : "boot-src";
+	const char *kind;
 	size_t i;
 	json_t *d;
 
 	wp_printf(p, "<details class=\"finding abi\"%s><summary><strong>", expanded ? " open" : "");
 	wp_esc(p, ml_json_str(f, "phase"));
-	wp_printf(p, "</strong>: %lld difference%s against ", ml_json_int(f, "count", 0),
+	wp_printf(p, "</strong>: %lld difference%s against <code>", ml_json_int(f, "count", 0),
 		  ml_json_int(f, "count", 0) == 1 ? "" : "s");
-	wp_esc(p, ml_json_str(f, "against") ? ml_json_str(f, "against") : "boot-src");
-	wp_puts(p, " (");
-	wp_esc(p, ml_json_str(f, "severity"));
-	wp_puts(p, "), first: ");
+	wp_esc(p, against);
+	wp_puts(p, "</code> ");
+	if (ml_json_str(f, "severity"))
+		wp_severity(p, ml_json_str(f, "severity"), NULL);
+	wp_puts(p, ", first: ");
+	if (ml_json_str(f, "first_kind")) {
+		wp_esc(p, ml_json_str(f, "first_kind"));
+		wp_puts(p, " ");
+	}
 	wp_esc(p, ml_json_str(f, "first"));
 	wp_puts(p, "</summary>\n");
+	if (against_words(against)) {
+		wp_puts(p, "<p class=\"against dim\">Compared with ");
+		wp_puts(p, against_words(against));
+		wp_puts(p, ".</p>\n");
+	}
+	if (json_object_size(kinds)) {
+		json_t *k;
+		wp_puts(p, "<p class=\"kinds\">");
+		json_object_foreach(kinds, kind, k) {
+			ml_autofree char *label = ml_strdup_printf("%s %lld %s", kind, ml_json_int(k, "count", 0),
+								   web_severity(ml_json_str(k, "severity")));
+			wp_severity(p, ml_json_str(k, "severity"), label);
+			wp_puts(p, " ");
+		}
+		wp_puts(p, "</p>\n");
+	}
 	if (ml_json_str(json_object_get(f, "reference"), "text")) {
 		/* reboot-dst against boot-src and the destination build's own boot */
 		wp_puts(p, "<p class=\"reference\">");
@@ -444,10 +599,22 @@ static void abi_finding(struct web_page *p, json_t *f, bool expanded)
 			  ml_json_int(json_object_get(f, "reference"), "differences_from_destination_boot", 0));
 	}
 	if (json_array_size(diffs)) {
-		wp_puts(p, "<div class=\"scroll\"><table class=\"diffs\"><thead><tr><th>section</th><th>key</th>"
-			   "<th>what</th><th>before</th><th>after</th></tr></thead><tbody>\n");
+		wp_puts(p, "<div class=\"scroll\"><table class=\"diffs\"><thead><tr><th>kind</th><th>section</th>"
+			   "<th>key</th><th>what</th><th>before</th><th>after</th></tr></thead><tbody>\n");
 		json_array_foreach(diffs, i, d) {
 			wp_puts(p, "<tr><td>");
+			if (ml_json_str(d, "severity") || ml_json_str(d, "kind")) {
+				ml_autofree char *label = ml_strdup_printf(
+					"%s %s", ml_json_str(d, "kind") ? ml_json_str(d, "kind") : "-",
+					web_severity(ml_json_str(d, "severity")));
+				wp_severity(p, ml_json_str(d, "severity"), label);
+			}
+			if (ml_json_str(d, "firmware")) {
+				wp_puts(p, " <span class=\"dim small firmware\">");
+				wp_esc(p, ml_json_str(d, "firmware"));
+				wp_puts(p, "</span>");
+			}
+			wp_puts(p, "</td><td>");
 			wp_esc(p, ml_json_str(d, "section"));
 			wp_puts(p, "</td><td><code>");
 			wp_esc(p, ml_json_str(d, "key"));
@@ -459,7 +626,7 @@ static void abi_finding(struct web_page *p, json_t *f, bool expanded)
 			wp_json_value(p, json_object_get(d, "after"));
 			wp_puts(p, "</code></td></tr>\n");
 			if (ml_json_str(d, "detail")) {
-				wp_puts(p, "<tr class=\"detail\"><td colspan=\"5\"><pre>");
+				wp_puts(p, "<tr class=\"detail\"><td colspan=\"6\"><pre>");
 				wp_esc(p, ml_json_str(d, "detail"));
 				wp_puts(p, "</pre></td></tr>\n");
 			}
@@ -527,6 +694,10 @@ static void findings_section(struct web_page *p, json_t *doc)
 			ml_autofree char *s = json_dumps(f, JSON_INDENT(1) | JSON_SORT_KEYS);
 			wp_puts(p, "<details class=\"finding\"><summary>");
 			wp_esc(p, kind ? kind : "finding");
+			if (ml_json_str(f, "severity")) {
+				wp_puts(p, " ");
+				wp_severity(p, ml_json_str(f, "severity"), NULL);
+			}
 			wp_puts(p, "</summary><pre>");
 			wp_esc(p, s);
 			wp_puts(p, "</pre></details>\n");

@@ -231,6 +231,100 @@ void wp_verdict(struct web_page *p, const char *verdict)
 	wp_printf(p, "<span class=\"badge v-%s\">%s</span>", v, v);
 }
 
+void wp_json_value(struct web_page *p, json_t *v)
+{
+	if (json_is_string(v)) {
+		wp_esc_n(p, json_string_value(v), json_string_length(v));
+	} else if (json_is_integer(v)) {
+		wp_printf(p, "%lld", (long long)json_integer_value(v));
+	} else if (json_is_real(v)) {
+		wp_printf(p, "%.2f", json_real_value(v));
+	} else if (json_is_null(v) || !v) {
+		wp_puts(p, "<span class=\"dim\">-</span>");
+	} else {
+		ml_autofree char *s = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+		wp_esc(p, s);
+	}
+}
+
+void wp_esc_cut(struct web_page *p, const char *s, size_t max)
+{
+	size_t n;
+
+	if (!s)
+		return;
+	n = strlen(s);
+	if (n <= max) {
+		wp_esc_n(p, s, n);
+		return;
+	}
+	n = max;
+	/* do not cut a UTF-8 sequence in half */
+	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+		n--;
+	wp_esc_n(p, s, n);
+	wp_puts(p, "...");
+}
+
+static const char *const severities[] = { "none", "info", "warn", "error", "fail" };
+
+int web_severity_rank(const char *s)
+{
+	for (size_t i = 0; s && i < ML_ARRAY_SIZE(severities); i++)
+		if (strcmp(s, severities[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
+const char *web_severity(const char *s)
+{
+	int r = web_severity_rank(s);
+
+	return r < 0 ? "unknown" : severities[r];
+}
+
+void wp_severity(struct web_page *p, const char *severity, const char *label)
+{
+	const char *sev = web_severity(severity);
+
+	wp_printf(p, "<span class=\"badge sev-%s\">", sev);
+	wp_esc(p, label ? label : sev);
+	wp_puts(p, "</span>");
+}
+
+static const char *const mt_verdicts[] = { "break", "warn", "info", "same", "unknown" };
+
+int web_mt_verdict_rank(const char *v)
+{
+	for (size_t i = 0; v && i < ML_ARRAY_SIZE(mt_verdicts); i++)
+		if (strcmp(v, mt_verdicts[i]) == 0)
+			return (int)i;
+	return (int)ML_ARRAY_SIZE(mt_verdicts) - 1;
+}
+
+const char *web_mt_verdict(const char *v)
+{
+	return mt_verdicts[web_mt_verdict_rank(v)];
+}
+
+char *web_mt_anchor(const char *id)
+{
+	static const char hex[] = "0123456789abcdef";
+	struct ml_buf out = ML_BUF_INIT(0);
+
+	ml_buf_puts(&out, "mt-");
+	for (const unsigned char *s = (const unsigned char *)(id ? id : ""); *s; s++) {
+		if ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+		    *s == '-' || *s == '.') {
+			ml_buf_append(&out, s, 1);
+		} else {
+			char enc[3] = { '_', hex[*s >> 4], hex[*s & 15] };
+			ml_buf_append(&out, enc, 3);
+		}
+	}
+	return ml_buf_steal(&out);
+}
+
 void wp_ms(struct web_page *p, long long ms)
 {
 	if (ms < 0)
@@ -392,5 +486,10 @@ void web_cell_clear(struct web_cell *c)
 	free(c->reason);
 	free(c->unsound);
 	free(c->repeat);
+	free(c->abi_severity);
+	free(c->mt_verdict);
+	free(c->mt_id);
+	free(c->explained);
+	free(c->explained_mt);
 	memset(c, 0, sizeof(*c));
 }

@@ -35,6 +35,31 @@ void wp_head(struct web_page *p, const char *title, const char *root);
 void wp_foot(struct web_page *p, const char *root);
 /* A verdict badge. */
 void wp_verdict(struct web_page *p, const char *verdict);
+/* A JSON value as display text: strings as they are (escaped), numbers
+ * plainly, null as a dim "-", anything else compact JSON (escaped). */
+void wp_json_value(struct web_page *p, json_t *v);
+/* Untrusted text cut to at most max bytes (never inside a UTF-8 sequence),
+ * escaped, with "..." when cut. */
+void wp_esc_cut(struct web_page *p, const char *s, size_t max);
+
+/* ABI severities (results/abi-kinds.txt), lowest first: none info warn error
+ * fail. The rank of s (0..4), or -1 when s is none of them. */
+int web_severity_rank(const char *s);
+/* The severity s as one of the five names, "unknown" for anything else: safe
+ * to print as markup and as a class name. */
+const char *web_severity(const char *s);
+/* A severity badge: <span class="badge sev-S">label</span> (label escaped;
+ * NULL: the severity itself). */
+void wp_severity(struct web_page *p, const char *severity, const char *label);
+/* Machine-type ABI verdicts (run.json machine_abi), worst first: break warn
+ * info same unknown. The verdict as one of them ("unknown" for anything else)
+ * and its rank (0 for break). */
+const char *web_mt_verdict(const char *v);
+int web_mt_verdict_rank(const char *v);
+/* The HTML id of a run.json machine_abi entry: "mt-" + the entry id with
+ * every byte outside [A-Za-z0-9.-] written as "_" and two hex digits, so that
+ * two ids never share an anchor. Caller frees. */
+char *web_mt_anchor(const char *id);
 /* Write the page to path atomically (temp + rename) and free it. */
 int wp_write(struct web_page *p, const char *path);
 int web_write_file(const char *path, const void *data, size_t len);
@@ -68,11 +93,23 @@ struct web_cell {
 	char *cls;           /* failure class, or NULL */
 	char *cls_title;
 	char *reason;        /* cut to 300 bytes */
-	bool abi;            /* an abi-change finding */
+	/* The ABI mark of the grid: the cell's abi.severity is error or fail;
+	 * for results without "abi" (before the severities), any abi-change
+	 * finding. */
+	bool abi;
+	char *abi_severity;  /* cell.json abi.severity, or NULL (older results) */
+	char *mt_verdict;    /* abi.machine_type.verdict: this pair's machine type, or NULL */
+	char *mt_id;         /* abi.machine_type.id, the run.json machine_abi entry, or NULL */
+	char *explained;     /* failure.explained_by texts ("; " between), or NULL */
+	char *explained_mt;  /* the machine_abi id the explanation names, or NULL */
+	unsigned notes;      /* WEB_NOTE_*: findings that need a reader */
+	bool attention;      /* listed in "cells that need attention" (web_cell_summary) */
 	bool vmstate;        /* a vmstate finding with errors */
 	char *unsound;       /* the control's explanation of an unsound cell, or NULL */
 	char *repeat;        /* "2 of 3 attempt(s) failed", or NULL for one attempt */
 };
+#define WEB_NOTE_CONTINUITY 1u /* a continuity finding of severity warn or worse */
+#define WEB_NOTE_CROSSCHECK 2u /* an abi-crosscheck finding of severity warn or worse */
 void web_cell_clear(struct web_cell *c);
 
 /* History answers for the cell page: the run ids (and page paths relative to
@@ -83,6 +120,8 @@ struct web_history_ref {
 	const char *run_file;
 };
 struct web_run;
+/* The run.json machine_abi entry with this id, or NULL. Borrowed. */
+json_t *web_run_machine_abi(const struct web_run *r, const char *id);
 void web_history_lookup(const struct web_run *r, const char *cell_id,
 			struct web_history_ref *first_bad, struct web_history_ref *last_good);
 

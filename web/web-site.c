@@ -371,6 +371,21 @@ static const struct web_cell *run_find_cell(const struct web_run *r, const char 
 	return NULL;
 }
 
+json_t *web_run_machine_abi(const struct web_run *r, const char *id)
+{
+	size_t i;
+	json_t *e;
+
+	if (!r || !id)
+		return NULL;
+	json_array_foreach(json_object_get(r->doc, "machine_abi"), i, e) {
+		const char *eid = ml_json_str(e, "id");
+		if (eid && strcmp(eid, id) == 0)
+			return e;
+	}
+	return NULL;
+}
+
 /* Judgement counts of a run: run.json's, else from the cells' verdicts. */
 static long long run_count(const struct web_run *r, const char *verdict)
 {
@@ -578,6 +593,12 @@ static const char *verdict_mark(const char *v)
 	return "?";
 }
 
+/* The machine type of the cell's build pair breaks (run.json machine_abi). */
+static bool cell_mt_break(const struct web_cell *c)
+{
+	return c->mt_verdict && strcmp(c->mt_verdict, "break") == 0;
+}
+
 /* data-* attributes the filters read. */
 static void wp_cell_data(struct web_page *p, const struct web_cell *c)
 {
@@ -585,14 +606,16 @@ static void wp_cell_data(struct web_page *p, const struct web_cell *c)
 	wp_esc(p, c->machine);
 	wp_puts(p, "\" data-k=\"");
 	wp_esc(p, c->kernel);
-	wp_printf(p, "\" data-v=\"%s\" data-a=\"%d\" data-c=\"", c->verdict, c->abi ? 1 : 0);
+	wp_printf(p, "\" data-v=\"%s\" data-a=\"%d\" data-b=\"%d\" data-c=\"", c->verdict, c->abi ? 1 : 0,
+		  cell_mt_break(c) ? 1 : 0);
 	wp_esc(p, c->cls ? c->cls : "");
 	wp_puts(p, "\"");
 }
 
 static void wp_square(struct web_page *p, const struct web_cell *c)
 {
-	wp_printf(p, "<a class=\"sq v-%s%s\" href=\"cells/", c->verdict, c->abi ? " abi" : "");
+	wp_printf(p, "<a class=\"sq v-%s%s%s\" href=\"cells/", c->verdict, c->abi ? " abi" : "",
+		  cell_mt_break(c) ? " mtb" : "");
 	wp_url(p, c->file);
 	wp_puts(p, ".html\"");
 	wp_cell_data(p, c);
@@ -605,7 +628,9 @@ static void wp_square(struct web_page *p, const struct web_cell *c)
 		wp_puts(p, ")");
 	}
 	if (c->abi)
-		wp_puts(p, ", ABI change");
+		wp_puts(p, c->abi_severity ? ", ABI error" : ", ABI change");
+	if (cell_mt_break(c))
+		wp_puts(p, ", machine-type ABI break");
 	if (c->repeat) {
 		wp_puts(p, ", ");
 		wp_esc(p, c->repeat);
@@ -616,7 +641,7 @@ static void wp_square(struct web_page *p, const struct web_cell *c)
 	}
 	wp_puts(p, "\">");
 	wp_esc(p, short_machine(c->machine));
-	wp_printf(p, " <b>%s</b></a>", verdict_mark(c->verdict));
+	wp_printf(p, " <b>%s</b>%s</a>", verdict_mark(c->verdict), cell_mt_break(c) ? "<i>\xe2\x89\xa0</i>" : "");
 }
 
 static void grids_section(struct web_page *p, const struct web_run *r, const struct grid *g)
@@ -694,7 +719,8 @@ static void filters_form(struct web_page *p, const struct grid *g)
 	wp_puts(p, "</select></label>\n<label>verdict <select name=\"v\"><option value=\"\">all</option>");
 	for (size_t i = 0; i < ML_ARRAY_SIZE(verdict_order); i++)
 		wp_printf(p, "<option value=\"%s\">%s</option>", verdict_order[i], verdict_order[i]);
-	wp_puts(p, "<option value=\"abi\">ABI change</option></select></label>\n"
+	wp_puts(p, "<option value=\"abi\">ABI error</option><option value=\"mtb\">machine-type ABI "
+		   "break</option></select></label>\n"
 		   "<label>failure class <select name=\"c\"><option value=\"\">all</option>");
 	for (size_t i = 0; i < g->n_classes; i++) {
 		wp_puts(p, "<option value=\"");
@@ -713,7 +739,8 @@ static void legend(struct web_page *p)
 	for (size_t i = 0; i < ML_ARRAY_SIZE(verdict_order); i++)
 		wp_printf(p, "<span class=\"sq v-%s\">%s <b>%s</b></span> ", verdict_order[i], verdict_order[i],
 			  verdict_mark(verdict_order[i]));
-	wp_puts(p, "<span class=\"sq v-pass abi\">ABI change</span> "
+	wp_puts(p, "<span class=\"sq v-pass abi\">ABI error</span> <span class=\"sq v-pass mtb\">machine-type "
+		   "ABI break <i>\xe2\x89\xa0</i></span> "
 		   "<span class=\"dim\">One square per machine type; the diagonal holds the control "
 		   "cells (same build both sides).</span></p>\n");
 }
@@ -935,16 +962,299 @@ static void unsound_section(struct web_page *p, const struct web_run *r)
 		   "incompatibility of the pair.</p></section>\n");
 }
 
+/* At most this many differences of one kind are listed per machine-type
+ * entry on the run page (the cells' pages list them all), and a difference's
+ * detail is cut to this many bytes. */
+#define MT_DIFFS_PER_KIND 20
+#define MT_DETAIL_MAX 2048
+#define MT_CELLS_MAX 48
+
+/* in the order of web_mt_verdict_rank */
+static const char *const mt_verdict_names[] = { "break", "warn", "info", "same", "unknown" };
+
+struct mt_row {
+	json_t *e;
+	int rank;
+	size_t at;
+};
+
+static int cmp_mt_row(const void *a, const void *b)
+{
+	const struct mt_row *x = a, *y = b;
+
+	if (x->rank != y->rank)
+		return x->rank < y->rank ? -1 : 1;
+	return x->at < y->at ? -1 : x->at > y->at;
+}
+
+struct mt_kind {
+	const char *name;
+	int sev;             /* web_severity_rank */
+	const char *sev_name; /* web_severity */
+	long long count;
+};
+
+static int cmp_mt_kind(const void *a, const void *b)
+{
+	const struct mt_kind *x = a, *y = b;
+
+	if (x->sev != y->sev)
+		return x->sev > y->sev ? -1 : 1;
+	if (x->count != y->count)
+		return x->count > y->count ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+/* An entry's kinds ({KIND: {severity, count}}) worst first, plus any kind
+ * its differences name that "kinds" lacks. Caller frees the array. */
+static struct mt_kind *mt_kinds(json_t *e, size_t *n_out)
+{
+	json_t *kinds = json_object_get(e, "kinds"), *diffs = json_object_get(e, "differences"), *v, *d;
+	size_t n = 0, cap = json_object_size(kinds) + json_array_size(diffs) + 1, i;
+	struct mt_kind *k = calloc(cap, sizeof(*k));
+	const char *name;
+
+	if (!k)
+		abort();
+	json_object_foreach(kinds, name, v)
+		k[n++] = (struct mt_kind){ name, web_severity_rank(ml_json_str(v, "severity")),
+					   web_severity(ml_json_str(v, "severity")), ml_json_int(v, "count", 0) };
+	json_array_foreach(diffs, i, d) {
+		const char *dk = ml_json_str(d, "kind");
+		size_t j;
+		if (!dk || json_object_get(kinds, dk))
+			continue;
+		for (j = 0; j < n && strcmp(k[j].name, dk) != 0; j++)
+			;
+		if (j == n)
+			k[n++] = (struct mt_kind){ dk, web_severity_rank(ml_json_str(d, "severity")),
+						   web_severity(ml_json_str(d, "severity")), 0 };
+		k[j].count++;
+	}
+	if (n)
+		qsort(k, n, sizeof(*k), cmp_mt_kind);
+	*n_out = n;
+	return k;
+}
+
+/* A kind with its count and severity: "virtio-queue 69 error", coloured by
+ * the severity (the word says it too). */
+static void wp_mt_kind(struct web_page *p, const struct mt_kind *k)
+{
+	wp_printf(p, "<span class=\"badge sev-%s\">", k->sev_name);
+	wp_esc(p, k->name);
+	wp_printf(p, " %lld %s</span> ", k->count, k->sev_name);
+}
+
+/* The differences of one kind (NULL: those without a kind), capped. */
+static void mt_diffs_of_kind(struct web_page *p, json_t *diffs, const char *kind)
+{
+	size_t i, shown = 0, total = 0;
+	json_t *d;
+
+	json_array_foreach(diffs, i, d) {
+		const char *dk = ml_json_str(d, "kind");
+		if (kind ? !dk || strcmp(dk, kind) != 0 : dk != NULL)
+			continue;
+		if (total++ >= MT_DIFFS_PER_KIND)
+			continue;
+		if (!shown++)
+			wp_puts(p, "<div class=\"scroll\"><table class=\"diffs\"><thead><tr><th>severity</th>"
+				   "<th>section</th><th>key</th><th>what</th><th>before</th><th>after</th></tr>"
+				   "</thead><tbody>\n");
+		wp_puts(p, "<tr><td>");
+		wp_severity(p, ml_json_str(d, "severity"), NULL);
+		if (ml_json_str(d, "firmware")) {
+			wp_puts(p, " <span class=\"dim small\" title=\"");
+			wp_esc(p, ml_json_str(d, "firmware"));
+			wp_puts(p, "\">firmware</span>");
+		}
+		wp_puts(p, "</td><td>");
+		wp_esc(p, ml_json_str(d, "section"));
+		wp_puts(p, "</td><td><code>");
+		wp_esc(p, ml_json_str(d, "key"));
+		wp_puts(p, "</code></td><td>");
+		wp_esc(p, ml_json_str(d, "what"));
+		wp_puts(p, "</td><td><code>");
+		wp_json_value(p, json_object_get(d, "before"));
+		wp_puts(p, "</code></td><td><code>");
+		wp_json_value(p, json_object_get(d, "after"));
+		wp_puts(p, "</code></td></tr>\n");
+		if (ml_json_str(d, "detail")) {
+			wp_puts(p, "<tr class=\"detail\"><td colspan=\"6\"><pre>");
+			wp_esc_cut(p, ml_json_str(d, "detail"), MT_DETAIL_MAX);
+			wp_puts(p, "</pre></td></tr>\n");
+		}
+	}
+	if (shown)
+		wp_puts(p, "</tbody></table></div>\n");
+	if (total > shown)
+		wp_printf(p, "<p class=\"dim more\">%zu more of this kind (every difference is on the pages "
+			     "of the cells)</p>\n", total - shown);
+}
+
+/* The cells of an entry as small squares: direction, kernel, verdict. */
+static void mt_cells(struct web_page *p, const struct web_run *r, json_t *cells)
+{
+	size_t i, shown = 0;
+	json_t *id;
+
+	json_array_foreach(cells, i, id) {
+		const struct web_cell *c = run_find_cell(r, json_string_value(id));
+		const char *k;
+		if (!c)
+			continue;
+		if (shown++ >= MT_CELLS_MAX)
+			continue;
+		k = c->kernel;
+		if (strncmp(k, "debian:", 7) == 0)
+			k += 7;
+		wp_printf(p, "<a class=\"sq v-%s%s\" href=\"cells/", c->verdict, c->abi ? " abi" : "");
+		wp_url(p, c->file);
+		wp_puts(p, ".html\" title=\"");
+		wp_esc(p, c->id);
+		wp_printf(p, ": %s\">", c->verdict);
+		wp_esc(p, short_provider(c->src));
+		wp_puts(p, "&rarr;");
+		wp_esc(p, short_provider(c->dst));
+		wp_puts(p, " ");
+		wp_esc(p, k);
+		wp_printf(p, " <b>%s</b></a>", verdict_mark(c->verdict));
+	}
+	if (shown > MT_CELLS_MAX)
+		wp_printf(p, " <span class=\"dim\">and %zu more</span>", shown - MT_CELLS_MAX);
+	if (!shown)
+		wp_puts(p, "<span class=\"dim\">none in this run</span>");
+}
+
+static void wp_build_pair_side(struct web_page *p, json_t *b)
+{
+	wp_puts(p, "<code>");
+	wp_esc(p, ml_json_str(b, "provider"));
+	wp_puts(p, "</code> (QEMU ");
+	wp_esc(p, ml_json_str(b, "version"));
+	wp_puts(p, ")");
+}
+
+/* A second row under an entry: its differences in a <details>, grouped by
+ * kind worst first, at most MT_DIFFS_PER_KIND of each. */
+static void mt_details(struct web_page *p, json_t *e, const struct mt_kind *kinds, size_t n_kinds)
+{
+	json_t *diffs = json_object_get(e, "differences"), *x;
+	size_t n = json_array_size(diffs), j;
+	bool no_kind = false;
+
+	if (!n && !ml_json_str(e, "summary"))
+		return;
+	wp_printf(p, "<tr class=\"mt-more\"><td colspan=\"6\"><details class=\"mt-diffs\"><summary>%zu "
+		     "difference%s", n, n == 1 ? "" : "s");
+	if (ml_json_str(e, "shown_kernel")) {
+		wp_puts(p, ", booted with <code>");
+		wp_esc(p, ml_json_str(e, "shown_kernel"));
+		wp_puts(p, "</code>");
+	}
+	wp_puts(p, "</summary>\n");
+	if (json_array_size(json_object_get(e, "kernels"))) {
+		wp_puts(p, "<p class=\"small\">per guest kernel:");
+		json_array_foreach(json_object_get(e, "kernels"), j, x) {
+			wp_puts(p, j ? "; " : " ");
+			wp_esc(p, ml_json_str(x, "kernel"));
+			wp_printf(p, " %lld (%s)", ml_json_int(x, "count", 0), web_severity(ml_json_str(x, "severity")));
+		}
+		wp_puts(p, "</p>\n");
+	}
+	for (j = 0; j < n_kinds; j++) {
+		wp_puts(p, "<h4>");
+		wp_mt_kind(p, &kinds[j]);
+		wp_puts(p, "</h4>\n");
+		mt_diffs_of_kind(p, diffs, kinds[j].name);
+	}
+	json_array_foreach(diffs, j, x)
+		no_kind |= ml_json_str(x, "kind") == NULL;
+	if (no_kind) {
+		wp_puts(p, "<h4>without a kind</h4>\n");
+		mt_diffs_of_kind(p, diffs, NULL);
+	}
+	if (!n) {
+		wp_puts(p, "<pre>");
+		wp_esc_cut(p, ml_json_str(e, "summary"), MT_DETAIL_MAX);
+		wp_puts(p, "</pre>\n");
+	}
+	wp_puts(p, "</details></td></tr>\n");
+}
+
+/* run.json "machine_abi": per build pair and machine type, how the two
+ * builds' fresh boots of that machine type differ, worst first. It comes
+ * before the grid: a break there explains failures below, and ABI findings
+ * of info or warn are said once here instead of once per cell. */
+static void machine_abi_section(struct web_page *p, const struct web_run *r)
+{
+	json_t *list = json_object_get(r->doc, "machine_abi"), *e;
+	size_t n = json_array_size(list), i;
+	struct mt_row *rows;
+	size_t per[5] = { 0 };
+
+	if (!n)
+		return;
+	rows = calloc(n, sizeof(*rows));
+	if (!rows)
+		abort();
+	json_array_foreach(list, i, e) {
+		rows[i] = (struct mt_row){ e, web_mt_verdict_rank(ml_json_str(e, "verdict")), i };
+		per[rows[i].rank]++;
+	}
+	qsort(rows, n, sizeof(*rows), cmp_mt_row);
+	wp_printf(p, "<section id=\"machine-abi\"><h2>Machine-type ABI <span class=\"count\">%zu</span></h2>\n"
+		     "<p class=\"counts\">", n);
+	for (int k = 0; k < 5; k++)
+		if (per[k])
+			wp_printf(p, "<span class=\"badge mt-%s\">%zu %s</span> ", mt_verdict_names[k], per[k],
+				  mt_verdict_names[k]);
+	wp_puts(p, "</p>\n<p class=\"dim\">Two builds booting the same machine type, compared: a "
+		   "<strong>break</strong> is a guest-visible difference of severity error (CPU features, "
+		   "virtio queue sizes or features, PCI ids, BARs or interrupt pins, the memory map), "
+		   "which a migration between them cannot carry; warn and info are said here once and "
+		   "not for each cell.</p>\n<div class=\"scroll\"><table class=\"list\" id=\"machine-abi-table\">"
+		   "<thead><tr><th>builds</th><th>machine</th><th>verdict</th><th>kinds</th><th>what</th>"
+		   "<th>cells</th></tr></thead><tbody>\n");
+	for (i = 0; i < n; i++) {
+		const char *v = web_mt_verdict(ml_json_str(rows[i].e, "verdict"));
+		ml_autofree char *anchor = web_mt_anchor(ml_json_str(rows[i].e, "id"));
+		struct mt_kind *kinds;
+		size_t n_kinds, j;
+
+		e = rows[i].e;
+		kinds = mt_kinds(e, &n_kinds);
+		wp_puts(p, "<tr class=\"mt-row\" id=\"");
+		wp_esc(p, anchor);
+		wp_printf(p, "\" data-mt=\"%s\"><td>", v);
+		wp_build_pair_side(p, json_object_get(e, "a"));
+		wp_puts(p, "<br>vs ");
+		wp_build_pair_side(p, json_object_get(e, "b"));
+		wp_puts(p, "</td><td><code>");
+		wp_esc(p, ml_json_str(e, "machine"));
+		wp_printf(p, "</code></td><td><span class=\"badge mt-%s\">%s</span></td><td>", v, v);
+		for (j = 0; j < n_kinds; j++)
+			wp_mt_kind(p, &kinds[j]);
+		wp_puts(p, "</td><td class=\"reason\">");
+		wp_esc(p, ml_json_str(e, "text"));
+		wp_puts(p, "</td><td class=\"mt-cells\">");
+		mt_cells(p, r, json_object_get(e, "cells"));
+		wp_puts(p, "</td></tr>\n");
+		mt_details(p, e, kinds, n_kinds);
+		free(kinds);
+	}
+	wp_puts(p, "</tbody></table></div></section>\n");
+	free(rows);
+}
+
 static void attention_section(struct web_page *p, const struct web_run *r)
 {
 	size_t n = 0, n_skip = 0;
 
 	for (size_t i = 0; i < r->n_cells; i++) {
-		const char *v = r->cells[i].verdict;
-		if (strcmp(v, "skip") == 0)
-			n_skip++;
-		else if ((strcmp(v, "pass") != 0 || r->cells[i].abi) && !r->cells[i].unsound)
-			n++;
+		n_skip += strcmp(r->cells[i].verdict, "skip") == 0;
+		n += r->cells[i].attention;
 	}
 	wp_printf(p, "<section id=\"attention\"><h2>Cells that need attention <span class=\"count\">%zu"
 		     "</span></h2>\n", n);
@@ -953,8 +1263,7 @@ static void attention_section(struct web_page *p, const struct web_run *r)
 			   "<th>cell</th><th>verdict</th><th>class</th><th>reason</th></tr></thead><tbody>\n");
 		for (size_t i = 0; i < r->n_cells; i++) {
 			const struct web_cell *c = &r->cells[i];
-			if (strcmp(c->verdict, "skip") == 0 || (strcmp(c->verdict, "pass") == 0 && !c->abi) ||
-			    c->unsound)
+			if (!c->attention)
 				continue;
 			wp_puts(p, "<tr");
 			wp_cell_data(p, c);
@@ -962,12 +1271,34 @@ static void attention_section(struct web_page *p, const struct web_run *r)
 			wp_cell_link(p, c);
 			wp_puts(p, "</td><td>");
 			wp_verdict(p, c->verdict);
-			if (c->abi)
+			if (c->abi && c->abi_severity) {
+				wp_puts(p, " ");
+				wp_severity(p, c->abi_severity, NULL);
+				wp_puts(p, "<span class=\"small\"> ABI</span>");
+			} else if (c->abi) {
 				wp_puts(p, " <span class=\"badge abi\">ABI change</span>");
+			}
+			if (cell_mt_break(c))
+				wp_puts(p, " <span class=\"badge mt-break\">machine-type break</span>");
+			if (c->notes & WEB_NOTE_CONTINUITY)
+				wp_puts(p, " <span class=\"badge sev-warn\">continuity</span>");
+			if (c->notes & WEB_NOTE_CROSSCHECK)
+				wp_puts(p, " <span class=\"badge sev-warn\">ABI cross-check</span>");
 			wp_puts(p, "</td><td><code>");
 			wp_esc(p, c->cls);
 			wp_puts(p, "</code></td><td class=\"reason\">");
 			wp_esc(p, c->reason);
+			if (c->explained) {
+				wp_puts(p, "<br><span class=\"explained\">");
+				wp_esc(p, c->explained);
+				if (c->explained_mt && web_run_machine_abi(r, c->explained_mt)) {
+					ml_autofree char *anchor = web_mt_anchor(c->explained_mt);
+					wp_puts(p, " (<a href=\"#");
+					wp_esc(p, anchor);
+					wp_puts(p, "\">the machine type's ABI</a>)");
+				}
+				wp_puts(p, "</span>");
+			}
 			wp_puts(p, "</td></tr>\n");
 		}
 		wp_puts(p, "</tbody></table></div>\n");
@@ -1151,9 +1482,13 @@ static int run_page(struct web_site *s, struct web_run *r)
 	wp_counts(&p, r);
 	wp_puts(&p, "</p>\n");
 	unsound_section(&p, r);
-	wp_puts(&p, "<nav class=\"toc\"><a href=\"#matrix\">matrix</a> <a href=\"#attention\">attention</a> "
+	wp_puts(&p, "<nav class=\"toc\">");
+	if (json_array_size(json_object_get(r->doc, "machine_abi")))
+		wp_puts(&p, "<a href=\"#machine-abi\">machine-type ABI</a> ");
+	wp_puts(&p, "<a href=\"#matrix\">matrix</a> <a href=\"#attention\">attention</a> "
 		    "<a href=\"#regressions\">regressions</a> <a href=\"#classes\">failure classes</a> "
 		    "<a href=\"#builds\">builds</a></nav>\n");
+	machine_abi_section(&p, r);
 	wp_puts(&p, "<section id=\"matrix\"><h2>Matrix</h2>\n");
 	filters_form(&p, &g);
 	legend(&p);

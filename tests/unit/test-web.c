@@ -2,8 +2,9 @@
  * a whole site from the fixture runs in tests/data/web/results (two runs of
  * one matrix: a new failure with a class and ABI and vmstate findings, a fix,
  * an xfail, a skip, and a hostile cell whose id, evidence and logs carry
- * markup, quotes, control bytes and invalid UTF-8), and the host fingerprint
- * of each run (one whole, one from before the fingerprint). */
+ * markup, quotes, control bytes and invalid UTF-8), the host fingerprint
+ * of each run (one whole, one from before the fingerprint), and a run judged
+ * with ABI severities (machine-type entries, cell "abi", explained_by). */
 #include <dirent.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #define RUN_OLD "20261101-000000-aaaa"
 #define RUN_NEW "20261102-000000-bbbb"
 #define RUN_JUDGED "20261103-000000-cccc"
+#define RUN_ABI "20261104-000000-dddd"
 #define CELL_CTL "bookworm-to-bookworm-pc-q35-7.2-k-bookworm-11111111"
 #define CELL_FWD "bookworm-to-trixie-pc-q35-7.2-k-bookworm-22222222"
 #define CELL_FX "bookworm-to-trixie-pc-i440fx-7.2-k-bookworm-33333333"
@@ -279,6 +281,157 @@ static void test_site(void **state)
 	ml_test_rmtree(out);
 }
 
+/* The text between the start of the element with this id and the end of
+ * its table (or section); fails when absent. Caller frees. */
+static char *section_of(const char *html, const char *id, const char *end)
+{
+	ml_autofree char *needle = ml_strdup_printf("id=\"%s\"", id);
+	const char *p = strstr(html, needle), *q;
+
+	if (!p)
+		fail_msg("no element with id %s", id);
+	q = strstr(p, end);
+	assert_non_null(q);
+	return strndup(p, (size_t)(q - p));
+}
+
+#define ABI_CTL "bookworm-to-bookworm-pc-q35-7.2-k-bookworm-a1a1a1a1"
+#define ABI_FWD "bookworm-to-trixie-pc-q35-7.2-k-bookworm-b2b2b2b2"
+#define ABI_BACK "trixie-to-bookworm-pc-q35-7.2-k-bookworm-c3c3c3c3"
+#define ABI_FX_WARN "bookworm-to-trixie-pc-i440fx-7.2-k-bookworm-d4d4d4d4"
+#define ABI_FX_INFO "trixie-to-bookworm-pc-i440fx-7.2-k-bookworm-e5e5e5e5"
+#define ABI_CONT "bookworm-to-trixie-pc-q35-5.2-k-bookworm-f6f6f6f6"
+#define ABI_XCHK "trixie-to-bookworm-pc-q35-5.2-k-bookworm-a7a7a7a7"
+#define MT_BREAK "mt-debian_3abookworm..debian_3atrixie_40pc-q35-7.2"
+#define MT_WARN "mt-debian_3abookworm..debian_3atrixie_40pc-i440fx-7.2"
+#define MT_INFO "mt-debian_3abookworm..debian_3atrixie_40pc-q35-5.2"
+
+/* A run judged with ABI severities: the machine-type entries come before
+ * the grid and the attention list, breaks first; the attention list holds
+ * only the cells that need a reader; the grid marks breaks and ABI errors. */
+static void test_site_abi(void **state)
+{
+	ml_autofree char *out = ml_test_tmpdir();
+	ml_autofree char *run = NULL;
+	ml_autofree char *mt = NULL;
+	ml_autofree char *att = NULL;
+	ml_autofree char *fwd = NULL;
+	ml_autofree char *back = NULL;
+	ml_autofree char *cells_dir = NULL;
+	struct ml_web_options opt = { .quiet = true };
+	const char *p, *b, *w, *i;
+	(void)state;
+
+	assert_int_equal(ml_web_write_site(ml_test_data("web/results"), out, &opt, NULL), 0);
+	cells_dir = ml_strdup_printf("%s/%s/cells", out, RUN_ABI);
+	check_dir_pages(cells_dir);
+	run = read_page(out, RUN_ABI "/index.html");
+	assert_safe_page("ABI run page", run);
+
+	/* order: the machine-type section, then the grid, then attention */
+	p = strstr(run, "id=\"machine-abi\"");
+	assert_non_null(p);
+	assert_true(p < strstr(run, "id=\"matrix\""));
+	assert_true(strstr(run, "id=\"matrix\"") < strstr(run, "id=\"attention\""));
+	assert_non_null(strstr(run, "<a href=\"#machine-abi\">machine-type ABI</a>"));
+
+	/* one row per entry, break, warn, info (run.json lists them info first) */
+	mt = section_of(run, "machine-abi-table", "</section>"); /* tables inside */
+	b = strstr(mt, "<tr class=\"mt-row\" id=\"" MT_BREAK "\" data-mt=\"break\">");
+	w = strstr(mt, "<tr class=\"mt-row\" id=\"" MT_WARN "\" data-mt=\"warn\">");
+	i = strstr(mt, "<tr class=\"mt-row\" id=\"" MT_INFO "\" data-mt=\"info\">");
+	assert_true(b && w && i && b < w && w < i);
+	/* the builds, the verdict badge, the kinds worst first, the sentence */
+	assert_non_null(strstr(b, "<code>debian:bookworm</code> (QEMU 7.2.22)<br>vs <code>debian:trixie</code> "
+				  "(QEMU 10.0.13)</td><td><code>pc-q35-7.2</code></td><td><span class=\"badge "
+				  "mt-break\">break</span></td><td><span class=\"badge sev-error\">virtio-queue 23 "
+				  "error</span> <span class=\"badge sev-warn\">acpi 2 warn</span>"));
+	assert_non_null(strstr(b, "machine-type ABI break: debian:bookworm (QEMU 7.2.22) and debian:trixie"));
+	/* its cells, linked */
+	assert_true(strstr(b, "href=\"cells/" ABI_FWD ".html\"") < w);
+	assert_true(strstr(b, "href=\"cells/" ABI_BACK ".html\"") < w);
+	/* the differences: 20 of the 23 virtqueue ones, then "3 more" */
+	p = strstr(b, "<details class=\"mt-diffs\"><summary>25 differences, booted with <code>debian:bookworm</code>");
+	assert_true(p && p < w);
+	assert_non_null(strstr(p, "3 more of this kind"));
+	assert_true(strstr(p, "3 more of this kind") < strstr(p, "acpi 2 warn"));
+	/* guest-controlled strings of the differences stay text */
+	assert_non_null(strstr(b, "0000:00:01.0 (console) &lt;script&gt;alert(1)&lt;/script&gt; &quot;quoted&quot;"));
+	assert_non_null(strstr(b, "guest said: &lt;script&gt;"));
+	assert_null(strstr(run, "<script>alert"));
+	/* firmware-decided differences say so */
+	assert_non_null(strstr(i, "title=\"the two sides ran different guest firmware, which decides this value\">firmware"));
+
+	/* attention: the failure (with its explanation), the pass with an ABI
+	 * error, the passes with a continuity or cross-check warning; not the
+	 * passes with only info or warn ABI findings, nor the control */
+	att = section_of(run, "attention-table", "</table>");
+	assert_non_null(strstr(att, ABI_FWD));
+	assert_non_null(strstr(att, ABI_BACK));
+	assert_non_null(strstr(att, ABI_CONT));
+	assert_non_null(strstr(att, ABI_XCHK));
+	assert_null(strstr(att, ABI_FX_INFO));
+	assert_null(strstr(att, ABI_FX_WARN));
+	assert_null(strstr(att, ABI_CTL));
+	assert_non_null(strstr(run, "Cells that need attention <span class=\"count\">4</span>"));
+	assert_non_null(strstr(att, "<span class=\"explained\">explained by the machine-type ABI of pc-q35-7.2: "
+				    "the builds give this virtqueue different sizes at a fresh boot (&lt;script&gt;"));
+	assert_non_null(strstr(att, "(<a href=\"#" MT_BREAK "\">the machine type's ABI</a>)"));
+	assert_non_null(strstr(att, "<span class=\"badge sev-error\">error</span><span class=\"small\"> ABI</span>"));
+	assert_non_null(strstr(att, "<span class=\"badge sev-warn\">continuity</span>"));
+	assert_non_null(strstr(att, "<span class=\"badge sev-warn\">ABI cross-check</span>"));
+
+	/* the grid: a break of the machine type is marked (class mtb and ≠);
+	 * the blue ABI corner is the ABI error only */
+	assert_non_null(strstr(run, "<a class=\"sq v-pass abi mtb\" href=\"cells/" ABI_BACK ".html\""));
+	assert_non_null(strstr(run, "<a class=\"sq v-fail mtb\" href=\"cells/" ABI_FWD ".html\""));
+	assert_non_null(strstr(run, "<a class=\"sq v-pass\" href=\"cells/" ABI_FX_WARN ".html\""));
+	assert_non_null(strstr(run, "<a class=\"sq v-pass\" href=\"cells/" ABI_FX_INFO ".html\""));
+	p = strstr(run, "<a class=\"sq v-fail mtb\" href=\"cells/" ABI_FWD ".html\"");
+	assert_non_null(strstr(p, "data-b=\"1\""));
+	{
+		static const char mark[] = "<b>\xe2\x9c\x97</b><i>\xe2\x89\xa0</i></a>";
+		const char *q = strstr(p, "</a>");
+		assert_non_null(q);
+		assert_true(strncmp(q + 4 - strlen(mark), mark, strlen(mark)) == 0);
+	}
+	assert_non_null(strstr(run, "<option value=\"mtb\">machine-type ABI break</option>"));
+
+	/* the failing cell: the explanation linked to the entry, the verdicts */
+	fwd = read_page(out, RUN_ABI "/cells/" ABI_FWD ".html");
+	assert_safe_page("ABI fwd cell", fwd);
+	p = strstr(fwd, "<th>explained by</th><td class=\"explained-by\">explained by the machine-type ABI");
+	assert_non_null(p);
+	assert_non_null(strstr(p, "<a href=\"../index.html#" MT_BREAK "\">the machine type&#39;s ABI on the run page</a>"));
+	p = strstr(fwd, "<td id=\"machine-type\"><span class=\"badge mt-break\">break</span> "
+			"<span class=\"badge sev-error\">error</span> machine-type ABI break: ");
+	assert_non_null(p);
+	assert_non_null(strstr(p, "(<a href=\"../index.html#" MT_BREAK "\">on the run page</a>)"));
+	assert_non_null(strstr(fwd, "<tr><th>ABI of this cell</th><td><span class=\"badge sev-info\">info</span>"));
+
+	/* the pass with the ABI error: per-difference kind and severity, what it
+	 * was compared with, the reference, and hostile keys as text */
+	back = read_page(out, RUN_ABI "/cells/" ABI_BACK ".html");
+	assert_safe_page("ABI back cell", back);
+	p = strstr(back, "<details class=\"finding abi\" open><summary><strong>reboot-dst</strong>: 1 difference "
+			 "against <code>destination-boot</code> <span class=\"badge sev-error\">error</span>");
+	assert_non_null(p);
+	assert_non_null(strstr(p, "Compared with a fresh boot of the destination build."));
+	assert_non_null(strstr(p, "<p class=\"kinds\"><span class=\"badge sev-error\">virtio-queue 1 error</span>"));
+	assert_non_null(strstr(p, "<p class=\"reference\">the guest after the reboot on the destination sees the "
+				  "source build&#39;s machine"));
+	assert_non_null(strstr(p, "<tr><td><span class=\"badge sev-error\">virtio-queue error</span></td><td>virtio"
+				  "</td><td><code>0000:00:01.0 (console) &lt;script&gt;"));
+	/* a firmware-decided difference on the info cell's page */
+	{
+		ml_autofree char *info = read_page(out, RUN_ABI "/cells/" ABI_FX_INFO ".html");
+		assert_non_null(strstr(info, "<span class=\"badge sev-info\">firmware-version info</span> <span "
+					     "class=\"dim small firmware\">the two sides ran different guest firmware"));
+		assert_non_null(strstr(info, "<span class=\"badge mt-warn\">warn</span>"));
+	}
+	ml_test_rmtree(out);
+}
+
 /* Only the named run gets pages; the index still lists both. */
 static void test_site_one_run(void **state)
 {
@@ -304,6 +457,7 @@ int main(void)
 		cmocka_unit_test(test_escape),
 		cmocka_unit_test(test_shell_join),
 		cmocka_unit_test(test_site),
+		cmocka_unit_test(test_site_abi),
 		cmocka_unit_test(test_site_one_run),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -13,6 +13,9 @@ const [executablePath, indexPath, artifacts] = process.argv.slice(2);
 const site = dirname(indexPath);
 const RUN = '20261102-000000-bbbb';
 const JUDGED = '20261103-000000-cccc';
+const ABI = '20261104-000000-dddd';
+const ABI_FWD = 'bookworm-to-trixie-pc-q35-7.2-k-bookworm-b2b2b2b2';
+const ABI_BACK = 'trixie-to-bookworm-pc-q35-7.2-k-bookworm-c3c3c3c3';
 const FWD = 'bookworm-to-trixie-pc-q35-7.2-k-bookworm-22222222';
 const FX = 'bookworm-to-trixie-pc-i440fx-7.2-k-bookworm-33333333';
 const problems = [];
@@ -50,7 +53,7 @@ try {
   };
 
   await open('index.html');
-  check(await page.locator('table.runs tbody tr').count() === 3, 'index lists the three fixture runs');
+  check(await page.locator('table.runs tbody tr').count() === 4, 'index lists the four fixture runs');
   check(await page.locator('svg.trend rect.v-fail').count() >= 2, 'index has the trend chart');
 
   await open(`${RUN}/index.html`);
@@ -112,6 +115,42 @@ try {
   check(await page.locator('#attempts tbody tr').count() === 3, 'judged cell: its three attempts');
   check(await page.locator('#unsound').isVisible(), 'judged cell: the build defect is said');
 
+  // a run judged with ABI severities: the machine-type entries first,
+  // breaks marked in the grid, the filters for the ABI mark and the break
+  await open(`${ABI}/index.html`);
+  const rows = page.locator('#machine-abi-table tr.mt-row');
+  check(await rows.count() === 3, 'ABI run: one row per machine-type entry');
+  check((await rows.first().getAttribute('data-mt')) === 'break', 'ABI run: the break first');
+  check(await page.locator('#machine-abi').evaluate((el) => {
+    const att = document.getElementById('attention');
+    return !!(el.compareDocumentPosition(att) & Node.DOCUMENT_POSITION_FOLLOWING);
+  }), 'ABI run: the machine-type section before the attention list');
+  check(await page.locator('#attention-table tbody tr').count() === 4, 'ABI run: four cells need attention');
+  check(await cls(ABI_BACK) === 'sq v-pass abi mtb', 'ABI run: a pass with an ABI error in a breaking machine type');
+  check((await page.locator(`table.matrix a.sq[href="cells/${ABI_FWD}.html"] i`).textContent()) === '\u2260',
+    'ABI run: the break mark is a symbol, not only a colour');
+  await page.locator('#machine-abi-table details.mt-diffs').first().evaluate((d) => { d.open = true; });
+  check(await page.locator('#machine-abi-table details.mt-diffs').first().locator('p.more').isVisible(),
+    'ABI run: the capped differences say how many more');
+  await page.selectOption('select[name=v]', 'mtb');
+  check((await page.locator('#shown').textContent()) === '2 of 7 cells shown', 'machine-type break filter: 2 of 7 shown');
+  await page.selectOption('select[name=v]', 'abi');
+  check((await page.locator('#shown').textContent()) === '1 of 7 cells shown', 'ABI error filter: 1 of 7 shown');
+  await page.selectOption('select[name=v]', '');
+  await page.screenshot({ path: join(artifacts, 'abi-run-page.png'), fullPage: true });
+  await page.locator(`#attention-table a[href="#mt-debian_3abookworm..debian_3atrixie_40pc-q35-7.2"]`).click();
+  check(await page.evaluate(() => location.hash) === '#mt-debian_3abookworm..debian_3atrixie_40pc-q35-7.2',
+    'ABI run: the explanation links to the machine-type row');
+  await open(`${ABI}/cells/${ABI_FWD}.html`);
+  check((await page.locator('#machine-type .badge.mt-break').textContent()) === 'break', 'ABI cell: the machine-type verdict');
+  await page.locator('#machine-type a').click();
+  await page.waitForURL(/index\.html#mt-/);
+  check(await page.locator('#machine-abi-table tr.mt-row:target').count() === 1, 'ABI cell: its link lands on the entry');
+  await open(`${ABI}/cells/${ABI_BACK}.html`);
+  check(await page.locator('details.finding.abi table.diffs .badge.sev-error').count() === 1,
+    'ABI cell: a kind and severity badge per difference');
+  await page.screenshot({ path: join(artifacts, 'abi-cell-page.png'), fullPage: true });
+
   // the hostile cell, reached from the grid
   await open(`${RUN}/index.html`);
   const href = await page.locator('table.matrix a.sq[data-c="unclassified"]').getAttribute('href');
@@ -130,7 +169,8 @@ try {
 }
 
 for (const p of problems) console.log(`# problem: ${p}`);
-for (const f of ['run-page.png', 'run-page-phone.png', 'cell-page.png', 'judged-run-page.png', 'hostile-cell-page.png'])
+for (const f of ['run-page.png', 'run-page-phone.png', 'cell-page.png', 'judged-run-page.png', 'abi-run-page.png',
+  'abi-cell-page.png', 'hostile-cell-page.png'])
   console.log(`screenshot: ${join(artifacts, f)}`);
 console.log(`1..${checks}`);
 process.exit(problems.length ? 1 : 0);

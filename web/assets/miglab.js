@@ -1,6 +1,6 @@
 /* miglab dashboard: filters of the run page over the cells' data attributes
- * (data-m machine, data-k kernel, data-v verdict, data-a ABI change, data-c
- * failure class). The pages are complete without it; it only hides. */
+ * (data-m machine, data-k kernel, data-v verdict, data-a ABI mark, data-b
+ * machine-type ABI break, data-c failure class). The pages are complete without it; it only hides. */
 'use strict';
 (function () {
   function init() {
@@ -16,7 +16,7 @@
       document.querySelectorAll('[data-v]').forEach(function (el) {
         var d = el.dataset;
         var ok = (!f.m || d.m === f.m) && (!f.k || d.k === f.k) &&
-          (!f.v || (f.v === 'abi' ? d.a === '1' : d.v === f.v)) && (!f.c || d.c === f.c);
+          (!f.v || (f.v === 'abi' ? d.a === '1' : f.v === 'mtb' ? d.b === '1' : d.v === f.v)) && (!f.c || d.c === f.c);
         el.classList.toggle('off', !ok);
         if (el.classList.contains('sq')) { total++; if (ok) shown++; }
       });

@@ -4,6 +4,10 @@
 tests/web/). The first two are in the shape before the judging stage
 (miglab-cell/1, evidence beside cell.json); the third is judged
 (miglab-cell/2: attempts/<N>/, categories, a build failing its own control).
+A fourth run, of another matrix, has ABI severities: run.json machine_abi
+(a break, a warn and an info entry, listed info first), cells with an "abi"
+judgement, a failure explained by the machine type, and findings that do or
+do not put a passing cell in the attention list.
 Run from this directory; the output is committed."""
 import json, os, shutil
 
@@ -56,8 +60,11 @@ def cell(run_id, cid, src, dst, machine, kernel, verdict, reason, failure=None, 
         else:
             phases.append({"name": "reboot-dst", "status": "pass", "start_ms": 10600, "duration_ms": 4000,
                            "figures": {"reset_to_hello_ms": 3900, "abi_differences": 2 if findings else 0}})
-            phases.append({"name": "migrate-back", "status": "pass", "start_ms": 14700, "duration_ms": 1300,
+            phases.append({"name": "migrate-back", "status": "fail" if phases_fail == "migrate-back" else "pass",
+                           "start_ms": 14700, "duration_ms": 1300,
                            "figures": {"status": "completed", "total-time": 900, "downtime": 60}})
+            if phases_fail == "migrate-back":
+                phases[-1]["error"] = failure.get("evidence") if failure else "failed"
     doc = {
         "schema": "miglab-cell/1", "cell_id": cid, "run_id": run_id, "started_at": "2026-11-01T00:00:00Z",
         "state": "done", "verdict": verdict, "reason": reason,
@@ -259,5 +266,135 @@ def main():
                                          "attempts (guest-panicked 2); it explains 1 other cell(s)"}],
              "confirm": 2}
     write_run(root, run3, "2026-11-03T00:00:00Z", judged_cells, HOST_NEW, extra)
+    abi_run(root)
+
+def vq_diff(dev, q, before, after, key=None):
+    return {"section": "virtio", "key": key or "%s queue %d size" % (dev, q), "what": "changed",
+            "before": before, "after": after, "detail": None, "kind": "virtio-queue", "severity": "error"}
+
+def graded(diffs, kind, severity):
+    return [dict(d, kind=kind, severity=severity) for d in diffs]
+
+def kinds_of(diffs):
+    rank = ["none", "info", "warn", "error", "fail"]
+    out = {}
+    for d in diffs:
+        k = out.setdefault(d["kind"], {"severity": "none", "count": 0})
+        k["count"] += 1
+        if rank.index(d["severity"]) > rank.index(k["severity"]):
+            k["severity"] = d["severity"]
+    return out
+
+def worst(diffs):
+    rank = ["none", "info", "warn", "error", "fail"]
+    return max((d["severity"] for d in diffs), key=rank.index)
+
+def abi_finding(phase, against, diffs, reference=None):
+    f = {"kind": "abi-change", "phase": phase, "against": against, "severity": worst(diffs),
+         "count": len(diffs), "kinds": kinds_of(diffs), "first": diffs[0]["key"],
+         "first_kind": diffs[0]["kind"], "summary": "\n".join("%s %s: %s -> %s" % (d["section"], d["key"],
+                                                                                  d["before"], d["after"])
+                                                               for d in diffs),
+         "differences": diffs}
+    if reference:
+        f["reference"] = reference
+    return f
+
+def abi_run(root):
+    """Judged with ABI severities: the machine-type entries come first on
+    the run page; only cells that need a reader are in the attention list."""
+    run4 = "20261104-000000-dddd"
+    ids = {
+        "ctl": "bookworm-to-bookworm-pc-q35-7.2-k-bookworm-a1a1a1a1",
+        "fwd": "bookworm-to-trixie-pc-q35-7.2-k-bookworm-b2b2b2b2",
+        "back": "trixie-to-bookworm-pc-q35-7.2-k-bookworm-c3c3c3c3",
+        "fx-warn": "bookworm-to-trixie-pc-i440fx-7.2-k-bookworm-d4d4d4d4",
+        "fx-info": "trixie-to-bookworm-pc-i440fx-7.2-k-bookworm-e5e5e5e5",
+        "old-cont": "bookworm-to-trixie-pc-q35-5.2-k-bookworm-f6f6f6f6",
+        "old-xchk": "trixie-to-bookworm-pc-q35-5.2-k-bookworm-a7a7a7a7",
+    }
+    pair = "debian:bookworm..debian:trixie"
+    a = {"provider": "debian:bookworm", "version": "7.2.22"}
+    b = {"provider": "debian:trixie", "version": "10.0.13"}
+    # The break: 23 virtqueue sizes (more than the 20 the run page lists per
+    # kind), one with a guest-controlled key and detail, and two ACPI changes.
+    vq = [vq_diff("0000:00:%02x.0 (virtio-net)" % (2 + i // 4), i % 4, 256, 1024) for i in range(22)]
+    vq.insert(0, dict(vq_diff("", 0, 1024, 128, key="0000:00:01.0 (console) " + HOSTILE),
+                      detail="guest said: " + HOSTILE))
+    acpi = graded(ABI_DIFFS, "acpi", "warn")
+    checksum = [{"section": "acpi", "key": "DSDT checksum", "what": "changed", "before": "0x8a", "after": "0x88",
+                 "detail": None, "kind": "checksum", "severity": "info"}]
+    fw = [{"section": "smbios", "key": "BIOS version", "what": "changed", "before": "1.16.2", "after": "1.16.3",
+           "detail": None, "kind": "firmware-version", "severity": "info",
+           "firmware": "the two sides ran different guest firmware, which decides this value"}]
+    entries = {
+        "info": {"id": pair + "@pc-q35-5.2", "machine": "pc-q35-5.2", "verdict": "info", "severity": "info",
+                 "differences": fw, "cells": [ids["old-cont"], ids["old-xchk"]]},
+        "warn": {"id": pair + "@pc-i440fx-7.2", "machine": "pc-i440fx-7.2", "verdict": "warn", "severity": "warn",
+                 "differences": acpi + checksum, "cells": [ids["fx-warn"], ids["fx-info"]]},
+        "break": {"id": pair + "@pc-q35-7.2", "machine": "pc-q35-7.2", "verdict": "break", "severity": "error",
+                  "differences": vq + acpi, "cells": [ids["fwd"], ids["back"]]},
+    }
+    for e in entries.values():
+        d = e["differences"]
+        e.update(a=a, b=b, kinds=kinds_of(d), count=len(d), shown_kernel="debian:bookworm",
+                 summary="\n".join("%s %s: %s -> %s" % (x["section"], x["key"], x["before"], x["after"]) for x in d),
+                 kernels=[{"kernel": "debian:bookworm", "a_boot": "cell " + e["cells"][0],
+                           "b_boot": "cell " + e["cells"][1], "count": len(d), "severity": e["severity"]}])
+        first = d[0]
+        e["text"] = ("machine-type ABI %s: debian:bookworm (QEMU 7.2.22) and debian:trixie (QEMU 10.0.13) boot %s "
+                     "differently: %d difference(s), the worst %s (%s): %s %s: %s -> %s"
+                     % ("break" if e["verdict"] == "break" else "change", e["machine"], len(d), e["severity"],
+                        first["kind"], first["section"], first["key"], first["before"], first["after"]))
+
+    def mt(which):
+        e = entries[which]
+        return {"verdict": e["verdict"], "severity": e["severity"], "id": e["id"]}
+
+    def c(key, src, dst, machine, verdict, reason, abi_sev, which, findings=(), failure=None):
+        doc, logs = cell(run4, ids[key], src, dst, machine, "bookworm", verdict, reason, failure=failure,
+                         findings=findings, phases_fail="migrate-back" if failure else None)
+        doc["abi"] = {"severity": abi_sev}
+        if which:
+            doc["abi"]["machine_type"] = mt(which)
+        return judged(doc, logs, verdict, [verdict])
+
+    vq_fail = {"phase": "migrate-back", "class": "virtqueue-state-mismatch",
+               "title": "A virtqueue's state does not fit the destination's device",
+               "evidence": "qemu-system-x86_64: VQ 0 vring.num 1024 exceeds allocated max 128",
+               "device": "0000:00:01.0/virtio-console", "field": "VQ 0",
+               "explained_by": [{"machine_abi": entries["break"]["id"], "key": vq[0]["key"], "difference": vq[0],
+                                 "text": "explained by the machine-type ABI of pc-q35-7.2: the builds give this "
+                                         "virtqueue different sizes at a fresh boot (" + HOSTILE + ": 1024 -> 128), "
+                                         "and the destination cannot take the source's 1024 entries"}]}
+    reference = {"matches": "source build", "destination_boot": "cell " + ids["ctl"],
+                 "differences_from_boot_src": 0, "differences_from_destination_boot": 1,
+                 "text": "the guest after the reboot on the destination sees the source build's machine, "
+                         "not the destination build's"}
+    continuity = {"kind": "continuity", "severity": "warn", "device": "virtio-rng",
+                  "error": "no entropy read on the source before the migration"}
+    crosscheck = {"kind": "abi-crosscheck", "severity": "warn", "phase": "boot-src",
+                  "text": "the guest sees virtio queue 0 size 256, QEMU says 1024"}
+    cells = [
+        c("ctl", "bookworm", "bookworm", "pc-q35-7.2", "pass", "forward and back migrations passed", "none", None),
+        c("fwd", "bookworm", "trixie", "pc-q35-7.2", "fail",
+          "deterministic (1 of 1 attempts failed): the destination QEMU died after the source reported completed",
+          "info", "break", findings=[abi_finding("reboot-dst", "boot-src", graded(ABI_DIFFS, "acpi", "info"))],
+          failure=vq_fail),
+        c("back", "trixie", "bookworm", "pc-q35-7.2", "pass", "forward and back migrations passed", "error", "break",
+          findings=[abi_finding("reboot-dst", "destination-boot", [vq[0]], reference)]),
+        c("fx-warn", "bookworm", "trixie", "pc-i440fx-7.2", "pass", "forward and back migrations passed", "warn",
+          "warn", findings=[abi_finding("reboot-dst", "boot-src", acpi)]),
+        c("fx-info", "trixie", "bookworm", "pc-i440fx-7.2", "pass", "forward and back migrations passed", "info",
+          "warn", findings=[abi_finding("reboot-dst", "boot-src", checksum + fw)]),
+        c("old-cont", "bookworm", "trixie", "pc-q35-5.2", "pass", "forward and back migrations passed", "info",
+          "info", findings=[abi_finding("reboot-dst", "boot-src", fw), continuity]),
+        c("old-xchk", "trixie", "bookworm", "pc-q35-5.2", "pass", "forward and back migrations passed", "none",
+          "info", findings=[crosscheck]),
+    ]
+    extra = {"matrix": {"name": "fixture-abi", "path": "/work/main/matrix/fixture-abi.ini", "sha256": "1e" * 32},
+             "judgements": {"pass": 6, "fail": 1},
+             "machine_abi": [entries["info"], entries["warn"], entries["break"]]}
+    write_run(root, run4, "2026-11-04T00:00:00Z", cells, HOST_NEW, extra)
 
 main()
