@@ -250,6 +250,72 @@ static void test_unavailable_is_not_compared(void **state)
 	free_pair(&p);
 }
 
+/* Old machine types (pc-*-2.4) make virtio devices legacy: the guest has no
+ * common configuration, so no number of queues, queue sizes or offered
+ * features. That is said, never a disagreement. */
+static void test_legacy_virtio_not_compared(void **state)
+{
+	struct pair p;
+	struct ml_xcheck x = { 0 };
+	json_t *dev = NULL, *d, *nc;
+	size_t i;
+	bool said = false;
+
+	(void)state;
+	load_pair(&p);
+	json_array_foreach(json_object_get(json_object_get(p.dump, "virtio"), "devices"), i, d)
+		if (strcmp(ml_json_str(d, "bdf"), "0000:00:03.0") == 0)
+			dev = d;
+	assert_non_null(dev);
+	ml_json_set_str(dev, "transport", "legacy");
+	json_object_del(dev, "num_queues");
+	ml_json_set(dev, "queues", json_null());
+	ml_json_set(dev, "features_offered", json_null());
+	assert_int_equal(ml_xcheck_compare(p.dump, p.view, &x), 0);
+	if (x.n) {
+		ml_autofree char *t = ml_xcheck_to_text(&x);
+		fail_msg("a legacy device gave disagreements:\n%s", t);
+	}
+	json_array_foreach(x.not_compared, i, nc)
+		said |= strstr(ml_json_str(nc, "why"), "0000:00:03.0: legacy transport") != NULL;
+	assert_true(said);
+	ml_xcheck_clear(&x);
+	free_pair(&p);
+}
+
+/* An IDE controller in compatibility mode: the guest kernel lists the legacy
+ * ports as BARs 0-3, QEMU lists no such regions; not a disagreement. The
+ * same controller in native mode must have them. */
+static void test_legacy_ide_bars(void **state)
+{
+	static const long long sizes[] = { 8, 1, 8, 1 };
+	struct pair p;
+	struct ml_xcheck x = { 0 };
+	json_t *dev, *bars, *q = NULL, *d;
+	size_t i;
+
+	(void)state;
+	for (int native = 0; native < 2; native++) {
+		load_pair(&p);
+		dev = pci_of(p.dump, "0000:00:1f.2");
+		ml_json_set_int(dev, "class", native ? 0x010185 : 0x010180);
+		bars = json_object_get(dev, "bars");
+		for (int b = 0; b < 4; b++)
+			json_array_insert_new(bars, (size_t)b,
+					      json_pack("{s:i, s:b, s:I, s:s}", "index", b, "prefetchable", 0, "size",
+							(json_int_t)sizes[b], "type", "io"));
+		json_array_foreach(json_object_get(p.view, "pci"), i, d)
+			if (ml_json_int(d, "slot", -1) == 31 && ml_json_int(d, "function", -1) == 2)
+				q = d;
+		assert_non_null(q);
+		ml_json_set_int(json_object_get(q, "class_info"), "class", 0x0101);
+		assert_int_equal(ml_xcheck_compare(p.dump, p.view, &x), 0);
+		assert_int_equal(x.n, native ? 4 : 0);
+		ml_xcheck_clear(&x);
+		free_pair(&p);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -260,6 +326,8 @@ int main(void)
 		cmocka_unit_test(test_cpuid),
 		cmocka_unit_test(test_explain_queue_refusal),
 		cmocka_unit_test(test_unavailable_is_not_compared),
+		cmocka_unit_test(test_legacy_virtio_not_compared),
+		cmocka_unit_test(test_legacy_ide_bars),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
