@@ -602,34 +602,7 @@ static void abi_finding(struct web_page *p, json_t *f, bool expanded)
 		wp_puts(p, "<div class=\"scroll\"><table class=\"diffs\"><thead><tr><th>kind</th><th>section</th>"
 			   "<th>key</th><th>what</th><th>before</th><th>after</th></tr></thead><tbody>\n");
 		json_array_foreach(diffs, i, d) {
-			wp_puts(p, "<tr><td>");
-			if (ml_json_str(d, "severity") || ml_json_str(d, "kind")) {
-				ml_autofree char *label = ml_strdup_printf(
-					"%s %s", ml_json_str(d, "kind") ? ml_json_str(d, "kind") : "-",
-					web_severity(ml_json_str(d, "severity")));
-				wp_severity(p, ml_json_str(d, "severity"), label);
-			}
-			if (ml_json_str(d, "firmware")) {
-				wp_puts(p, " <span class=\"dim small firmware\">");
-				wp_esc(p, ml_json_str(d, "firmware"));
-				wp_puts(p, "</span>");
-			}
-			wp_puts(p, "</td><td>");
-			wp_esc(p, ml_json_str(d, "section"));
-			wp_puts(p, "</td><td><code>");
-			wp_esc(p, ml_json_str(d, "key"));
-			wp_puts(p, "</code></td><td>");
-			wp_esc(p, ml_json_str(d, "what"));
-			wp_puts(p, "</td><td><code>");
-			wp_json_value(p, json_object_get(d, "before"));
-			wp_puts(p, "</code></td><td><code>");
-			wp_json_value(p, json_object_get(d, "after"));
-			wp_puts(p, "</code></td></tr>\n");
-			if (ml_json_str(d, "detail")) {
-				wp_puts(p, "<tr class=\"detail\"><td colspan=\"6\"><pre>");
-				wp_esc(p, ml_json_str(d, "detail"));
-				wp_puts(p, "</pre></td></tr>\n");
-			}
+			wp_abi_diff_row(p, d, true, 0);
 		}
 		wp_puts(p, "</tbody></table></div>\n");
 	} else if (ml_json_str(f, "summary")) {

@@ -12,6 +12,8 @@
 
 #include "ml-error.h"
 #include "ml-fs.h"
+#include "ml-json.h"
+#include "ml-buf.h"
 #include "web-internal.h"
 #include "web.h"
 #include "ml-common.h"
@@ -492,4 +494,42 @@ void web_cell_clear(struct web_cell *c)
 	free(c->explained);
 	free(c->explained_mt);
 	memset(c, 0, sizeof(*c));
+}
+
+void wp_abi_diff_row(struct web_page *p, const json_t *d, bool with_kind, size_t detail_max)
+{
+	const char *sev = ml_json_str(d, "severity");
+
+	wp_puts(p, "<tr><td>");
+	if (with_kind && (sev || ml_json_str(d, "kind"))) {
+		ml_autofree char *label = ml_strdup_printf("%s %s", ml_json_str(d, "kind") ? ml_json_str(d, "kind") : "-",
+							   web_severity(sev));
+		wp_severity(p, sev, label);
+	} else if (!with_kind) {
+		wp_severity(p, sev, NULL);
+	}
+	if (ml_json_str(d, "firmware")) {
+		wp_puts(p, " <span class=\"dim small firmware\" title=\"");
+		wp_esc(p, ml_json_str(d, "firmware"));
+		wp_puts(p, "\">firmware</span>");
+	}
+	wp_puts(p, "</td><td>");
+	wp_esc(p, ml_json_str(d, "section"));
+	wp_puts(p, "</td><td><code>");
+	wp_esc(p, ml_json_str(d, "key"));
+	wp_puts(p, "</code></td><td>");
+	wp_esc(p, ml_json_str(d, "what"));
+	wp_puts(p, "</td><td><code>");
+	wp_json_value(p, json_object_get(d, "before"));
+	wp_puts(p, "</code></td><td><code>");
+	wp_json_value(p, json_object_get(d, "after"));
+	wp_puts(p, "</code></td></tr>\n");
+	if (ml_json_str(d, "detail")) {
+		wp_puts(p, "<tr class=\"detail\"><td colspan=\"6\"><pre>");
+		if (detail_max)
+			wp_esc_cut(p, ml_json_str(d, "detail"), detail_max);
+		else
+			wp_esc(p, ml_json_str(d, "detail"));
+		wp_puts(p, "</pre></td></tr>\n");
+	}
 }

@@ -51,6 +51,10 @@ const char *web_severity(const char *s);
 /* A severity badge: <span class="badge sev-S">label</span> (label escaped;
  * NULL: the severity itself). */
 void wp_severity(struct web_page *p, const char *severity, const char *label);
+/* One row of an ABI difference table (6 columns: severity or kind and
+ * severity, section, key, what, before, after), its detail below it cut at
+ * detail_max bytes (0: whole). */
+void wp_abi_diff_row(struct web_page *p, const json_t *d, bool with_kind, size_t detail_max);
 /* Machine-type ABI verdicts (run.json machine_abi), worst first: break warn
  * info same unknown. The verdict as one of them ("unknown" for anything else)
  * and its rank (0 for break). */

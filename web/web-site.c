@@ -1062,29 +1062,7 @@ static void mt_diffs_of_kind(struct web_page *p, json_t *diffs, const char *kind
 			wp_puts(p, "<div class=\"scroll\"><table class=\"diffs\"><thead><tr><th>severity</th>"
 				   "<th>section</th><th>key</th><th>what</th><th>before</th><th>after</th></tr>"
 				   "</thead><tbody>\n");
-		wp_puts(p, "<tr><td>");
-		wp_severity(p, ml_json_str(d, "severity"), NULL);
-		if (ml_json_str(d, "firmware")) {
-			wp_puts(p, " <span class=\"dim small\" title=\"");
-			wp_esc(p, ml_json_str(d, "firmware"));
-			wp_puts(p, "\">firmware</span>");
-		}
-		wp_puts(p, "</td><td>");
-		wp_esc(p, ml_json_str(d, "section"));
-		wp_puts(p, "</td><td><code>");
-		wp_esc(p, ml_json_str(d, "key"));
-		wp_puts(p, "</code></td><td>");
-		wp_esc(p, ml_json_str(d, "what"));
-		wp_puts(p, "</td><td><code>");
-		wp_json_value(p, json_object_get(d, "before"));
-		wp_puts(p, "</code></td><td><code>");
-		wp_json_value(p, json_object_get(d, "after"));
-		wp_puts(p, "</code></td></tr>\n");
-		if (ml_json_str(d, "detail")) {
-			wp_puts(p, "<tr class=\"detail\"><td colspan=\"6\"><pre>");
-			wp_esc_cut(p, ml_json_str(d, "detail"), MT_DETAIL_MAX);
-			wp_puts(p, "</pre></td></tr>\n");
-		}
+		wp_abi_diff_row(p, d, false, MT_DETAIL_MAX);
 	}
 	if (shown)
 		wp_puts(p, "</tbody></table></div>\n");

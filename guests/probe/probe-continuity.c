@@ -61,7 +61,7 @@ static long long now_ns(clockid_t id)
 	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-static int read_line_file(const char *path, char *buf, size_t len)
+int probe_read_line(const char *path, char *buf, size_t len)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	ssize_t n;
@@ -307,7 +307,7 @@ static json_t *read_clocks(struct probe_continuity *pc)
 	} else {
 		hpet = json_pack("{s:s}", "error", pc->hpet_error);
 	}
-	read_line_file("/sys/devices/system/clocksource/clocksource0/current_clocksource", cs,
+	probe_read_line("/sys/devices/system/clocksource/clocksource0/current_clocksource", cs,
 		       sizeof(cs));
 	clocks = json_pack("{s:I, s:I, s:I, s:I, s:f, s:o, s:o, s:s}", "monotonic_ns", (json_int_t)mono,
 			   "realtime_ns", (json_int_t)real, "boottime_ns", (json_int_t)boot,
@@ -535,7 +535,7 @@ static void ensure_node(const char *node, const char *sysfs_dev)
 
 	if (access(node, F_OK) == 0)
 		return;
-	if (read_line_file(sysfs_dev, val, sizeof(val)) == 0 && sscanf(val, "%u:%u", &maj, &min) == 2)
+	if (probe_read_line(sysfs_dev, val, sizeof(val)) == 0 && sscanf(val, "%u:%u", &maj, &min) == 2)
 		mknod(node, S_IFBLK | 0600, makedev(maj, min));
 }
 
@@ -609,7 +609,7 @@ static json_t *exercise_rng(struct probe_continuity *pc, int timeout_ms)
 	if (find_virtio("virtio_rng", virtio, sizeof(virtio)) < 0)
 		return json_pack("{s:b, s:s, s:i}", "ok", 0, "error", "no virtio_rng device", "ms", 0);
 	/* /dev/hwrng reads whichever source the kernel chose: it must be ours. */
-	read_line_file("/sys/class/misc/hw_random/rng_current", cur, sizeof(cur));
+	probe_read_line("/sys/class/misc/hw_random/rng_current", cur, sizeof(cur));
 	if (strncmp(cur, "virtio_rng", 10) != 0)
 		return json_pack("{s:b, s:s, s:s+, s:i}", "ok", 0, "virtio", virtio, "error",
 				 "the kernel's current hwrng is not virtio: ", cur[0] ? cur : "(none)",

@@ -29,29 +29,12 @@ static void sleep_ms(long ms)
 		;
 }
 
-/* Read a small sysfs/proc file into buf, NUL-terminated, newline stripped. */
-static int read_small(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -1;
-	buf[n] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
-	return 0;
-}
-
 /* miglab.ram_mib=N from the kernel command line; def if absent or bad. */
 static int cmdline_ram_mib(const char *path, int def)
 {
 	char buf[4096], *save = NULL;
 
-	if (read_small(path, buf, sizeof(buf)) < 0)
+	if (probe_read_line(path, buf, sizeof(buf)) < 0)
 		return def;
 	for (char *tok = strtok_r(buf, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
 		char *end;
@@ -87,11 +70,11 @@ static int find_port(const char *name, char *path, size_t len)
 		if (e->d_name[0] == '.')
 			continue;
 		snprintf(file, sizeof(file), VPORT_CLASS "/%s/name", e->d_name);
-		if (read_small(file, val, sizeof(val)) < 0 || strcmp(val, name))
+		if (probe_read_line(file, val, sizeof(val)) < 0 || strcmp(val, name))
 			continue;
 		snprintf(path, len, "/dev/%s", e->d_name);
 		snprintf(file, sizeof(file), VPORT_CLASS "/%s/dev", e->d_name);
-		if (access(path, F_OK) < 0 && read_small(file, val, sizeof(val)) == 0 &&
+		if (access(path, F_OK) < 0 && probe_read_line(file, val, sizeof(val)) == 0 &&
 		    sscanf(val, "%u:%u", &maj, &min) == 2)
 			mknod(path, S_IFCHR | 0600, makedev(maj, min));
 		ret = 0;

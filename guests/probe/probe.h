@@ -266,4 +266,8 @@ void probe_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 long long probe_mono_ms(void);
 long long probe_boottime_ms(void);
 
+/* Read a small sysfs or proc file into buf (len bytes with the NUL), up to
+ * its first newline. 0, or -1 when it cannot be opened or read. */
+int probe_read_line(const char *path, char *buf, size_t len);
+
 #endif

@@ -426,7 +426,7 @@ static void test_site_abi(void **state)
 	{
 		ml_autofree char *info = read_page(out, RUN_ABI "/cells/" ABI_FX_INFO ".html");
 		assert_non_null(strstr(info, "<span class=\"badge sev-info\">firmware-version info</span> <span "
-					     "class=\"dim small firmware\">the two sides ran different guest firmware"));
+					     "class=\"dim small firmware\" title=\"the two sides ran different guest firmware"));
 		assert_non_null(strstr(info, "<span class=\"badge mt-warn\">warn</span>"));
 	}
 	ml_test_rmtree(out);
