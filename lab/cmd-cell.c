@@ -300,7 +300,11 @@ int cmd_cell(int argc, char **argv)
 	{
 		json_t *failure = json_object_get(doc, "failure");
 		json_t *dir = json_object_get(failure, "direction");
-		printf("%s: %s\n", ml_json_str(doc, "verdict"), ml_json_str(doc, "reason"));
+		/* Reasons and evidence quote the guest and QEMU: no escape
+		 * sequences reach the terminal. */
+		ml_autofree char *reason = ml_text_safe(ml_json_str(doc, "reason"), true);
+		ml_autofree char *evidence = ml_text_safe(ml_json_str(failure, "evidence"), true);
+		printf("%s: %s\n", ml_json_str(doc, "verdict"), reason);
 		if (json_array_size(json_object_get(doc, "attempts")) > 1)
 			printf("attempts: %s\n", ml_json_str(json_object_get(doc, "repeat"), "text"));
 		if (ml_json_str(failure, "class"))
@@ -308,8 +312,7 @@ int cmd_cell(int argc, char **argv)
 		if (dir)
 			printf("direction: %s\n", ml_json_str(dir, "text"));
 		if (failure && ml_json_str(failure, "evidence"))
-			printf("phase %s, evidence:\n%s\n", ml_json_str(failure, "phase"),
-			       ml_json_str(failure, "evidence"));
+			printf("phase %s, evidence:\n%s\n", ml_json_str(failure, "phase"), evidence);
 	}
 	printf("results: %s\n", cell_dir);
 	rc = ml_verdict_exit_status(ml_json_str(doc, "verdict"));

@@ -667,8 +667,9 @@ static void print_summary(const char *dir, json_t *summary, json_t *docs)
 		}
 		{
 			const char *cls = ml_json_str(json_object_get(c, "failure"), "class");
+			ml_autofree char *reason = ml_text_safe(ml_json_str(c, "reason"), false);
 			printf("  %-12s %s\n        %s%s%s%s\n", cat, ml_json_str(c, "cell_id"), cls ? "[" : "",
-			       cls ? cls : "", cls ? "] " : "", ml_json_str(c, "reason"));
+			       cls ? cls : "", cls ? "] " : "", reason);
 		}
 	}
 	printf("\nrun: %s\n", dir);

@@ -222,24 +222,21 @@ int ml_export_junit(const char *run_dir, const char *run_id, json_t *cells, cons
 	return ret;
 }
 
-/* One TAP diagnostic line per line of text, prefixed "# ". */
+/* One TAP diagnostic line per line of text, prefixed "# "; control
+ * characters of the text (ml_text_safe) never reach the file. */
 static void tap_comment(struct ml_buf *b, const char *label, const char *text)
 {
-	const char *p = text;
+	ml_autofree char *safe = NULL;
+	const char *p;
 
 	if (!text || !*text)
 		return;
+	safe = ml_text_safe(text, true);
 	ml_buf_printf(b, "  # %s:\n", label);
-	while (*p) {
+	for (p = safe; *p;) {
 		size_t n = strcspn(p, "\n");
 		ml_buf_puts(b, "  #   ");
-		for (size_t i = 0; i < n; i++) {
-			unsigned char ch = (unsigned char)p[i];
-			if (ch < 0x20 && ch != '\t')
-				ml_buf_puts(b, "?");
-			else
-				ml_buf_append(b, &p[i], 1);
-		}
+		ml_buf_append(b, p, n);
 		ml_buf_puts(b, "\n");
 		p += n;
 		if (*p == '\n')
@@ -266,10 +263,11 @@ int ml_export_tap(json_t *cells, const char *path)
 			v = "error";
 		ok = strcmp(v, "pass") == 0 || strcmp(v, "skip") == 0 || strcmp(v, "xfail") == 0;
 		ml_buf_printf(&b, "%s %zu - %s", ok ? "ok" : "not ok", i + 1, id);
-		if (strcmp(v, "skip") == 0)
-			ml_buf_printf(&b, " # SKIP %s", reason ? reason : "");
-		else if (strcmp(v, "xfail") == 0)
-			ml_buf_printf(&b, " # TODO known issue: %s", reason ? reason : "");
+		if (strcmp(v, "skip") == 0 || strcmp(v, "xfail") == 0) {
+			/* One line: a reason cannot start a TAP line of its own. */
+			ml_autofree char *one = ml_text_safe(reason, false);
+			ml_buf_printf(&b, strcmp(v, "skip") == 0 ? " # SKIP %s" : " # TODO known issue: %s", one);
+		}
 		ml_buf_puts(&b, "\n");
 		if (!ok) {
 			ml_buf_printf(&b, "  # verdict: %s\n", v);

@@ -122,6 +122,30 @@ char *ml_utf8_sanitize(const char *s)
 	return out;
 }
 
+char *ml_text_safe(const char *s, bool multiline)
+{
+	ml_autofree char *clean = ml_utf8_sanitize(s ? s : "");
+	const unsigned char *p = (const unsigned char *)clean;
+	char *out = malloc(strlen(clean) + 1), *o = out;
+
+	if (!out)
+		abort();
+	while (*p) {
+		/* C1 controls U+0080..U+009F are C2 80..C2 9F in UTF-8. */
+		if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+			*o++ = '?';
+			p += 2;
+		} else if ((*p < 0x20 && *p != '\t' && !(multiline && *p == '\n')) || *p == 0x7f) {
+			*o++ = '?';
+			p++;
+		} else {
+			*o++ = (char)*p++;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
 json_t *ml_json_string_text(const char *s)
 {
 	json_t *v = json_string(s);

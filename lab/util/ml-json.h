@@ -30,6 +30,12 @@ json_t *ml_json_string_text(const char *s);
  * forms, no surrogates, nothing above U+10FFFF) replaced by U+FFFD; caller
  * frees. */
 char *ml_utf8_sanitize(const char *s);
+/* Text from a guest or QEMU made safe for a terminal or a line-based file
+ * (TAP): valid UTF-8 (ml_utf8_sanitize), and every control character (C0
+ * but tab, and newline when multiline; DEL; C1) replaced by '?', so it can
+ * neither send escape sequences nor start a line of its own. NULL is "".
+ * Caller frees. */
+char *ml_text_safe(const char *s, bool multiline);
 void ml_json_set_int(json_t *obj, const char *key, long long v);
 
 #endif

@@ -454,6 +454,31 @@ static void test_firmware_string_is_information(void **state)
 	fx_close(&f);
 }
 
+/* TAP: a reason or evidence quoting a guest cannot forge a result line nor
+ * send escape sequences. */
+static void test_tap_is_not_forged(void **state)
+{
+	ml_autofree char *tmp = ml_test_tmpdir();
+	ml_autofree char *path = ml_path_join(tmp, "results.tap");
+	json_t *cells = json_pack("[{s:s, s:s, s:s}, {s:s, s:s, s:s, s:{s:s, s:s}}]", "cell_id", "a", "verdict",
+				  "skip", "reason", "no machine\nok 99 - forged", "cell_id", "b", "verdict", "fail",
+				  "reason", "died", "failure", "phase", "migrate-forward", "evidence",
+				  "QEMU said \x1b[2J\nnot ok 98 - forged");
+	char *text = NULL;
+	(void)state;
+
+	assert_int_equal(ml_export_tap(cells, path), 0);
+	assert_int_equal(ml_read_file(path, 1 << 20, &text, NULL), 0);
+	assert_null(strstr(text, "\nok 99"));
+	assert_null(strstr(text, "\nnot ok 98"));
+	assert_null(strchr(text, '\x1b'));
+	assert_non_null(strstr(text, "ok 1 - a # SKIP no machine?ok 99 - forged\n"));
+	assert_non_null(strstr(text, "  #   not ok 98 - forged\n"));
+	free(text);
+	json_decref(cells);
+	ml_test_rmtree(tmp);
+}
+
 /* The same evidence and rules give the same judgement (but its time). */
 static void test_judging_is_idempotent(void **state)
 {
@@ -736,6 +761,7 @@ int main(void)
 		cmocka_unit_test(test_cut_capture_claims_nothing),
 		cmocka_unit_test(test_reboot_dst_has_two_references),
 		cmocka_unit_test(test_live_cpu_feature_lost_fails),
+		cmocka_unit_test(test_tap_is_not_forged),
 		cmocka_unit_test(test_firmware_string_is_information),
 		cmocka_unit_test(test_vmstate_severity_is_the_worst),
 	};

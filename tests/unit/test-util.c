@@ -153,11 +153,37 @@ static void test_utf8_text_in_json(void **state)
 	json_decref(o);
 }
 
+/* Guest text for a terminal or TAP: no escape sequence, no line of its own. */
+static void test_text_safe(void **state)
+{
+	static const struct {
+		const char *in;
+		bool multiline;
+		const char *out;
+	} cases[] = {
+		{ "plain \xc3\xa9t\xc3\xa9\ttab", false, "plain \xc3\xa9t\xc3\xa9\ttab" },
+		{ "red \x1b[31mtext\x1b[0m", false, "red ?[31mtext?[0m" },
+		{ "two\nlines\r\n", false, "two?lines??" },
+		{ "two\nlines\r\n", true, "two\nlines?\n" },
+		{ "ok 1\nnot ok 2 - forged", false, "ok 1?not ok 2 - forged" },
+		{ "c1 \xc2\x9b" "31m del \x7f", false, "c1 ?31m del ?" },
+		{ "cut \xe2\x82", false, "cut \xef\xbf\xbd\xef\xbf\xbd" },
+		{ NULL, false, "" },
+	};
+	(void)state;
+
+	for (size_t i = 0; i < ML_ARRAY_SIZE(cases); i++) {
+		ml_autofree char *s = ml_text_safe(cases[i].in, cases[i].multiline);
+		assert_string_equal(s, cases[i].out);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_buf_limit),
 		cmocka_unit_test(test_utf8_text_in_json),
+		cmocka_unit_test(test_text_safe),
 		cmocka_unit_test(test_error_context),
 		cmocka_unit_test(test_atomic_write),
 		cmocka_unit_test(test_proc_run_and_status),
