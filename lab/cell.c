@@ -1015,7 +1015,7 @@ json_t *ml_cell_inputs(const struct ml_cell_spec *s)
 		const char *const *args = k ? s->dst_extra_args : s->src_extra_args;
 		json_t *a = json_array();
 		for (size_t i = 0; args && args[i]; i++)
-			json_array_append_new(a, json_string(args[i]));
+			json_array_append_new(a, ml_json_string_text(args[i]));
 		ml_json_set(extra, k ? "dst" : "src", a);
 	}
 	ml_json_set(in, "extra_args", extra);

@@ -187,6 +187,13 @@ int cmd_cell(int argc, char **argv)
 		case 'D':
 			if ((opt == 'S' ? n_src : n_dst) == MAX_EXTRA)
 				return ml_cli_usage_error("cell", "too many --%s-arg options", opt == 'S' ? "src" : "dst");
+			{
+				/* QEMU arguments are text, recorded in cell.json as they ran. */
+				size_t bad = 0;
+				if (!ml_utf8_valid(optarg, &bad))
+					return ml_cli_usage_error("cell", "--%s-arg is not valid UTF-8 (byte 0x%02x at offset %zu)",
+								  opt == 'S' ? "src" : "dst", (unsigned char)optarg[bad], bad);
+			}
 			if (opt == 'S')
 				src_args[n_src++] = optarg;
 			else

@@ -98,6 +98,22 @@ static size_t utf8_seq(const unsigned char *p)
 	return 0;
 }
 
+bool ml_utf8_valid(const char *s, size_t *bad)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	while (*p) {
+		size_t k = utf8_seq(p);
+		if (!k) {
+			if (bad)
+				*bad = (size_t)(p - (const unsigned char *)s);
+			return false;
+		}
+		p += k;
+	}
+	return true;
+}
+
 char *ml_utf8_sanitize(const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;

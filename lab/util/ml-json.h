@@ -30,6 +30,9 @@ json_t *ml_json_string_text(const char *s);
  * forms, no surrogates, nothing above U+10FFFF) replaced by U+FFFD; caller
  * frees. */
 char *ml_utf8_sanitize(const char *s);
+/* Whether s is valid UTF-8 (the rules above); *bad (may be NULL) receives
+ * the offset of the first byte that is not. */
+bool ml_utf8_valid(const char *s, size_t *bad);
 /* Text from a guest or QEMU made safe for a terminal or a line-based file
  * (TAP): valid UTF-8 (ml_utf8_sanitize), and every control character (C0
  * but tab, and newline when multiline; DEL; C1) replaced by '?', so it can

@@ -176,6 +176,15 @@ static void test_text_safe(void **state)
 		ml_autofree char *s = ml_text_safe(cases[i].in, cases[i].multiline);
 		assert_string_equal(s, cases[i].out);
 	}
+	{
+		size_t bad = 99;
+		assert_true(ml_utf8_valid("-cpu max,\xc3\xa9", &bad));
+		assert_int_equal(bad, 99);
+		assert_false(ml_utf8_valid("-cpu \xc3", &bad));
+		assert_int_equal(bad, 5);
+		assert_false(ml_utf8_valid("\xed\xa0\x80", &bad)); /* a surrogate */
+		assert_int_equal(bad, 0);
+	}
 }
 
 int main(void)
