@@ -999,8 +999,13 @@ static int strip_header(const char *in, const char *out)
 
 static int run_quiet(const char *const *argv, const char *dir, struct ml_buf *out, int *status)
 {
+	/* iasl and diff read tables the guest's firmware made: bounded in CPU
+	 * time, memory, the size of any file they write and open files, in a
+	 * throwaway directory. */
 	struct ml_proc_spec spec = { .argv = argv, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1,
-				     .chdir = dir };
+				     .chdir = dir,
+				     .limits = { .cpu_s = 60, .as_bytes = 1ULL << 30, .fsize_bytes = 64ULL << 20,
+						 .nofile = 64 } };
 	ml_autobuf struct ml_buf err = ML_BUF_INIT(1 << 20);
 	ml_autobuf struct ml_buf junk = ML_BUF_INIT(1 << 20);
 	return ml_proc_run(&spec, 120000, out ? out : &junk, &err, status);

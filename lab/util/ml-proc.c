@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -123,6 +124,27 @@ static void child_enter_root(const struct ml_proc_spec *spec, int errfd)
 		child_fail(errfd, "chdir /", errno);
 }
 
+/* In the child: the spec's resource limits (soft and hard). */
+static void child_limits(const struct ml_proc_limits *l, int errfd)
+{
+	const struct {
+		int resource;
+		unsigned long long v;
+		const char *what;
+	} set[] = {
+		{ RLIMIT_CPU, l->cpu_s, "setrlimit(RLIMIT_CPU)" },
+		{ RLIMIT_AS, l->as_bytes, "setrlimit(RLIMIT_AS)" },
+		{ RLIMIT_FSIZE, l->fsize_bytes, "setrlimit(RLIMIT_FSIZE)" },
+		{ RLIMIT_NOFILE, l->nofile, "setrlimit(RLIMIT_NOFILE)" },
+	};
+
+	for (size_t i = 0; i < sizeof(set) / sizeof(set[0]); i++) {
+		struct rlimit r = { .rlim_cur = (rlim_t)set[i].v, .rlim_max = (rlim_t)set[i].v };
+		if (set[i].v && setrlimit(set[i].resource, &r) < 0)
+			child_fail(errfd, set[i].what, errno);
+	}
+}
+
 int ml_proc_spawn(const struct ml_proc_spec *spec, pid_t *pidp)
 {
 	int errpipe[2];
@@ -169,6 +191,7 @@ int ml_proc_spawn(const struct ml_proc_spec *spec, pid_t *pidp)
 			child_enter_root(spec, fd);
 		if (spec->chdir && chdir(spec->chdir) < 0)
 			child_fail(fd, "chdir", errno);
+		child_limits(&spec->limits, fd);
 		execve(spec->argv[0], (char *const *)spec->argv,
 		       (char *const *)(spec->envp ? spec->envp : default_env));
 		child_fail(fd, "exec", errno);

@@ -28,6 +28,14 @@ struct ml_proc_spec {
 	const struct ml_bind *binds;
 	size_t n_binds;
 	const char *chdir;       /* working directory (inside the root, if any) */
+	/* Resource limits of the child (a tool fed bytes a guest chose): 0 for
+	 * each means unlimited (inherited). */
+	struct ml_proc_limits {
+		unsigned cpu_s;             /* RLIMIT_CPU */
+		unsigned long long as_bytes;    /* RLIMIT_AS */
+		unsigned long long fsize_bytes; /* RLIMIT_FSIZE: largest file it may write */
+		unsigned nofile;            /* RLIMIT_NOFILE */
+	} limits;
 };
 
 /* Start a child. On success *pid is set and the child is its own process

@@ -128,6 +128,32 @@ static void test_proc_timeout_kills_group(void **state)
 	ml_buf_free(&out);
 }
 
+/* A tool fed guest bytes runs with limits: a file larger than fsize_bytes is
+ * cut and the writer stopped (SIGXFSZ), CPU time past cpu_s stops it. */
+static void test_proc_limits(void **state)
+{
+	ml_autofree char *tmp = ml_test_tmpdir();
+	ml_autofree char *f = ml_path_join(tmp, "big");
+	ml_autofree char *cmd = ml_strdup_printf("head -c 1000000 /dev/zero > %s", f);
+	const char *write_argv[] = { "/bin/sh", "-c", cmd, NULL };
+	const char *spin_argv[] = { "/bin/sh", "-c", "while :; do :; done", NULL };
+	struct ml_proc_spec spec = { .argv = write_argv, .stdin_fd = -1, .limits = { .fsize_bytes = 4096 } };
+	struct stat st;
+	int status;
+	(void)state;
+
+	assert_int_equal(ml_proc_run(&spec, 60000, NULL, NULL, &status), 0);
+	assert_false(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(stat(f, &st), 0);
+	assert_true(st.st_size <= 4096);
+	spec.argv = spin_argv;
+	spec.limits = (struct ml_proc_limits){ .cpu_s = 1 };
+	assert_int_equal(ml_proc_run(&spec, 60000, NULL, NULL, &status), 0);
+	assert_true(WIFSIGNALED(status));
+	assert_true(WTERMSIG(status) == SIGXCPU || WTERMSIG(status) == SIGKILL);
+	ml_test_rmtree(tmp);
+}
+
 /* Outside text always fits in JSON: invalid UTF-8 becomes U+FFFD, valid
  * multi-byte characters stay, and setting such text never aborts. */
 static void test_utf8_text_in_json(void **state)
@@ -193,6 +219,7 @@ int main(void)
 		cmocka_unit_test(test_buf_limit),
 		cmocka_unit_test(test_utf8_text_in_json),
 		cmocka_unit_test(test_text_safe),
+		cmocka_unit_test(test_proc_limits),
 		cmocka_unit_test(test_error_context),
 		cmocka_unit_test(test_atomic_write),
 		cmocka_unit_test(test_proc_run_and_status),
