@@ -95,6 +95,8 @@ fail:
 
 void ml_build_clear(struct ml_build *b)
 {
+	if (b->locked)
+		close(b->lock_fd);
 	free(b->spec);
 	free(b->suite);
 	free(b->dir);
@@ -479,6 +481,7 @@ static int provision_debian(const struct ml_config *cfg, struct ml_build *b, boo
 	ml_autofree char *name = NULL;
 	ml_autofree char *lockpath = NULL;
 	ml_autofree char *manifest = NULL;
+	ml_autofree char *what = NULL;
 	ml_autoclose int lockfd = -1;
 	int r;
 
@@ -490,25 +493,51 @@ static int provision_debian(const struct ml_config *cfg, struct ml_build *b, boo
 	manifest = ml_path_join(b->dir, "build.json");
 	if (ml_mkdir_p(b->dir, 0755) < 0)
 		return -1;
-	/* One provisioner per root at a time, across processes. */
+	/* The cache's lock discipline: a root is used under a shared lock, held
+	 * as long as the build is (ml_build_clear), and made or replaced under
+	 * an exclusive one; waits say so and ^C ends them. */
 	if (asprintf(&lockpath, "%s.lock", b->dir) < 0)
 		abort();
+	what = ml_strdup_printf("the Debian root of %s (%s)", b->spec, b->dir);
 	lockfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (lockfd < 0 || flock(lockfd, LOCK_EX) < 0) {
-		ml_error_errno(errno, "cannot lock %s", lockpath);
+	if (lockfd < 0) {
+		ml_error_errno(errno, "cannot open %s", lockpath);
 		return -1;
 	}
-	if (!refresh) {
+	for (int pass = refresh ? 1 : 0; pass < 2; pass++) {
+		/* pass 0: shared, the common case of a whole cached root; pass
+		 * 1: exclusive, to make it (checking first whether another
+		 * process has just made it). */
+		if (ml_flock_wait(lockfd, pass ? LOCK_EX : LOCK_SH, what, -1) < 0)
+			return -1;
+		if (refresh)
+			continue;
 		r = load_cached(b, manifest);
-		if (r <= 0)
-			return r;
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			goto use;
+		/* Never convert a shared lock in place: two processes doing so
+		 * would wait for each other. */
+		if (pass == 0)
+			flock(lockfd, LOCK_UN);
 	}
 	if (geteuid() != 0) {
 		ml_error("making the Debian root for %s needs root (mmdebstrap and the private "
 			 "mount namespace QEMU runs in); run miglab as root", b->spec);
 		return -1;
 	}
-	return build_root(cfg, b, manifest);
+	if (build_root(cfg, b, manifest) < 0)
+		return -1;
+use:
+	if (flock(lockfd, LOCK_SH) < 0) {
+		ml_error_errno(errno, "cannot lock %s", lockpath);
+		return -1;
+	}
+	b->lock_fd = lockfd;
+	b->locked = true;
+	lockfd = -1;
+	return 0;
 }
 
 int ml_build_provision(const struct ml_config *cfg, const char *spec, bool refresh,

@@ -32,6 +32,11 @@ struct ml_build {
 	char sha256[65];       /* of the binary */
 	json_t *packages;      /* debian: { package: version } of the whole root */
 	json_t *machines;      /* [ {name, alias?, default, deprecated} ] */
+	/* debian: the cache lock of the root, held shared while this build is
+	 * in use (so no `fetch --refresh` replaces it under a run); released by
+	 * ml_build_clear. */
+	bool locked;
+	int lock_fd;
 };
 
 /* Debian suites miglab knows how to pull QEMU from. */

@@ -106,34 +106,16 @@ static void add_opt(struct ml_apt *apt, const char *key, const char *value)
 static int lock_sandbox(struct ml_apt *apt)
 {
 	ml_autofree char *path = ml_path_join(apt->root, "lock");
-	long long deadline = ml_now_ms() + LOCK_WAIT_MS;
-	bool told = false;
+	ml_autofree char *what = ml_strdup_printf("the apt sandbox of Debian suite '%s' (%s)", apt->suite, apt->root);
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 
 	if (fd < 0) {
 		ml_error_errno(errno, "cannot open %s", path);
 		return -1;
 	}
-	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		struct timespec ts = { 0, 200 * 1000 * 1000 };
-		if (errno != EWOULDBLOCK && errno != EINTR) {
-			ml_error_errno(errno, "cannot lock %s", path);
-			close(fd);
-			return -1;
-		}
-		if (ml_now_ms() > deadline) {
-			ml_error("the apt sandbox of Debian suite '%s' (%s) stayed locked by another "
-				 "miglab process for %d minutes",
-				 apt->suite, apt->root, LOCK_WAIT_MS / 60000);
-			close(fd);
-			return -1;
-		}
-		if (!told) {
-			fprintf(stderr, "miglab: waiting for another miglab process using %s\n",
-				apt->root);
-			told = true;
-		}
-		nanosleep(&ts, NULL);
+	if (ml_flock_wait(fd, LOCK_EX, what, LOCK_WAIT_MS) < 0) {
+		close(fd);
+		return -1;
 	}
 	apt->lock_fd = fd;
 	return 0;

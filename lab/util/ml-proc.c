@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -365,4 +366,31 @@ fail_pipes:
 			close(epipe[i]);
 	}
 	return -1;
+}
+
+int ml_flock_wait(int fd, int op, const char *what, long long timeout_ms)
+{
+	long long start = ml_now_ms();
+	bool told = false;
+
+	while (flock(fd, op | LOCK_NB) < 0) {
+		struct timespec ts = { 0, 200 * 1000 * 1000 };
+		if (errno != EWOULDBLOCK && errno != EINTR) {
+			ml_error_errno(errno, "cannot lock %s", what);
+			return -1;
+		}
+		if (ml_check_interrupted())
+			return ml_error_context("while waiting for %s, used by another miglab process", what);
+		if (timeout_ms >= 0 && ml_now_ms() - start > timeout_ms) {
+			ml_error("%s stayed locked by another miglab process for %lld s", what,
+				 (ml_now_ms() - start) / 1000);
+			return -1;
+		}
+		if (!told) {
+			fprintf(stderr, "miglab: waiting for %s, used by another miglab process (^C stops)\n", what);
+			told = true;
+		}
+		nanosleep(&ts, NULL);
+	}
+	return 0;
 }

@@ -76,4 +76,10 @@ void ml_interrupt_install(void);
 /* Report "interrupted by SIGX" and return true if an interrupt is pending. */
 bool ml_check_interrupted(void);
 
+/* flock(fd, op) (LOCK_SH or LOCK_EX), waiting while another process holds
+ * it: at most timeout_ms (-1: no limit), and an interrupt (^C) ends the wait.
+ * what names the locked thing in the one "waiting for" line on stderr and in
+ * the error. 0 when locked, -1 with the error set. */
+int ml_flock_wait(int fd, int op, const char *what, long long timeout_ms);
+
 #endif

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -154,6 +155,37 @@ static void test_proc_limits(void **state)
 	ml_test_rmtree(tmp);
 }
 
+/* The cache's locks: shared users together, an exclusive waiter waits for
+ * them, gives up at its timeout or on ^C, with the cause named. */
+static void test_flock_wait(void **state)
+{
+	ml_autofree char *tmp = ml_test_tmpdir();
+	ml_autofree char *path = ml_path_join(tmp, "root.lock");
+	int a = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644), b = open(path, O_RDWR | O_CLOEXEC);
+	long long t0;
+	(void)state;
+
+	assert_true(a >= 0 && b >= 0);
+	assert_int_equal(ml_flock_wait(a, LOCK_SH, "the root", 1000), 0);
+	assert_int_equal(ml_flock_wait(b, LOCK_SH, "the root", 1000), 0);
+	flock(b, LOCK_UN);
+	t0 = ml_now_ms();
+	assert_int_equal(ml_flock_wait(b, LOCK_EX, "the root", 300), -1);
+	assert_true(ml_now_ms() - t0 < 10000);
+	assert_non_null(strstr(ml_error_message(), "the root stayed locked by another miglab process"));
+	ml_error_reset();
+	ml_interrupted = SIGINT;
+	assert_int_equal(ml_flock_wait(b, LOCK_EX, "the root", -1), -1);
+	assert_non_null(strstr(ml_error_message(), "interrupted"));
+	ml_interrupted = 0;
+	ml_error_reset();
+	flock(a, LOCK_UN);
+	assert_int_equal(ml_flock_wait(b, LOCK_EX, "the root", 1000), 0);
+	close(a);
+	close(b);
+	ml_test_rmtree(tmp);
+}
+
 /* Outside text always fits in JSON: invalid UTF-8 becomes U+FFFD, valid
  * multi-byte characters stay, and setting such text never aborts. */
 static void test_utf8_text_in_json(void **state)
@@ -220,6 +252,7 @@ int main(void)
 		cmocka_unit_test(test_utf8_text_in_json),
 		cmocka_unit_test(test_text_safe),
 		cmocka_unit_test(test_proc_limits),
+		cmocka_unit_test(test_flock_wait),
 		cmocka_unit_test(test_error_context),
 		cmocka_unit_test(test_atomic_write),
 		cmocka_unit_test(test_proc_run_and_status),
