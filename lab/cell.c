@@ -162,8 +162,17 @@ static int cell_decide(struct cell *c, json_t *phase, enum ml_verdict v, const c
 	return -1;
 }
 
+/* A failure seen after ^C or SIGTERM arrived may be the interrupt's doing (a
+ * QEMU or probe the signal reached, a check cut short): the attempt is then
+ * a lab error, which --resume runs again, never a failure of the pair. */
 static int cell_fail(struct cell *c, json_t *phase, const char *reason, const char *evidence)
 {
+	if (ml_interrupted) {
+		ml_autofree char *why = ml_strdup_printf(
+			"interrupted by %s; the phase then reported: %s",
+			sigabbrev_np(ml_interrupted) ? sigabbrev_np(ml_interrupted) : "a signal", reason);
+		return cell_decide(c, phase, ML_VERDICT_ERROR, why, evidence);
+	}
 	return cell_decide(c, phase, ML_VERDICT_FAIL, reason, evidence);
 }
 

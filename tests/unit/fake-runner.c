@@ -85,6 +85,7 @@ struct probe_peer_arg {
 	int fd;
 	bool silent;
 	const char *ram_verify_reply;
+	bool interrupt_in_verify;
 	const char *dead_device;
 	char *console_path; /* the VM's console log */
 };
@@ -145,8 +146,11 @@ static json_t *probe_answer(const struct probe_peer_arg *a, const char *cmd, con
 	else if (strcmp(cmd, "ram-start") == 0)
 		ret = json_pack("{s:b, s:b, s:I}", "started", 1, "running", 1, "mib",
 				ml_json_int(args, "mib", 64));
-	else if (strcmp(cmd, "ram-verify") == 0 && ram_verify_reply)
+	else if (strcmp(cmd, "ram-verify") == 0 && ram_verify_reply) {
+		if (a->interrupt_in_verify)
+			ml_interrupted = SIGINT;
 		ret = json_loads(ram_verify_reply, 0, NULL);
+	}
 	else if (strcmp(cmd, "ram-verify") == 0)
 		ret = json_pack("{s:b, s:i, s:i}", "ok", 1, "pages", 16384, "bad_pages", 0);
 	else if (strcmp(cmd, "continuity") == 0)
@@ -278,6 +282,7 @@ static int fake_probe_connect(struct ml_vm *vm, int timeout_ms)
 	a->fd = sv[1];
 	a->silent = fv->plan->probe_silent;
 	a->ram_verify_reply = fv->plan->ram_verify_reply;
+	a->interrupt_in_verify = fv->plan->interrupt_in_verify;
 	a->dead_device = fv->plan->dead_device;
 	a->console_path = ml_path_join(fv->out_dir, vm->console_log);
 	if (fv->plan->guest_rebooted) {

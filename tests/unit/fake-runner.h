@@ -42,6 +42,9 @@ struct fake_vm_plan {
 	/* Set ml_interrupted (SIGTERM) when the cell waits for this VM's
 	 * migration, as a signal arriving then would. */
 	bool interrupt_in_migrate_wait;
+	/* Set ml_interrupted (SIGINT) when the probe here is asked to verify
+	 * its RAM, as a ^C arriving during the post-migration checks would. */
+	bool interrupt_in_verify;
 };
 
 struct fake_world {

@@ -645,6 +645,40 @@ static void test_memory_corruption(void **state)
 	assert_true(json_equal(want, got));
 }
 
+/* ^C arrives while the destination's RAM is being verified, and the check
+ * then reports bad pages: the cell was interrupted, so its outcome is a lab
+ * error (run again by --resume), never a failure of the pair. */
+static void test_interrupted_during_verify(void **state)
+{
+	struct cell_test *t = *state;
+	struct qr_script *src = qemu_started(FX_SRC), *dst = qemu_started(FX_DST);
+	const char *reason;
+
+	query_kvm(src);
+	migrates_out(src, FX_SRC);
+	qr_client_may_close(src);
+	qr_load(src, FX_SRC, "quit", QR_BOTH);
+	hand_ok(dst, INCOMING("/w/in.sock"));
+	qr_client_may_close(dst);
+	qr_load(dst, FX_DST, "query-status-running", QR_BOTH);
+	qr_load(dst, FX_DST, "quit", QR_BOTH);
+
+	t->world.src.qmp = src;
+	t->world.dst.qmp = dst;
+	t->world.dst.ram_verify_reply = RAM_VERIFY_BAD;
+	t->world.dst.interrupt_in_verify = true;
+	run_cell(t);
+	assert_int_equal(ml_interrupted, SIGINT);
+	ml_interrupted = 0;
+
+	assert_string_equal(t->world.qmp_errors, "");
+	assert_string_equal(ml_json_str(t->attempt, "outcome"), "error");
+	reason = ml_json_str(t->attempt, "reason");
+	assert_non_null(strstr(reason, "interrupted by INT"));
+	assert_non_null(strstr(reason, "memory corruption"));
+	assert_int_equal(t->world.vms_left_running, 0);
+}
+
 /* The rng worked on the source and does not on the destination: the
  * forward migration fails naming the device. */
 static void test_device_dead_after_migration(void **state)
@@ -735,6 +769,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_migration_never_converges_cancelled_at_once, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_interrupted_during_migration, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_interrupted_during_verify, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_guest_rebooted_during_migration, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_memory_corruption, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_device_dead_after_migration, setup, teardown),
