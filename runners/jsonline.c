@@ -23,11 +23,31 @@ void ml_jsonline_init(struct ml_jsonline *c, int fd, size_t max_line, const char
 	c->peer = peer ? peer : "peer";
 	c->log = log;
 	c->log_opaque = opaque;
+	c->log_cap = ML_JSONLINE_LOG_CAP;
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+}
+
+void ml_jsonline_log(struct ml_jsonline *c, char dir, const char *line, size_t len)
+{
+	if (!c->log)
+		return;
+	if (c->log_dropped || c->logged > c->log_cap || len > c->log_cap - c->logged) {
+		c->log_dropped += len;
+		return;
+	}
+	c->logged += len;
+	c->log(c->log_opaque, dir, line, len);
 }
 
 void ml_jsonline_close(struct ml_jsonline *c)
 {
+	if (c->log && c->log_dropped) {
+		char note[96];
+		int n = snprintf(note, sizeof(note), "[log cap reached: %zu more bytes not logged]",
+				 c->log_dropped);
+		c->log(c->log_opaque, '!', note, (size_t)n);
+		c->log_dropped = 0;
+	}
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
@@ -75,17 +95,34 @@ int ml_jsonline_send(struct ml_jsonline *c, json_t *msg)
 		abort();
 	memcpy(line, text, len);
 	line[len] = '\n';
-	if (c->log)
-		c->log(c->log_opaque, '>', text, len);
+	ml_jsonline_log(c, '>', text, len);
 	return ml_jsonline_send_raw(c, line, len + 1);
 }
 
-/* Take one complete line out of the buffer, if there is one. */
+static int is_blank(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
+			return 0;
+	return 1;
+}
+
+/* Take one complete line that is not blank out of the buffer, if there is
+ * one. Blank lines (keep-alives, or a peer's flood) are dropped in bulk with
+ * one move of the buffer, not one per line. */
 static int take_line(struct ml_jsonline *c, char **line, size_t *len)
 {
-	char *nl = c->in.len ? memchr(c->in.data, '\n', c->in.len) : NULL;
-	size_t n;
+	size_t start = 0, n;
+	char *nl;
 
+	for (;;) {
+		nl = start < c->in.len ? memchr(c->in.data + start, '\n', c->in.len - start) : NULL;
+		if (!nl || !is_blank(c->in.data + start, (size_t)(nl - c->in.data) - start))
+			break;
+		start = (size_t)(nl - c->in.data) + 1;
+	}
+	if (start)
+		ml_buf_consume(&c->in, start);
 	if (!nl) {
 		if (c->in.len > c->max_line) {
 			ml_error("%s: a line is longer than the limit of %zu bytes", c->peer,
@@ -94,6 +131,7 @@ static int take_line(struct ml_jsonline *c, char **line, size_t *len)
 		}
 		return 0;
 	}
+	nl -= start;
 	n = (size_t)(nl - c->in.data);
 	if (n > c->max_line) {
 		ml_error("%s: a line is longer than the limit of %zu bytes", c->peer, c->max_line);
@@ -131,26 +169,23 @@ static void quote_excerpt(const char *s, size_t len, char *out, size_t outlen)
 
 int ml_jsonline_recv(struct ml_jsonline *c, long long deadline_ms, json_t **msg)
 {
+	/* Bytes read after the deadline passed: enough for one line already
+	 * sent to complete, never a peer's endless stream. */
+	size_t late = 0;
+
 	for (;;) {
 		char *line = NULL;
 		size_t len = 0;
 		int r = take_line(c, &line, &len);
+		int expired;
 
 		if (r < 0)
 			return ML_JSONLINE_ERROR;
 		if (r > 0) {
 			json_error_t jerr;
 			json_t *v;
-			size_t k = 0;
 
-			while (k < len && (line[k] == ' ' || line[k] == '\t'))
-				k++;
-			if (k == len) {
-				free(line);
-				continue;
-			}
-			if (c->log)
-				c->log(c->log_opaque, '<', line, len);
+			ml_jsonline_log(c, '<', line, len);
 			v = json_loadb(line, len, 0, &jerr);
 			if (!v || !json_is_object(v)) {
 				char ex[128];
@@ -169,14 +204,23 @@ int ml_jsonline_recv(struct ml_jsonline *c, long long deadline_ms, json_t **msg)
 			ml_error("%s: connection closed by the peer", c->peer);
 			return ML_JSONLINE_EOF;
 		}
+		/* Every iteration that needs more bytes checks the deadline,
+		 * whatever came before: data, blank lines or part of a line. */
+		expired = deadline_ms >= 0 && ml_now_ms() >= deadline_ms;
+		if (expired && late > c->in.limit) {
+			ml_error("%s: no answer in time (the peer kept sending past the deadline)",
+				 c->peer);
+			return ML_JSONLINE_TIMEOUT;
+		}
 		{
 			struct pollfd p = { .fd = c->fd, .events = POLLIN };
 			long long left = deadline_ms < 0 ? 1000 : deadline_ms - ml_now_ms();
 			ssize_t n;
 			/* A deadline that has passed still takes what is already
-			 * readable (poll with 0): callers drain without blocking
-			 * that way, and a reply that came just in time counts. */
-			if (left < 0)
+			 * readable (poll with 0), up to one line's worth: callers
+			 * drain without blocking that way, and a reply that came
+			 * just in time counts. */
+			if (left < 0 || expired)
 				left = 0;
 			if (ml_check_interrupted())
 				return ML_JSONLINE_ERROR;
@@ -196,6 +240,8 @@ int ml_jsonline_recv(struct ml_jsonline *c, long long deadline_ms, json_t **msg)
 				c->eof = 1;
 			} else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
 				return ml_error_context("%s", c->peer), ML_JSONLINE_ERROR;
+			} else if (n > 0 && expired) {
+				late += (size_t)n;
 			}
 		}
 	}

@@ -108,8 +108,7 @@ static int send_request(struct ml_probe *p, const char *cmd, json_t *args, long 
 		abort();
 	memcpy(line, text, len);
 	line[len] = '\n';
-	if (p->ch.log)
-		p->ch.log(p->ch.log_opaque, '>', text, len);
+	ml_jsonline_log(&p->ch, '>', text, len);
 	if (ml_jsonline_send_raw(&p->ch, line, len + 1) < 0)
 		return ml_error_context("%s", cmd);
 	*id_out = p->next_id++;
@@ -117,11 +116,14 @@ static int send_request(struct ml_probe *p, const char *cmd, json_t *args, long 
 }
 
 /* Wait for the reply to one of the ids min_id..max_id. Replies with other
- * ids (or none) and lines that are not JSON are skipped. */
+ * ids (or none) and lines that are not JSON are skipped, at most
+ * ML_JSONLINE_MAX_SKIPPED of them: a peer answering with other ids forever
+ * gets an error naming that, not a call that never ends. */
 static int wait_reply(struct ml_probe *p, const char *cmd, long long min_id, long long max_id,
 		      long long deadline, json_t **ret)
 {
 	int garbage = 0;
+	size_t skipped = 0;
 
 	for (;;) {
 		json_t *msg = NULL, *id, *err, *val;
@@ -147,6 +149,14 @@ static int wait_reply(struct ml_probe *p, const char *cmd, long long min_id, lon
 		if (!json_is_integer(id) || json_integer_value(id) < min_id ||
 		    json_integer_value(id) > max_id) {
 			json_decref(msg); /* stale, or an error about a line we did not send */
+			if (++skipped >= ML_JSONLINE_MAX_SKIPPED) {
+				ml_error("%s: %s: %zu lines without the reply to id %lld", p->peer,
+					 cmd, skipped, max_id);
+				return WAIT_ERROR;
+			}
+			/* Lines keep coming: the deadline still holds. */
+			if (ml_now_ms() > deadline)
+				return WAIT_TIMEOUT;
 			continue;
 		}
 		err = json_object_get(msg, "error");

@@ -24,6 +24,7 @@ struct ml_qmp {
 	char *err_class;
 	char *err_desc;
 	char *dead; /* the failure that killed the connection */
+	size_t skipped; /* lines skipped in this call (events, stale replies) */
 };
 
 /* What a received message is. */
@@ -108,6 +109,7 @@ int ml_qmp_version(const struct ml_qmp *q, int *major, int *minor, int *micro)
 static void call_begin(struct ml_qmp *q)
 {
 	q->last_err = ML_QMP_OK;
+	q->skipped = 0;
 	free(q->err_class);
 	free(q->err_desc);
 	q->err_class = q->err_desc = NULL;
@@ -116,6 +118,29 @@ static void call_begin(struct ml_qmp *q)
 static long long deadline_after(int timeout_ms)
 {
 	return timeout_ms < 0 ? -1 : ml_now_ms() + timeout_ms;
+}
+
+/* One more line skipped while waiting for something else. 0 while within
+ * the budget; past ML_JSONLINE_MAX_SKIPPED (QEMU flooding events or stale
+ * replies), reports "N events without the reply to CMD" (what) and returns
+ * -1 with ML_QMP_ERR_IO (the cause is QEMU's behaviour, not slowness), but
+ * the connection stays usable: the stream is still in step. */
+static int count_skipped(struct ml_qmp *q, const char *what, const char *waiting_for,
+			 int timeout_ms)
+{
+	if (++q->skipped < ML_JSONLINE_MAX_SKIPPED)
+		return 0;
+	q->last_err = ML_QMP_ERR_IO;
+	ml_error("%s: %s: %zu events (or stale replies) without %s within the %d ms allowed",
+		 what, q->peer, q->skipped, waiting_for, timeout_ms);
+	return -1;
+}
+
+/* After a line was skipped: has the deadline passed? A peer sending lines
+ * forever cannot keep a wait alive past it. */
+static bool deadline_passed(long long deadline)
+{
+	return deadline >= 0 && ml_now_ms() > deadline;
 }
 
 /* A printable excerpt of untrusted text: control and non-ASCII bytes escaped,
@@ -267,8 +292,16 @@ static int read_message(struct ml_qmp *q, long long deadline, const char *what, 
 			return 0;
 		}
 		if (json_object_get(m, "return") || json_object_get(m, "error")) {
-			if (reply_is_stale(q, json_object_get(m, "id")))
-				continue; /* already in the transcript; nobody waits for it */
+			if (reply_is_stale(q, json_object_get(m, "id"))) {
+				/* Already in the transcript; nobody waits for it. */
+				if (++q->skipped >= ML_JSONLINE_MAX_SKIPPED) {
+					q->last_err = ML_QMP_ERR_IO;
+					ml_error("%s: %s: %zu stale replies and events in one call",
+						 what, q->peer, q->skipped);
+					return -1;
+				}
+				continue;
+			}
 			*kind = MSG_REPLY;
 			*msg = ml_steal_pointer(&owned);
 			return 0;
@@ -321,7 +354,14 @@ static int await_reply(struct ml_qmp *q, const char *cmd, long long deadline, in
 		if (r < 0)
 			return -1;
 		if (kind == MSG_EVENT) {
+			char waiting_for[128];
+
 			queue_event(q, ml_steal_pointer(&msg));
+			snprintf(waiting_for, sizeof(waiting_for), "the reply to %s", cmd);
+			if (count_skipped(q, cmd, waiting_for, timeout_ms) < 0)
+				return -1;
+			if (deadline_passed(deadline))
+				return report_timeout(q, cmd, timeout_ms);
 			continue;
 		}
 		id = json_object_get(msg, "id");
@@ -474,13 +514,22 @@ int ml_qmp_wait_event(struct ml_qmp *q, const char *name, int timeout_ms, json_t
 			return 0;
 		}
 		queue_event(q, ml_steal_pointer(&msg));
+		if (count_skipped(q, what, name, timeout_ms) < 0)
+			return -1;
+		if (deadline_passed(deadline))
+			return report_timeout(q, what, timeout_ms);
 	}
 }
 
 /* Read and queue events until deadline; stop early after an event named
- * stop_at (if not NULL). 0 when done, -1 if the connection died. */
+ * stop_at (if not NULL), or after ML_JSONLINE_MAX_SKIPPED events (a flood:
+ * the rest stays unread for the next call). 0 when done, -1 if the
+ * connection died. */
 static int pump_events(struct ml_qmp *q, long long deadline, const char *what, const char *stop_at)
 {
+	/* A deadline already passed means "what is readable now" (take_events). */
+	bool drain = deadline >= 0 && deadline <= ml_now_ms();
+
 	if (check_alive(q, what) < 0)
 		return -1;
 	for (;;) {
@@ -500,7 +549,9 @@ static int pump_events(struct ml_qmp *q, long long deadline, const char *what, c
 		}
 		stop = stop_at && strcmp(ml_json_str(msg, "event"), stop_at) == 0;
 		queue_event(q, msg);
-		if (stop)
+		if (stop || ++q->skipped >= ML_JSONLINE_MAX_SKIPPED)
+			return 0;
+		if (!drain && deadline_passed(deadline))
 			return 0;
 	}
 }

@@ -27,7 +27,15 @@
  *   flag is set.
  * - Every failing call reports through ml_error() (see ml-error.h), with the
  *   peer name and the command in the message, and returns -1.
- * - timeout_ms: milliseconds for the whole call; -1 waits forever.
+ * - timeout_ms: milliseconds for the whole call; -1 waits forever. QEMU
+ *   cannot stretch it: the deadline is checked after every line received
+ *   (jsonline.h), whatever arrives. A call that waits for a reply or an event
+ *   skips at most ML_JSONLINE_MAX_SKIPPED other messages (events, stale
+ *   replies); past that it fails with ML_QMP_ERR_IO and "N events (or stale
+ *   replies) without the reply to CMD", and the connection stays usable.
+ *   ml_qmp_take_events() reads at most that many events per call.
+ * - The transcript (log) gets at most ML_JSONLINE_LOG_CAP bytes of lines per
+ *   connection, then one "[log cap reached: ...]" line when it is freed.
  */
 #ifndef ML_QMP_H
 #define ML_QMP_H
