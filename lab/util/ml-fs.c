@@ -255,10 +255,12 @@ cleanup:
 	return ret;
 }
 
-/* Copy the open file in to a new file dst (mode of in), reading to its end. */
+/* Copy the open file in to a new file dst (permission bits of in, never
+ * set-id: a copy made as root of another user's file must not become a
+ * set-uid root program), reading to its end. */
 static int copy_fd(int in, const struct stat *st, const char *src, const char *dst, int create_flags)
 {
-	ml_autoclose int out = open(dst, O_WRONLY | O_CREAT | O_CLOEXEC | create_flags, st->st_mode & 07777);
+	ml_autoclose int out = open(dst, O_WRONLY | O_CREAT | O_CLOEXEC | create_flags, st->st_mode & 0777);
 	char chunk[65536];
 
 	if (out < 0) {

@@ -201,12 +201,16 @@ static void test_merge_does_not_follow_symlinks(void **state)
 	ml_autofree char *copied2 = ml_path_join(results, "m/cells/c2/cell.json");
 	ml_autofree char *stolen = ml_path_join(results, "m/cells/c1/stolen");
 	ml_autofree char *fifo_copy = ml_path_join(results, "m/cells/c2/fifo");
+	ml_autofree char *tool = ml_strdup_printf("%s/cells/c1/tool", a);
+	ml_autofree char *tool_copy = ml_path_join(results, "m/cells/c1/tool");
 	struct ml_config cfg = { .results_dir = results };
 	const char *runs[] = { a, b };
 	struct stat st;
 	(void)state;
 
 	assert_int_equal(ml_write_atomic(secret, "secret", 6, 0600), 0);
+	assert_int_equal(ml_write_atomic(tool, "#!/bin/sh\n", 10, 0755), 0);
+	assert_int_equal(chmod(tool, 04755), 0);
 	assert_int_equal(symlink(secret, link), 0);
 	assert_int_equal(mkfifo(fifo, 0600), 0);
 	/* The judging that follows may fail on these minimal cells; the copy
@@ -217,6 +221,10 @@ static void test_merge_does_not_follow_symlinks(void **state)
 	assert_true(ml_path_exists(copied2));
 	assert_int_equal(lstat(stolen, &st), -1);
 	assert_int_equal(lstat(fifo_copy, &st), -1);
+	/* Copied as root, a set-uid file would be a set-uid root program. */
+	assert_int_equal(lstat(tool_copy, &st), 0);
+	assert_int_equal(st.st_mode & 06000, 0);
+	assert_int_equal(st.st_mode & 0700, 0700);
 	ml_test_rmtree(tmp);
 }
 
