@@ -938,7 +938,7 @@ int ml_run_merge(const struct ml_config *cfg, const char *const *runs, size_t n,
 	ml_autofree char *dir = NULL;
 	ml_autofree char *cells_dir = NULL;
 	json_t *merged_from = json_array();
-	json_t *first = NULL, *docs = json_array(), *run = NULL, *seen = json_object();
+	json_t *first = NULL, *run = NULL, *seen = json_object();
 	int rc = ML_EXIT_LAB;
 
 	/* Everything is read and checked before anything is written: a cell
@@ -984,7 +984,6 @@ int ml_run_merge(const struct ml_config *cfg, const char *const *runs, size_t n,
 			}
 			json_object_set_new(seen, cid, json_string(rdir));
 		}
-		json_array_extend(docs, cdocs);
 		json_decref(cdocs);
 	}
 	if (ml_run_dir_create(cfg->results_dir, run_id, &id, &dir) < 0)
@@ -1025,7 +1024,6 @@ out:
 		ml_error_print();
 	json_decref(seen);
 	json_decref(first);
-	json_decref(docs);
 	json_decref(run);
 	json_decref(merged_from);
 	return rc;
