@@ -12,6 +12,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <time.h>
 
 #include <openssl/evp.h>
@@ -828,34 +830,103 @@ static int phase_migrate(struct cell *c, const struct cell_phase *p, json_t *pha
 	return 0;
 }
 
+/* Remove what is in the directory dfd, not crossing into another file
+ * system and following no link; 0 when it is empty afterwards. */
+static int remove_contents_at(int dfd, dev_t dev, int depth)
+{
+	int dup_fd = fcntl(dfd, F_DUPFD_CLOEXEC, 0);
+	DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
+	struct dirent *e;
+	int rc = 0;
+
+	if (!d) {
+		if (dup_fd >= 0)
+			close(dup_fd);
+		return -1;
+	}
+	while ((e = readdir(d))) {
+		struct stat st;
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		if (fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_dev != dev) {
+			rc = -1;
+			continue;
+		}
+		if (S_ISDIR(st.st_mode)) {
+			int sub = depth < 8 ? openat(dfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+					    : -1;
+			if (sub < 0 || remove_contents_at(sub, dev, depth + 1) < 0 ||
+			    unlinkat(dfd, e->d_name, AT_REMOVEDIR) < 0)
+				rc = -1;
+			if (sub >= 0)
+				close(sub);
+		} else if (unlinkat(dfd, e->d_name, 0) < 0) {
+			rc = -1;
+		}
+	}
+	closedir(d);
+	return rc;
+}
+
+/* The pid in dfd's "owner": a small regular file of ours, opened without
+ * following a link or blocking on a FIFO; 0 when there is none. */
+static long stale_dir_owner(int dfd)
+{
+	ml_autoclose int fd = openat(dfd, "owner", O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+	char text[65];
+	struct stat st;
+	ssize_t n;
+
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+	    st.st_size > 64)
+		return 0;
+	n = read(fd, text, sizeof(text) - 1);
+	if (n <= 0)
+		return 0;
+	text[n] = '\0';
+	return strtol(text, NULL, 10);
+}
+
+int ml_cell_sweep_stale_dirs(const char *base)
+{
+	ml_autoclose int base_fd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int dup_fd = base_fd >= 0 ? fcntl(base_fd, F_DUPFD_CLOEXEC, 0) : -1;
+	DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
+	struct dirent *e;
+	int removed = 0;
+
+	if (!d) {
+		if (dup_fd >= 0)
+			close(dup_fd);
+		return 0;
+	}
+	while ((e = readdir(d))) {
+		ml_autoclose int dfd = -1;
+		struct stat st;
+		long pid;
+
+		if (strncmp(e->d_name, "miglab-", 7) != 0 || strlen(e->d_name) != 13)
+			continue;
+		/* Ours as mkdtemp made it: a real directory, our uid, mode 0700. */
+		dfd = openat(base_fd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (dfd < 0 || fstat(dfd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 07777) != 0700)
+			continue;
+		pid = stale_dir_owner(dfd);
+		if (pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		if (remove_contents_at(dfd, st.st_dev, 0) == 0 && unlinkat(base_fd, e->d_name, AT_REMOVEDIR) == 0)
+			removed++;
+	}
+	closedir(d);
+	return removed;
+}
+
 /* Remove the socket directories of cells whose miglab process is gone (a
  * SIGKILLed miglab cannot clean up after itself). Only directories that
  * name their owner are touched. */
 static void sweep_stale_run_dirs(void)
 {
-	DIR *d = opendir("/tmp");
-	struct dirent *e;
-
-	while (d && (e = readdir(d))) {
-		ml_autofree char *dir = NULL;
-		ml_autofree char *owner = NULL;
-		char *text = NULL;
-		long pid;
-
-		if (strncmp(e->d_name, "miglab-", 7) != 0 || strlen(e->d_name) != 13)
-			continue;
-		dir = ml_path_join("/tmp", e->d_name);
-		owner = ml_path_join(dir, "owner");
-		if (ml_read_file(owner, 64, &text, NULL) < 0)
-			continue;
-		pid = strtol(text, NULL, 10);
-		free(text);
-		if (pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH)
-			ml_rm_rf(dir);
-	}
-	if (d)
-		closedir(d);
-	ml_error_reset();
+	ml_cell_sweep_stale_dirs("/tmp");
 }
 
 /* Reset the guest on the destination and wait for its next boot: what the

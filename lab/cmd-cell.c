@@ -281,11 +281,15 @@ int cmd_cell(int argc, char **argv)
 	spec.src_extra_args = n_src ? src_args : NULL;
 	spec.dst_extra_args = n_dst ? dst_args : NULL;
 	ml_cell_spec_defaults(&spec);
-	if (!run_id)
-		run_id = ml_run_id_new();
-	run_dir = ml_path_join(cfg.results_dir, run_id);
-	if (ml_mkdir_p(run_dir, 0755) < 0)
-		goto lab_error;
+	{
+		char *given = run_id;
+		run_id = NULL;
+		if (ml_run_dir_create(cfg.results_dir, given, &run_id, &run_dir) < 0) {
+			free(given);
+			goto lab_error;
+		}
+		free(given);
+	}
 	cell_id = ml_cell_id(&spec);
 	fprintf(stderr, "miglab: cell %s: %s (QEMU %s) -> %s (QEMU %s), %s, kernel %s, %s\n",
 		cell_id, src.spec, src.version, dst.spec, dst.version, spec.machine,

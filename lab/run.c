@@ -854,16 +854,11 @@ int ml_run_matrix(const struct ml_config *cfg, const struct ml_run_options *o)
 		goto out;
 	r.confirm = o->confirm >= 0 ? o->confirm : r.m.confirm;
 	if (!o->resume) {
-		r.id = o->run_id ? strdup(o->run_id) : ml_run_id_new();
-		r.dir = ml_path_join(cfg->results_dir, r.id);
-		r.started_at = ml_timestamp_utc();
-		if (ml_path_exists(r.dir)) {
-			ml_error("run %s already exists in %s (use --resume %s to finish it)", r.id,
-				 cfg->results_dir, r.id);
+		if (ml_run_dir_create(cfg->results_dir, o->run_id, &r.id, &r.dir) < 0)
 			goto out;
-		}
+		r.started_at = ml_timestamp_utc();
 		matrix_copy = ml_path_join(r.dir, "matrix.ini");
-		if (ml_mkdir_p(r.dir, 0755) < 0 || ml_copy_file(matrix_path, matrix_copy) < 0)
+		if (ml_copy_file(matrix_path, matrix_copy) < 0)
 			goto out;
 	}
 	r.jobs = o->jobs ? o->jobs : r.m.jobs ? r.m.jobs : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
@@ -938,44 +933,24 @@ out:
 
 /* ---- merge -------------------------------------------------------------- */
 
-static int copy_dir_flat(const char *src, const char *dst)
-{
-	ml_autofree char *cmd_src = ml_strdup_printf("%s/.", src);
-	const char *argv[] = { "/bin/cp", "-a", cmd_src, dst, NULL };
-	struct ml_proc_spec spec = { .argv = argv, .stdin_fd = -1 };
-	struct ml_buf err = ML_BUF_INIT(1 << 16);
-	int status;
-
-	if (ml_mkdir_p(dst, 0755) < 0)
-		return -1;
-	if (ml_proc_run(&spec, 600000, NULL, &err, &status) < 0 || status != 0) {
-		ml_error("cannot copy %s to %s: %s", src, dst, err.data ? err.data : "");
-		ml_buf_free(&err);
-		return -1;
-	}
-	ml_buf_free(&err);
-	return 0;
-}
-
 int ml_run_merge(const struct ml_config *cfg, const char *const *runs, size_t n, const char *run_id)
 {
-	ml_autofree char *id = run_id ? strdup(run_id) : ml_run_id_new();
-	ml_autofree char *dir = ml_path_join(cfg->results_dir, id);
-	ml_autofree char *cells_dir = ml_path_join(dir, ML_LAYOUT_CELLS_DIR);
+	ml_autofree char *id = NULL;
+	ml_autofree char *dir = NULL;
+	ml_autofree char *cells_dir = NULL;
 	json_t *merged_from = json_array();
-	json_t *first = NULL, *docs = NULL, *run = NULL;
+	json_t *first = NULL, *run = NULL, *seen = json_object();
 	int rc = ML_EXIT_LAB;
 
-	if (ml_path_exists(dir)) {
-		ml_error("run %s already exists in %s", id, cfg->results_dir);
-		goto out;
-	}
+	/* Everything is read and checked before anything is written: a cell
+	 * path is built only from a directory name that its cell.json confirms
+	 * and that is a valid cell id (ml_run_load_cells_checked). */
 	for (size_t i = 0; i < n; i++) {
 		ml_autofree char *rdir = strchr(runs[i], '/') ? strdup(runs[i])
 							      : ml_path_join(cfg->results_dir, runs[i]);
 		ml_autofree char *rjson = ml_path_join(rdir, ML_LAYOUT_RUN_FILE);
 		json_t *doc = ml_json_load_file(rjson, 64 << 20);
-		json_t *cdocs;
+		json_t *cdocs = NULL;
 		size_t k;
 		json_t *c;
 
@@ -997,22 +972,35 @@ int ml_run_merge(const struct ml_config *cfg, const char *const *runs, size_t n,
 			json_decref(doc);
 		}
 		json_array_append_new(merged_from, json_string(rdir));
-		cdocs = ml_run_load_cells(rdir);
+		if (ml_run_load_cells_checked(rdir, &cdocs) < 0) {
+			ml_error_context("merge: nothing copied");
+			goto out;
+		}
 		json_array_foreach(cdocs, k, c) {
 			const char *cid = ml_json_str(c, "cell_id");
-			ml_autofree char *from = ml_layout_cell_dir(rdir, cid);
-			ml_autofree char *to = ml_path_join(cells_dir, cid);
-			if (ml_path_exists(to)) {
+			if (json_object_get(seen, cid)) {
 				ml_error("merge: cell %s is in more than one of the runs", cid);
 				json_decref(cdocs);
 				goto out;
 			}
-			if (copy_dir_flat(from, to) < 0) {
-				json_decref(cdocs);
-				goto out;
-			}
+			json_object_set_new(seen, cid, json_string(rdir));
 		}
 		json_decref(cdocs);
+	}
+	if (ml_run_dir_create(cfg->results_dir, run_id, &id, &dir) < 0)
+		goto out;
+	cells_dir = ml_path_join(dir, ML_LAYOUT_CELLS_DIR);
+	if (ml_mkdir_p(cells_dir, 0755) < 0)
+		goto out;
+	{
+		const char *cid;
+		json_t *from_run;
+		json_object_foreach(seen, cid, from_run) {
+			ml_autofree char *from = ml_layout_cell_dir(json_string_value(from_run), cid);
+			ml_autofree char *to = ml_layout_cell_dir(dir, cid);
+			if (ml_copy_tree(from, to) < 0)
+				goto out;
+		}
 	}
 	/* run.json: the first run's facts; the judgements of the union. */
 	run = json_deep_copy(first);
@@ -1026,7 +1014,7 @@ int ml_run_merge(const struct ml_config *cfg, const char *const *runs, size_t n,
 							   json_string_value(json_array_get(merged_from, 0)));
 		ml_autofree char *mto = ml_path_join(dir, "matrix.ini");
 		struct ml_judge_rules rules;
-		if (ml_mkdir_p(dir, 0755) < 0 || (ml_path_exists(mfrom) && ml_copy_file(mfrom, mto) < 0) ||
+		if ((ml_path_exists(mfrom) && ml_copy_regular_file(mfrom, mto) < 0) ||
 		    ml_run_file_write(dir, run, NULL) < 0 || ml_judge_rules_load(&rules) < 0)
 			goto out;
 		rc = ml_run_judge(&rules, dir, id, NULL);
@@ -1035,8 +1023,8 @@ int ml_run_merge(const struct ml_config *cfg, const char *const *runs, size_t n,
 out:
 	if (rc == ML_EXIT_LAB)
 		ml_error_print();
+	json_decref(seen);
 	json_decref(first);
-	json_decref(docs);
 	json_decref(run);
 	json_decref(merged_from);
 	return rc;

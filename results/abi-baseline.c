@@ -75,6 +75,10 @@ static int cell_key_get(const char *run_dir, const json_t *cell, struct cell_key
 	k->provider = ml_json_str(src, "provider");
 	k->machine = ml_json_str(cell, "machine");
 	k->kernel = ml_json_str(json_object_get(inputs, "guest"), "kernel_release");
+	if (!ml_layout_valid_cell_id(k->cell_id)) {
+		*reason = "cell.json has no valid cell_id";
+		return 1;
+	}
 	{
 		/* In the attempt the judgement is shown by (ml-layout.h). */
 		ml_autofree char *cdir = ml_layout_cell_dir(run_dir, k->cell_id);

@@ -1,7 +1,9 @@
 /* JUnit and TAP exports of a run (see export.h). */
 #include <dirent.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "export.h"
@@ -19,7 +21,10 @@ static int cmp_cell_id(const void *a, const void *b)
 	return strcmp(ix ? ix : "", iy ? iy : "");
 }
 
-json_t *ml_run_load_cells(const char *run_dir)
+/* The cell documents of a run. A cell.json whose cell_id is not a valid
+ * cell id, or is not the name of the directory it is in, is skipped with a
+ * warning, or (strict) is an error naming the file and the id. */
+static int load_cells(const char *run_dir, bool strict, json_t **out)
 {
 	ml_autofree char *cells_dir = ml_path_join(run_dir, ML_LAYOUT_CELLS_DIR);
 	json_t *arr = json_array();
@@ -27,11 +32,14 @@ json_t *ml_run_load_cells(const char *run_dir)
 	size_t n = 0, cap = 0;
 	struct dirent *e;
 	DIR *d = opendir(cells_dir);
+	int rc = 0;
 
+	*out = arr;
 	if (!d)
-		return arr; /* a run with no cell yet */
+		return 0; /* a run with no cell yet */
 	while ((e = readdir(d))) {
 		ml_autofree char *path = NULL;
+		const char *id;
 		json_t *c;
 		if (e->d_name[0] == '.')
 			continue;
@@ -42,6 +50,23 @@ json_t *ml_run_load_cells(const char *run_dir)
 		if (!c || !json_is_object(c) || !ml_json_str(c, "cell_id")) {
 			fprintf(stderr, "miglab: warning: skipping unreadable %s: %s\n", path,
 				c ? "not a cell" : ml_error_message());
+			json_decref(c);
+			continue;
+		}
+		id = ml_json_str(c, "cell_id");
+		if (!ml_layout_valid_cell_id(id) || strcmp(id, e->d_name) != 0) {
+			if (strict) {
+				if (!ml_layout_valid_cell_id(id))
+					ml_error("%s: cell_id '%.300s' is not a valid cell id", path, id);
+				else
+					ml_error("%s: cell_id '%s' is not its directory's name '%s'", path, id,
+						 e->d_name);
+				json_decref(c);
+				rc = -1;
+				break;
+			}
+			fprintf(stderr, "miglab: warning: skipping %s: cell_id '%.300s' is not %s\n", path, id,
+				ml_layout_valid_cell_id(id) ? "its directory's name" : "a valid cell id");
 			json_decref(c);
 			continue;
 		}
@@ -59,7 +84,25 @@ json_t *ml_run_load_cells(const char *run_dir)
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(arr, items[i]);
 	free(items);
+	return rc;
+}
+
+json_t *ml_run_load_cells(const char *run_dir)
+{
+	json_t *arr;
+
+	load_cells(run_dir, false, &arr);
 	return arr;
+}
+
+int ml_run_load_cells_checked(const char *run_dir, json_t **cells)
+{
+	if (load_cells(run_dir, true, cells) < 0) {
+		json_decref(*cells);
+		*cells = NULL;
+		return -1;
+	}
+	return 0;
 }
 
 json_t *ml_run_count_verdicts(json_t *cells)

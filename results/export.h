@@ -12,6 +12,10 @@
  * array. Cells whose cell.json is missing or unreadable are skipped with a
  * warning on stderr (a run being written may have partial cells). */
 json_t *ml_run_load_cells(const char *run_dir);
+/* The same, but a cell.json whose cell_id is invalid (ml_layout_valid_cell_id)
+ * or not its directory's name is an error naming the file and the id
+ * (*cells is NULL then); for writers that build paths from the ids. */
+int ml_run_load_cells_checked(const char *run_dir, json_t **cells);
 
 /* Count verdicts of an array of cell documents: {"pass": N, ...}. */
 json_t *ml_run_count_verdicts(json_t *cells);

@@ -277,7 +277,7 @@ static json_t *cell_dump(const char *cells_dir, json_t *doc, const char *phase)
 	ml_autofree char *path = NULL;
 	json_t *dump;
 
-	if (!name || strchr(name, '/') || !id || strchr(id, '/'))
+	if (!name || strchr(name, '/') || !ml_layout_valid_cell_id(id))
 		return NULL;
 	cdir = ml_path_join(cells_dir, id);
 	edir = ml_layout_evidence_dir(cdir, doc);

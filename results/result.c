@@ -1,5 +1,8 @@
 /* The result model and its files (see result.h). */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
@@ -69,6 +72,40 @@ char *ml_run_id_new(void)
 	strftime(buf, sizeof(buf), "%Y%m%d-%H%M%S", &tm);
 	snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "-%04x", rnd);
 	return strdup(buf);
+}
+
+int ml_run_dir_create(const char *results_dir, const char *run_id, char **id_out, char **dir_out)
+{
+	*id_out = *dir_out = NULL;
+	if (ml_mkdir_p(results_dir, 0755) < 0)
+		return -1;
+	/* A generated id collides only with a run started in the same second
+	 * with the same random suffix: draw again. */
+	for (int tries = 0; tries < 1000; tries++) {
+		char *id = run_id ? strdup(run_id) : ml_run_id_new();
+		char *dir = ml_path_join(results_dir, id);
+		if (!id)
+			abort();
+		if (mkdir(dir, 0755) == 0) {
+			*id_out = id;
+			*dir_out = dir;
+			return 0;
+		}
+		if (errno != EEXIST || run_id) {
+			if (errno == EEXIST)
+				ml_error("run ID %s already exists in %s (use --resume %s to finish it, or "
+					 "another --run-id)", id, results_dir, id);
+			else
+				ml_error_errno(errno, "cannot create run directory %s", dir);
+			free(id);
+			free(dir);
+			return -1;
+		}
+		free(id);
+		free(dir);
+	}
+	ml_error("no free run ID in %s after 1000 tries", results_dir);
+	return -1;
 }
 
 int ml_result_new(struct ml_cell_result *r, const char *dir, const char *run_id,

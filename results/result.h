@@ -69,6 +69,11 @@ int ml_result_write(struct ml_cell_result *r);
 
 /* A run id from the current UTC time: "20261122-031500-4f2a". */
 char *ml_run_id_new(void);
+/* Create a new run's directory <results_dir>/<id> exclusively (mkdir, never
+ * reusing one): with run_id, an existing directory is an error ("run ID ...
+ * already exists in DIR (use --resume ID ...)"); without, a generated id is
+ * drawn again until one is free. *id_out and *dir_out are the caller's. */
+int ml_run_dir_create(const char *results_dir, const char *run_id, char **id_out, char **dir_out);
 /* UTC timestamp "2026-11-22T03:15:00Z". */
 char *ml_timestamp_utc(void);
 

@@ -130,15 +130,22 @@ static json_t *build_argv(const struct ml_vm_spec *s, const struct local_vm *vm)
 					: strdup(s->kernel_path);
 	ml_autofree char *initrd = gdir ? ml_strdup_printf("%s/%s", gdir, strrchr(s->initrd_path, '/') + 1)
 					: strdup(s->initrd_path);
-	ml_autofree char *qmp = local_view_path(vm, vm->qmp_sock);
-	ml_autofree char *probe = local_view_path(vm, vm->probe_sock);
-	ml_autofree char *serial = local_view_path(vm, vm->serial_path);
-	ml_autofree char *disk = s->disk_path ? local_view_path(vm, s->disk_path) : NULL;
+	/* Paths and names inside option strings have their commas doubled. */
+	ml_autofree char *qmp_path = local_view_path(vm, vm->qmp_sock);
+	ml_autofree char *probe_path = local_view_path(vm, vm->probe_sock);
+	ml_autofree char *serial_path = local_view_path(vm, vm->serial_path);
+	ml_autofree char *disk_path = s->disk_path ? local_view_path(vm, s->disk_path) : NULL;
+	ml_autofree char *qmp = ml_qemu_opt_value(qmp_path);
+	ml_autofree char *probe = ml_qemu_opt_value(probe_path);
+	ml_autofree char *serial = ml_qemu_opt_value(serial_path);
+	ml_autofree char *disk = disk_path ? ml_qemu_opt_value(disk_path) : NULL;
+	ml_autofree char *name = ml_qemu_opt_value(s->name);
+	ml_autofree char *label = ml_qemu_opt_value(s->label ? s->label : s->name);
 	ml_autofree char *t = NULL;
 
 	argv_push(a, s->qemu);
 	argv_push(a, "-name");
-	t = ml_strdup_printf("guest=miglab-%s,process=miglab:%s", s->name, s->label ? s->label : s->name);
+	t = ml_strdup_printf("guest=miglab-%s,process=miglab:%s", name, label);
 	argv_push(a, t);
 	argv_push(a, "-nodefaults");
 	argv_push(a, "-no-user-config");

@@ -150,3 +150,23 @@ char *ml_strdup_printf(const char *fmt, ...)
 		abort();
 	return s;
 }
+
+char *ml_qemu_opt_value(const char *value)
+{
+	size_t n = strlen(value), commas = 0;
+	char *out, *o;
+
+	for (size_t i = 0; i < n; i++)
+		commas += value[i] == ',';
+	out = malloc(n + commas + 1);
+	if (!out)
+		abort();
+	o = out;
+	for (size_t i = 0; i < n; i++) {
+		*o++ = value[i];
+		if (value[i] == ',')
+			*o++ = ',';
+	}
+	*o = '\0';
+	return out;
+}

@@ -39,6 +39,13 @@ ssize_t ml_buf_read_fd(struct ml_buf *b, int fd, size_t chunk);
  * no error path for it). */
 char *ml_strdup_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* value escaped for a QEMU option string ("path=VALUE,server=on"): QEMU's
+ * option parsers (QemuOpts and keyval) read ",," inside a value as one
+ * comma and a single comma as the end of the value, so every comma is
+ * doubled. For every path or name embedded in a -chardev, -blockdev, -name,
+ * ... argument. Caller frees. */
+char *ml_qemu_opt_value(const char *value);
+
 #define ml_autobuf __attribute__((cleanup(ml_buf_free)))
 
 #endif

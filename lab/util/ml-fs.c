@@ -1,4 +1,5 @@
 /* File-system helpers (see ml-fs.h). */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -254,18 +255,14 @@ cleanup:
 	return ret;
 }
 
-int ml_copy_file(const char *src, const char *dst)
+/* Copy the open file in to a new file dst (permission bits of in, never
+ * set-id: a copy made as root of another user's file must not become a
+ * set-uid root program), reading to its end. */
+static int copy_fd(int in, const struct stat *st, const char *src, const char *dst, int create_flags)
 {
-	ml_autoclose int in = open(src, O_RDONLY | O_CLOEXEC);
-	ml_autoclose int out = -1;
+	ml_autoclose int out = open(dst, O_WRONLY | O_CREAT | O_CLOEXEC | create_flags, st->st_mode & 0777);
 	char chunk[65536];
-	struct stat st;
 
-	if (in < 0 || fstat(in, &st) < 0) {
-		ml_error_errno(errno, "cannot open %s", src);
-		return -1;
-	}
-	out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, st.st_mode & 07777);
 	if (out < 0) {
 		ml_error_errno(errno, "cannot create %s", dst);
 		return -1;
@@ -286,6 +283,125 @@ int ml_copy_file(const char *src, const char *dst)
 		}
 	}
 	return 0;
+}
+
+int ml_copy_file(const char *src, const char *dst)
+{
+	ml_autoclose int in = open(src, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+
+	if (in < 0 || fstat(in, &st) < 0) {
+		ml_error_errno(errno, "cannot open %s", src);
+		return -1;
+	}
+	return copy_fd(in, &st, src, dst, O_TRUNC);
+}
+
+/* Open name in dirfd as a regular file, not following a symlink and not
+ * blocking on a FIFO; -1 with errno (ELOOP, EINVAL for not regular). */
+static int open_regular_at(int dirfd, const char *name, struct stat *st)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	int e = EINVAL;
+
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, st) < 0)
+		e = errno;
+	else if (S_ISREG(st->st_mode)) {
+		/* Back to blocking reads (a regular file never blocks anyway). */
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+		return fd;
+	}
+	close(fd);
+	errno = e;
+	return -1;
+}
+
+int ml_copy_regular_file(const char *src, const char *dst)
+{
+	struct stat st;
+	ml_autoclose int in = open_regular_at(AT_FDCWD, src, &st);
+
+	if (in < 0) {
+		ml_error_errno(errno, "cannot open %s as a regular file (a symlink is refused)", src);
+		return -1;
+	}
+	return copy_fd(in, &st, src, dst, O_EXCL);
+}
+
+#define COPY_TREE_MAX_DEPTH 16
+
+static int copy_tree_fd(int sfd, const char *src, const char *dst, int depth)
+{
+	struct stat st;
+	struct dirent *e;
+	DIR *d;
+	int dup_fd, rc = 0;
+
+	if (depth > COPY_TREE_MAX_DEPTH) {
+		ml_error("%s: directories nested deeper than %d", src, COPY_TREE_MAX_DEPTH);
+		return -1;
+	}
+	if (fstat(sfd, &st) < 0 || mkdir(dst, (st.st_mode & 0777) | 0700) < 0) {
+		ml_error_errno(errno, "cannot create directory %s", dst);
+		return -1;
+	}
+	if ((dup_fd = fcntl(sfd, F_DUPFD_CLOEXEC, 0)) < 0 || !(d = fdopendir(dup_fd))) {
+		ml_error_errno(errno, "cannot read %s", src);
+		if (dup_fd >= 0)
+			close(dup_fd);
+		return -1;
+	}
+	while (rc == 0 && (e = readdir(d))) {
+		ml_autofree char *from = NULL;
+		ml_autofree char *to = NULL;
+		struct stat est;
+		int fd;
+
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		from = ml_path_join(src, e->d_name);
+		to = ml_path_join(dst, e->d_name);
+		if (fstatat(sfd, e->d_name, &est, AT_SYMLINK_NOFOLLOW) < 0) {
+			ml_error_errno(errno, "cannot stat %s", from);
+			rc = -1;
+		} else if (S_ISDIR(est.st_mode)) {
+			fd = openat(sfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (fd < 0) {
+				ml_error_errno(errno, "cannot open %s", from);
+				rc = -1;
+			} else {
+				rc = copy_tree_fd(fd, from, to, depth + 1);
+				close(fd);
+			}
+		} else if (S_ISREG(est.st_mode)) {
+			fd = open_regular_at(sfd, e->d_name, &est);
+			if (fd < 0) {
+				ml_error_errno(errno, "cannot open %s as a regular file", from);
+				rc = -1;
+			} else {
+				rc = copy_fd(fd, &est, from, to, O_EXCL);
+				close(fd);
+			}
+		} else {
+			fprintf(stderr, "miglab: warning: not copying %s: not a regular file or directory\n",
+				from);
+		}
+	}
+	closedir(d);
+	return rc;
+}
+
+int ml_copy_tree(const char *src, const char *dst)
+{
+	ml_autoclose int fd = open(src, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0) {
+		ml_error_errno(errno, "cannot open directory %s (a symlink is refused)", src);
+		return -1;
+	}
+	return copy_tree_fd(fd, src, dst, 0);
 }
 
 char *ml_path_join(const char *a, const char *b)

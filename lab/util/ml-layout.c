@@ -11,6 +11,21 @@
 #include "ml-json.h"
 #include "ml-common.h"
 
+bool ml_layout_valid_cell_id(const char *id)
+{
+	size_t n = id ? strlen(id) : 0;
+
+	if (n == 0 || n > ML_LAYOUT_CELL_ID_MAX || id[0] == '.')
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char ch = id[i];
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+		      ch == '.' || ch == '_' || ch == '+' || ch == '-'))
+			return false;
+	}
+	return true;
+}
+
 char *ml_layout_cell_dir(const char *run_dir, const char *cell_id)
 {
 	return ml_strdup_printf("%s/" ML_LAYOUT_CELLS_DIR "/%s", run_dir, cell_id);

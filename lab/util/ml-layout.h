@@ -16,6 +16,7 @@
 #define ML_LAYOUT_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #define ML_LAYOUT_RUN_FILE "run.json"
@@ -27,7 +28,16 @@
 /* More attempts than this in one cell is a damaged directory. */
 #define ML_LAYOUT_MAX_ATTEMPTS 64
 
-/* <run_dir>/cells/<cell_id>; caller frees. */
+/* Longest cell id accepted from a file (ml_cell_id() makes ~150 bytes). */
+#define ML_LAYOUT_CELL_ID_MAX 200
+
+/* Whether id may name a cell directory: 1..ML_LAYOUT_CELL_ID_MAX bytes of
+ * [A-Za-z0-9._+-], not starting with '.'. The one check of a cell id read
+ * from a file (cell.json, attempt.json) before it becomes part of a path. */
+bool ml_layout_valid_cell_id(const char *id);
+
+/* <run_dir>/cells/<cell_id>; caller frees. cell_id must be valid
+ * (ml_layout_valid_cell_id) when it was read from a file. */
 char *ml_layout_cell_dir(const char *run_dir, const char *cell_id);
 /* <cell_dir>/attempts/<n> (n from 1); caller frees. */
 char *ml_layout_attempt_dir(const char *cell_dir, int n);

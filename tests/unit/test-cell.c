@@ -12,7 +12,9 @@
  * transcript of a real run, see tests/data/qmp/README.md). */
 #include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -755,6 +757,79 @@ static void test_device_dead_before_migration(void **state)
 	assert_int_equal(warned, 2); /* one per migration */
 }
 
+/* A pid that is surely gone: a child that exited and was reaped. */
+static pid_t dead_pid(void)
+{
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(0);
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+	return pid;
+}
+
+/* base/name, mode 0700, with an owner file naming pid. */
+static char *stale_dir(const char *base, const char *name, mode_t mode, pid_t pid)
+{
+	char *dir = ml_path_join(base, name);
+	ml_autofree char *owner = ml_path_join(dir, "owner");
+	ml_autofree char *text = ml_strdup_printf("%d\n", (int)pid);
+
+	assert_int_equal(mkdir(dir, mode), 0);
+	assert_int_equal(chmod(dir, mode), 0);
+	assert_int_equal(ml_write_atomic(owner, text, strlen(text), 0644), 0);
+	return dir;
+}
+
+static void test_sweep_stale_dirs(void **state)
+{
+	ml_autofree char *base = ml_test_tmpdir();
+	ml_autofree char *elsewhere = ml_test_tmpdir();
+	pid_t gone = dead_pid();
+	ml_autofree char *stale = stale_dir(base, "miglab-stale1", 0700, gone);
+	ml_autofree char *open_mode = stale_dir(base, "miglab-stale2", 0755, gone);
+	ml_autofree char *alive = stale_dir(base, "miglab-alive1", 0700, getpid());
+	ml_autofree char *victim = stale_dir(elsewhere, "miglab-victim", 0700, gone);
+	ml_autofree char *link = ml_path_join(base, "miglab-link01");
+	ml_autofree char *fifo_dir = ml_path_join(base, "miglab-fifo01");
+	ml_autofree char *fifo = ml_path_join(fifo_dir, "owner");
+	ml_autofree char *sub = ml_path_join(stale, "sub");
+	ml_autofree char *in_sub = ml_path_join(sub, "x");
+	ml_autofree char *outside = ml_path_join(elsewhere, "keep");
+	ml_autofree char *to_outside = ml_path_join(sub, "to-outside");
+	pid_t child;
+	int status = -1;
+	(void)state;
+
+	assert_int_equal(mkdir(sub, 0700), 0);
+	assert_int_equal(ml_write_atomic(in_sub, "x", 1, 0644), 0);
+	assert_int_equal(ml_write_atomic(outside, "k", 1, 0644), 0);
+	assert_int_equal(symlink(elsewhere, to_outside), 0);
+	assert_int_equal(symlink(victim, link), 0);
+	assert_int_equal(mkdir(fifo_dir, 0700), 0);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+
+	/* In a child, so that a sweep blocked on the FIFO fails the test
+	 * instead of hanging it. */
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		alarm(10);
+		_exit(ml_cell_sweep_stale_dirs(base) == 1 ? 0 : 1);
+	}
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_false(ml_path_exists(stale));
+	assert_true(ml_path_exists(outside));
+	assert_true(ml_is_dir(open_mode));
+	assert_true(ml_is_dir(alive));
+	assert_true(ml_is_dir(victim));
+	assert_true(ml_is_dir(fifo_dir));
+	ml_test_rmtree(base);
+	ml_test_rmtree(elsewhere);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -774,6 +849,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_memory_corruption, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_device_dead_after_migration, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_device_dead_before_migration, setup, teardown),
+		cmocka_unit_test(test_sweep_stale_dirs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -188,6 +188,56 @@ static void test_flock_wait(void **state)
 
 /* Outside text always fits in JSON: invalid UTF-8 becomes U+FFFD, valid
  * multi-byte characters stay, and setting such text never aborts. */
+/* QEMU's reading of "key=value,key=value" (QemuOpts/keyval): ",," is a
+ * comma of the value, a single comma ends it. The value of key, or NULL. */
+static char *qemu_opt_get(const char *opts, const char *key)
+{
+	size_t klen = strlen(key);
+	const char *p = opts;
+
+	while (*p) {
+		const char *eq = strchr(p, '=');
+		struct ml_buf v = ML_BUF_INIT(0);
+		bool match = eq && (size_t)(eq - p) == klen && strncmp(p, key, klen) == 0;
+		for (p = eq ? eq + 1 : p + strlen(p); *p; p++) {
+			if (*p == ',' && p[1] == ',') {
+				ml_buf_append(&v, ",", 1);
+				p++;
+			} else if (*p == ',') {
+				p++;
+				break;
+			} else {
+				ml_buf_append(&v, p, 1);
+			}
+		}
+		if (match)
+			return ml_buf_steal(&v);
+		ml_buf_free(&v);
+	}
+	return NULL;
+}
+
+static void test_qemu_opt_value_commas(void **state)
+{
+	static const char *const paths[] = { "/var/results/run,1/cells/c/qmp.sock", ",", ",,x,", "plain", "" };
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		ml_autofree char *esc = ml_qemu_opt_value(paths[i]);
+		ml_autofree char *opts = ml_strdup_printf("socket,id=qmp0,path=%s,server=on,wait=off", esc);
+		ml_autofree char *path = qemu_opt_get(opts, "path");
+		ml_autofree char *server = qemu_opt_get(opts, "server");
+		assert_non_null(path);
+		assert_string_equal(path, paths[i]);
+		assert_non_null(server);
+		assert_string_equal(server, "on");
+	}
+	{
+		ml_autofree char *esc = ml_qemu_opt_value("a,b,,c");
+		assert_string_equal(esc, "a,,b,,,,c");
+	}
+}
+
 static void test_utf8_text_in_json(void **state)
 {
 	static const struct { const char *in, *out; } cases[] = {
@@ -253,6 +303,7 @@ int main(void)
 		cmocka_unit_test(test_text_safe),
 		cmocka_unit_test(test_proc_limits),
 		cmocka_unit_test(test_flock_wait),
+		cmocka_unit_test(test_qemu_opt_value_commas),
 		cmocka_unit_test(test_error_context),
 		cmocka_unit_test(test_atomic_write),
 		cmocka_unit_test(test_proc_run_and_status),
