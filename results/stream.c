@@ -915,10 +915,15 @@ static int dec_vmsd(struct dec *d, struct rd *r, const json_t *desc, const char 
 	return 0;
 }
 
-/* Key of the description index: "name#instance". */
-static void index_key(char *key, size_t cap, const char *idstr, long long inst)
+/* Key of the description index: "name#instance", cut at 300 bytes and made
+ * valid UTF-8 (a section's idstr is stream bytes, and a cut may fall inside
+ * a character), so jansson accepts it; the caller frees. */
+static char *index_key(const char *idstr, long long inst)
 {
-	snprintf(key, cap, "%s#%lld", idstr, inst);
+	char key[300];
+
+	snprintf(key, sizeof(key), "%s#%lld", idstr, inst);
+	return ml_utf8_sanitize(key);
 }
 
 /* Index the description's devices by name and instance, so that finding a
@@ -930,16 +935,24 @@ static void vmdesc_build_index(struct dec *d)
 	size_t i;
 
 	d->vmdesc_index = json_object();
+	if (!d->vmdesc_index)
+		abort();
 	json_array_foreach(devs, i, e) {
-		char key[300];
+		ml_autofree char *key = NULL;
 		json_t *list;
 		if (!ml_json_str(e, "name"))
 			continue;
-		index_key(key, sizeof(key), ml_json_str(e, "name"), desc_int(e, "instance_id", -1));
+		key = index_key(ml_json_str(e, "name"), desc_int(e, "instance_id", -1));
 		list = json_object_get(d->vmdesc_index, key);
 		if (!list) {
+			/* json_object_set_new frees the value when it fails: the
+			 * list is not touched after that (the device is then not
+			 * indexed and its section is found by its footer). */
 			list = json_array();
-			json_object_set_new(d->vmdesc_index, key, list);
+			if (!list)
+				abort();
+			if (json_object_set_new(d->vmdesc_index, key, list) < 0)
+				continue;
 		}
 		json_array_append_new(list, json_integer((json_int_t)i));
 	}
@@ -950,11 +963,10 @@ static void vmdesc_build_index(struct dec *d)
 static const json_t *vmdesc_entry(struct dec *d, const char *idstr, uint32_t inst)
 {
 	const json_t *list, *v;
-	char key[300];
+	ml_autofree char *key = index_key(idstr, inst);
 	size_t i;
 	json_int_t pick = -1;
 
-	index_key(key, sizeof(key), idstr, inst);
 	list = json_object_get(d->vmdesc_index, key);
 	/* Lists are short (one entry per instance of a name), but bound the walk. */
 	json_array_foreach(list, i, v) {
@@ -1259,7 +1271,7 @@ static int dec_configuration(struct dec *d, struct rd *r, json_t *summary)
 				char cap[256];
 				if (get_str8(d, r, "a capability name", cap) < 0)
 					return -1;
-				json_array_append_new(caps, json_string(cap));
+				json_array_append_new(caps, ml_json_string_text(cap));
 				if (strcmp(cap, "x-ignore-shared") == 0)
 					d->ignore_shared = true;
 				if (strcmp(cap, "mapped-ram") == 0) {

@@ -307,7 +307,7 @@ static void test_garbage(void **state)
 
 /* A byte builder for hand-made streams. */
 struct bb {
-	unsigned char b[512];
+	unsigned char b[4096];
 	size_t n;
 };
 
@@ -422,6 +422,55 @@ static void test_synthetic(void **state)
 	b.b[footer_at + 4] = 9;
 	assert_int_equal(ml_stream_decode(b.b, b.n, ML_STREAM_FIELDS, &s), -1);
 	assert_non_null(strstr(ml_json_str(s, "error"), "expected the footer of section 5 'blk'"));
+	json_decref(s);
+}
+
+/* A VM description naming a device with a 298-byte name ending in 'é': the
+ * decoder's index key, cut at 300 bytes, ends inside that character. Once a
+ * use after free (jansson refused the key and freed the list appended to
+ * next); now the key is made valid and the devices decode. */
+static void test_vmdesc_cut_utf8(void **state)
+{
+	struct bb b = { .n = 0 };
+	char name[301], json[1024];
+	size_t json_len, idstr_at;
+	json_t *s = NULL;
+	(void)state;
+
+	memset(name, 'a', 298);
+	memcpy(name + 298, "\xc3\xa9", 3); /* é and the NUL */
+	json_len = (size_t)snprintf(json, sizeof(json),
+		"{\"page_size\": 4096, \"devices\": ["
+		"{\"name\": \"%s\", \"instance_id\": 0, \"vmsd_name\": \"x\", \"version\": 1, \"fields\": []},"
+		"{\"name\": \"dev\", \"instance_id\": 0, \"vmsd_name\": \"dev\", \"version\": 2, \"fields\": ["
+		"{\"name\": \"b\", \"type\": \"uint8\", \"size\": 1}]}]}", name);
+	assert_true(json_len < sizeof(json));
+
+	put(&b, "QEVM", 4);
+	put32(&b, 3);
+	put8(&b, 0x07);
+	put32(&b, 3);
+	put(&b, "pc1", 3);
+	idstr_at = b.n + 6;
+	put_full_header(&b, 0x04, 1, "dev", 2);
+	put8(&b, 0x42);
+	put8(&b, 0x7e);
+	put32(&b, 1);
+	put8(&b, 0x00); /* EOF */
+	put8(&b, 0x06); /* VM description */
+	put32(&b, (unsigned)json_len);
+	put(&b, json, json_len);
+
+	assert_int_equal(ml_stream_decode(b.b, b.n, ML_STREAM_FIELDS, &s), 0);
+	assert_string_equal(ml_json_str(find_section(s, "dev"), "decoded"), "vmdesc");
+	assert_int_equal(ml_json_int(find_field(find_device(s, "dev"), "b"), "value", 0), 0x42);
+	json_decref(s);
+
+	/* The section's idstr is stream bytes: not UTF-8 at all, still decoded,
+	 * and the summary holds it with "?" for the byte. */
+	b.b[idstr_at] = 0xff; /* the 'd' of "dev" */
+	assert_int_equal(ml_stream_decode(b.b, b.n, ML_STREAM_FIELDS, &s), 0);
+	assert_non_null(find_section(s, "?ev"));
 	json_decref(s);
 }
 
@@ -816,6 +865,7 @@ int main(void)
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_garbage),
 		cmocka_unit_test(test_synthetic),
+		cmocka_unit_test(test_vmdesc_cut_utf8),
 		cmocka_unit_test(test_print_expected),
 		cmocka_unit_test(test_regressions),
 		cmocka_unit_test(test_tap_capture),
