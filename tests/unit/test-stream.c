@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <zstd.h>
@@ -474,6 +475,64 @@ static void test_vmdesc_cut_utf8(void **state)
 	json_decref(s);
 }
 
+static long max_rss_kib(void)
+{
+	struct rusage ru;
+	assert_int_equal(getrusage(RUSAGE_SELF, &ru), 0);
+	return ru.ru_maxrss;
+}
+
+/* A zstd frame of n RLE blocks of 128 KiB of zeros each (RFC 8878): 4 bytes
+ * of file per 128 KiB of output. */
+static void write_zstd_bomb(const char *path, size_t blocks)
+{
+	FILE *f = fopen(path, "wb");
+	static const unsigned char head[] = { 0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x38 };
+	assert_non_null(f);
+	assert_int_equal(fwrite(head, 1, sizeof(head), f), sizeof(head));
+	for (size_t i = 0; i < blocks; i++) {
+		unsigned h = (131072u << 3) | (1u << 1) | (i + 1 == blocks ? 1u : 0u);
+		unsigned char blk[4] = { (unsigned char)h, (unsigned char)(h >> 8), (unsigned char)(h >> 16), 0 };
+		assert_int_equal(fwrite(blk, 1, 4, f), 4);
+	}
+	assert_int_equal(fclose(f), 0);
+}
+
+/* A small capture expanding past the limit is refused, naming the file and
+ * the limit, without holding the expansion in memory. */
+static void test_zstd_bomb(void **state)
+{
+	char *dir = ml_test_tmpdir();
+	char *bomb = ml_path_join(dir, "bomb.bin.zst");
+	json_t *s = NULL;
+	char want[512];
+	long before;
+	(void)state;
+
+	/* 4 GiB + 128 KiB of zeros from 128 KiB of file. */
+	write_zstd_bomb(bomb, ((size_t)4 << 30) / 131072 + 1);
+	before = max_rss_kib();
+	assert_int_equal(ml_stream_decode_file(bomb, &s), -1);
+	assert_null(s);
+	snprintf(want, sizeof(want), "%s decompresses to more than %zu bytes: refused", bomb,
+		 ML_STREAM_FILE_MAX);
+	assert_string_equal(ml_error_message(), want);
+	assert_true(max_rss_kib() - before < 256 * 1024);
+	print_message("zstd bomb refused, peak RSS grew by %ld KiB\n", max_rss_kib() - before);
+
+	/* The same limit, smaller: a real capture (777393 bytes) just fits. */
+	assert_int_equal(ml_stream_decode_file_max(ml_test_data(F72), 777393, &s), 0);
+	json_decref(s);
+	s = NULL;
+	assert_int_equal(ml_stream_decode_file_max(ml_test_data(F72), 777392, &s), -1);
+	assert_null(s);
+	assert_non_null(strstr(ml_error_message(), "decompresses to more than 777392 bytes: refused"));
+
+	ml_test_rmtree(dir);
+	free(bomb);
+	free(dir);
+}
+
 /* Data-driven: `stream show --fields` of the small fixtures against the
  * expected text beside them (MIGLAB_REGENERATE=1 rewrites it for review). */
 static void test_print_expected(void **state)
@@ -866,6 +925,7 @@ int main(void)
 		cmocka_unit_test(test_garbage),
 		cmocka_unit_test(test_synthetic),
 		cmocka_unit_test(test_vmdesc_cut_utf8),
+		cmocka_unit_test(test_zstd_bomb),
 		cmocka_unit_test(test_print_expected),
 		cmocka_unit_test(test_regressions),
 		cmocka_unit_test(test_tap_capture),
