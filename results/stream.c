@@ -915,10 +915,15 @@ static int dec_vmsd(struct dec *d, struct rd *r, const json_t *desc, const char 
 	return 0;
 }
 
-/* Key of the description index: "name#instance". */
-static void index_key(char *key, size_t cap, const char *idstr, long long inst)
+/* Key of the description index: "name#instance", cut at 300 bytes and made
+ * valid UTF-8 (a section's idstr is stream bytes, and a cut may fall inside
+ * a character), so jansson accepts it; the caller frees. */
+static char *index_key(const char *idstr, long long inst)
 {
-	snprintf(key, cap, "%s#%lld", idstr, inst);
+	char key[300];
+
+	snprintf(key, sizeof(key), "%s#%lld", idstr, inst);
+	return ml_utf8_sanitize(key);
 }
 
 /* Index the description's devices by name and instance, so that finding a
@@ -930,16 +935,24 @@ static void vmdesc_build_index(struct dec *d)
 	size_t i;
 
 	d->vmdesc_index = json_object();
+	if (!d->vmdesc_index)
+		abort();
 	json_array_foreach(devs, i, e) {
-		char key[300];
+		ml_autofree char *key = NULL;
 		json_t *list;
 		if (!ml_json_str(e, "name"))
 			continue;
-		index_key(key, sizeof(key), ml_json_str(e, "name"), desc_int(e, "instance_id", -1));
+		key = index_key(ml_json_str(e, "name"), desc_int(e, "instance_id", -1));
 		list = json_object_get(d->vmdesc_index, key);
 		if (!list) {
+			/* json_object_set_new frees the value when it fails: the
+			 * list is not touched after that (the device is then not
+			 * indexed and its section is found by its footer). */
 			list = json_array();
-			json_object_set_new(d->vmdesc_index, key, list);
+			if (!list)
+				abort();
+			if (json_object_set_new(d->vmdesc_index, key, list) < 0)
+				continue;
 		}
 		json_array_append_new(list, json_integer((json_int_t)i));
 	}
@@ -950,11 +963,10 @@ static void vmdesc_build_index(struct dec *d)
 static const json_t *vmdesc_entry(struct dec *d, const char *idstr, uint32_t inst)
 {
 	const json_t *list, *v;
-	char key[300];
+	ml_autofree char *key = index_key(idstr, inst);
 	size_t i;
 	json_int_t pick = -1;
 
-	index_key(key, sizeof(key), idstr, inst);
 	list = json_object_get(d->vmdesc_index, key);
 	/* Lists are short (one entry per instance of a name), but bound the walk. */
 	json_array_foreach(list, i, v) {
@@ -1259,7 +1271,7 @@ static int dec_configuration(struct dec *d, struct rd *r, json_t *summary)
 				char cap[256];
 				if (get_str8(d, r, "a capability name", cap) < 0)
 					return -1;
-				json_array_append_new(caps, json_string(cap));
+				json_array_append_new(caps, ml_json_string_text(cap));
 				if (strcmp(cap, "x-ignore-shared") == 0)
 					d->ignore_shared = true;
 				if (strcmp(cap, "mapped-ram") == 0) {
@@ -1498,76 +1510,106 @@ out:
 
 /* ---- files -------------------------------------------------------------- */
 
-static int zstd_decompress(const char *path, const void *in, size_t in_len, struct ml_buf *out)
+/* One pass of zstd decompression. Without out, the output is only counted
+ * (in a scratch buffer of ZSTD_DStreamOutSize(), about 128 KiB), and the pass
+ * stops and refuses at the first byte beyond max; with out (out_size bytes,
+ * the count of a first pass), the output is written there. A capture cut
+ * short (the lab died mid-write) decodes up to the cut, as a stream does. */
+static int zstd_pass(const char *path, const void *in, size_t in_len, size_t max,
+		     char *out, size_t out_size, size_t *total)
 {
 	ZSTD_DStream *ds = ZSTD_createDStream();
 	ZSTD_inBuffer ib = { in, in_len, 0 };
 	size_t chunk = ZSTD_DStreamOutSize();
-	size_t ret = 0;
-	char *tmp = malloc(chunk);
+	ml_autofree char *scratch = out ? NULL : malloc(chunk);
+	size_t n = 0;
 	int rc = -1;
 
-	if (!ds || !tmp)
+	if (!ds || (!out && !scratch))
 		abort();
 	ZSTD_initDStream(ds);
-	while (ib.pos < ib.size) {
-		ZSTD_outBuffer ob = { tmp, chunk, 0 };
+	for (;;) {
+		size_t room = out ? out_size - n : (max - n + 1 < chunk ? max - n + 1 : chunk);
+		ZSTD_outBuffer ob = { out ? out + n : scratch, room, 0 };
+		size_t in_before = ib.pos, ret;
+
+		if (room == 0)
+			break;
 		ret = ZSTD_decompressStream(ds, &ob, &ib);
 		if (ZSTD_isError(ret)) {
 			ml_error("%s: zstd: %s (at compressed byte %zu)", path, ZSTD_getErrorName(ret), ib.pos);
 			goto out;
 		}
-		if (ml_buf_append(out, tmp, ob.pos) < 0) {
-			ml_error_context("decompressing %s", path);
-			goto out;
-		}
-		if (ob.pos == 0 && ret != 0 && ib.pos == ib.size)
-			break;
+		n += ob.pos;
+		if (ob.pos == 0 && ib.pos == in_before)
+			break; /* the input is used up and the decoder holds nothing more */
 	}
-	if (ret != 0) {
-		/* Flush what the decoder still holds. */
-		for (;;) {
-			ZSTD_outBuffer ob = { tmp, chunk, 0 };
-			ret = ZSTD_decompressStream(ds, &ob, &ib);
-			if (ZSTD_isError(ret) || ob.pos == 0)
-				break;
-			if (ml_buf_append(out, tmp, ob.pos) < 0) {
-				ml_error_context("decompressing %s", path);
-				goto out;
-			}
-		}
-		/* A capture cut short (the lab died mid-write) still decodes up to the cut. */
+	if (n > max) {
+		ml_error("%s decompresses to more than %zu bytes: refused", path, max);
+		goto out;
 	}
+	*total = n;
 	rc = 0;
 out:
-	free(tmp);
 	ZSTD_freeDStream(ds);
 	return rc;
 }
 
-int ml_stream_decode_file(const char *path, json_t **summary)
+/* Decompress a zstd capture of at most max bytes of stream. Two passes, so a
+ * small file that expands past max (a "zstd bomb") is refused having held
+ * only the scratch buffer, and a good one is held once, in one allocation of
+ * exactly its size (no doubling growth). */
+static int zstd_decompress(const char *path, const void *in, size_t in_len, size_t max,
+			   char **out, size_t *out_len)
+{
+	size_t size = 0, again = 0;
+	char *buf;
+
+	if (zstd_pass(path, in, in_len, max, NULL, 0, &size) < 0)
+		return -1;
+	buf = malloc(size ? size : 1);
+	if (!buf) {
+		ml_error("%s: no memory for its %zu decompressed bytes", path, size);
+		return -1;
+	}
+	if (zstd_pass(path, in, in_len, max, buf, size, &again) < 0 || again != size) {
+		if (again != size)
+			ml_error("%s: zstd: %zu bytes on the second pass, %zu on the first", path, again, size);
+		free(buf);
+		return -1;
+	}
+	*out = buf;
+	*out_len = size;
+	return 0;
+}
+
+int ml_stream_decode_file_max(const char *path, size_t max, json_t **summary)
 {
 	ml_autofree char *raw = NULL;
 	size_t len = 0;
 	int rc;
 
 	*summary = NULL;
-	if (ml_read_file(path, ML_STREAM_FILE_MAX, &raw, &len) < 0)
+	if (ml_read_file(path, max, &raw, &len) < 0)
 		return -1;
 	if (len >= 4 && be_n((const uint8_t *)raw, 4) == 0x28b52ffdU) {
-		struct ml_buf out = ML_BUF_INIT(ML_STREAM_FILE_MAX);
-		if (zstd_decompress(path, raw, len, &out) < 0) {
-			ml_buf_free(&out);
+		char *plain = NULL;
+		size_t plain_len = 0;
+		if (zstd_decompress(path, raw, len, max, &plain, &plain_len) < 0)
 			return -1;
-		}
 		free(raw);
-		len = out.len;
-		raw = ml_buf_steal(&out);
+		raw = plain;
+		len = plain_len;
 	}
 	rc = ml_stream_decode(raw, len, ML_STREAM_FIELDS, summary);
 	if (rc < 0)
 		ml_error_context("%s", path);
 	return rc;
+}
+
+int ml_stream_decode_file(const char *path, json_t **summary)
+{
+	return ml_stream_decode_file_max(path, ML_STREAM_FILE_MAX, summary);
 }
 
 /* ---- explain ------------------------------------------------------------ */

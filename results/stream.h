@@ -17,7 +17,9 @@
 #include <stddef.h>
 
 #define ML_STREAM_SCHEMA "miglab-stream/1"
-/* Largest stream file (after decompression) ml_stream_decode_file accepts. */
+/* Largest stream ml_stream_decode_file accepts: the file, and the stream it
+ * decompresses to (a zstd capture expanding past it is refused before it is
+ * held in memory). */
 #define ML_STREAM_FILE_MAX ((size_t)4 << 30)
 /* Field entries kept per stream; past it `fields_truncated` is set. */
 #define ML_STREAM_MAX_FIELDS 100000
@@ -43,6 +45,11 @@ int ml_stream_decode(const void *data, size_t len, unsigned flags, json_t **summ
  * writes it, detected by its magic). Always decodes fields. Same contract as
  * ml_stream_decode; *summary is NULL only when the file could not be read. */
 int ml_stream_decode_file(const char *path, json_t **summary);
+/* The same with another limit than ML_STREAM_FILE_MAX on the file and on the
+ * stream it decompresses to: past it, the error "FILE decompresses to more
+ * than N bytes: refused" (or the file is too large to read), *summary NULL.
+ * Decompressing holds at most about 128 KiB beyond the stream itself. */
+int ml_stream_decode_file_max(const char *path, size_t max, json_t **summary);
 
 /* One sentence saying what the stream says about device (an idstr such as
  * "0000:00:01.0/virtio-net", its last component "virtio-net", or a vmsd name)

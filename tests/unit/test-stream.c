@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <zstd.h>
@@ -307,7 +308,7 @@ static void test_garbage(void **state)
 
 /* A byte builder for hand-made streams. */
 struct bb {
-	unsigned char b[512];
+	unsigned char b[4096];
 	size_t n;
 };
 
@@ -423,6 +424,113 @@ static void test_synthetic(void **state)
 	assert_int_equal(ml_stream_decode(b.b, b.n, ML_STREAM_FIELDS, &s), -1);
 	assert_non_null(strstr(ml_json_str(s, "error"), "expected the footer of section 5 'blk'"));
 	json_decref(s);
+}
+
+/* A VM description naming a device with a 298-byte name ending in 'é': the
+ * decoder's index key, cut at 300 bytes, ends inside that character. Once a
+ * use after free (jansson refused the key and freed the list appended to
+ * next); now the key is made valid and the devices decode. */
+static void test_vmdesc_cut_utf8(void **state)
+{
+	struct bb b = { .n = 0 };
+	char name[301], json[1024];
+	size_t json_len, idstr_at;
+	json_t *s = NULL;
+	(void)state;
+
+	memset(name, 'a', 298);
+	memcpy(name + 298, "\xc3\xa9", 3); /* é and the NUL */
+	json_len = (size_t)snprintf(json, sizeof(json),
+		"{\"page_size\": 4096, \"devices\": ["
+		"{\"name\": \"%s\", \"instance_id\": 0, \"vmsd_name\": \"x\", \"version\": 1, \"fields\": []},"
+		"{\"name\": \"dev\", \"instance_id\": 0, \"vmsd_name\": \"dev\", \"version\": 2, \"fields\": ["
+		"{\"name\": \"b\", \"type\": \"uint8\", \"size\": 1}]}]}", name);
+	assert_true(json_len < sizeof(json));
+
+	put(&b, "QEVM", 4);
+	put32(&b, 3);
+	put8(&b, 0x07);
+	put32(&b, 3);
+	put(&b, "pc1", 3);
+	idstr_at = b.n + 6;
+	put_full_header(&b, 0x04, 1, "dev", 2);
+	put8(&b, 0x42);
+	put8(&b, 0x7e);
+	put32(&b, 1);
+	put8(&b, 0x00); /* EOF */
+	put8(&b, 0x06); /* VM description */
+	put32(&b, (unsigned)json_len);
+	put(&b, json, json_len);
+
+	assert_int_equal(ml_stream_decode(b.b, b.n, ML_STREAM_FIELDS, &s), 0);
+	assert_string_equal(ml_json_str(find_section(s, "dev"), "decoded"), "vmdesc");
+	assert_int_equal(ml_json_int(find_field(find_device(s, "dev"), "b"), "value", 0), 0x42);
+	json_decref(s);
+
+	/* The section's idstr is stream bytes: not UTF-8 at all, still decoded,
+	 * and the summary holds it with "?" for the byte. */
+	b.b[idstr_at] = 0xff; /* the 'd' of "dev" */
+	assert_int_equal(ml_stream_decode(b.b, b.n, ML_STREAM_FIELDS, &s), 0);
+	assert_non_null(find_section(s, "?ev"));
+	json_decref(s);
+}
+
+static long max_rss_kib(void)
+{
+	struct rusage ru;
+	assert_int_equal(getrusage(RUSAGE_SELF, &ru), 0);
+	return ru.ru_maxrss;
+}
+
+/* A zstd frame of n RLE blocks of 128 KiB of zeros each (RFC 8878): 4 bytes
+ * of file per 128 KiB of output. */
+static void write_zstd_bomb(const char *path, size_t blocks)
+{
+	FILE *f = fopen(path, "wb");
+	static const unsigned char head[] = { 0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x38 };
+	assert_non_null(f);
+	assert_int_equal(fwrite(head, 1, sizeof(head), f), sizeof(head));
+	for (size_t i = 0; i < blocks; i++) {
+		unsigned h = (131072u << 3) | (1u << 1) | (i + 1 == blocks ? 1u : 0u);
+		unsigned char blk[4] = { (unsigned char)h, (unsigned char)(h >> 8), (unsigned char)(h >> 16), 0 };
+		assert_int_equal(fwrite(blk, 1, 4, f), 4);
+	}
+	assert_int_equal(fclose(f), 0);
+}
+
+/* A small capture expanding past the limit is refused, naming the file and
+ * the limit, without holding the expansion in memory. */
+static void test_zstd_bomb(void **state)
+{
+	char *dir = ml_test_tmpdir();
+	char *bomb = ml_path_join(dir, "bomb.bin.zst");
+	json_t *s = NULL;
+	char want[512];
+	long before;
+	(void)state;
+
+	/* 4 GiB + 128 KiB of zeros from 128 KiB of file. */
+	write_zstd_bomb(bomb, ((size_t)4 << 30) / 131072 + 1);
+	before = max_rss_kib();
+	assert_int_equal(ml_stream_decode_file(bomb, &s), -1);
+	assert_null(s);
+	snprintf(want, sizeof(want), "%s decompresses to more than %zu bytes: refused", bomb,
+		 ML_STREAM_FILE_MAX);
+	assert_string_equal(ml_error_message(), want);
+	assert_true(max_rss_kib() - before < 256 * 1024);
+	print_message("zstd bomb refused, peak RSS grew by %ld KiB\n", max_rss_kib() - before);
+
+	/* The same limit, smaller: a real capture (777393 bytes) just fits. */
+	assert_int_equal(ml_stream_decode_file_max(ml_test_data(F72), 777393, &s), 0);
+	json_decref(s);
+	s = NULL;
+	assert_int_equal(ml_stream_decode_file_max(ml_test_data(F72), 777392, &s), -1);
+	assert_null(s);
+	assert_non_null(strstr(ml_error_message(), "decompresses to more than 777392 bytes: refused"));
+
+	ml_test_rmtree(dir);
+	free(bomb);
+	free(dir);
 }
 
 /* Data-driven: `stream show --fields` of the small fixtures against the
@@ -816,6 +924,8 @@ int main(void)
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_garbage),
 		cmocka_unit_test(test_synthetic),
+		cmocka_unit_test(test_vmdesc_cut_utf8),
+		cmocka_unit_test(test_zstd_bomb),
 		cmocka_unit_test(test_print_expected),
 		cmocka_unit_test(test_regressions),
 		cmocka_unit_test(test_tap_capture),
