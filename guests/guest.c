@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 
 #include "guest.h"
@@ -48,6 +50,8 @@ int ml_guest_parse_provider(const char *spec, char **suite)
 
 void ml_guest_clear(struct ml_guest *g)
 {
+	if (g->locked)
+		close(g->lock_fd);
 	free(g->provider);
 	free(g->suite);
 	free(g->kernel_package);
@@ -536,6 +540,9 @@ int ml_guest_provision(const char *cache_dir, const char *spec, const char *prob
 		       const char *mirror, struct ml_guest *out)
 {
 	struct ml_apt apt = { .lock_fd = -1 };
+	ml_autofree char *lockpath = NULL;
+	ml_autofree char *what = NULL;
+	ml_autoclose int lockfd = -1;
 	ml_autofree char *suite = NULL;
 	ml_autofree char *kpkg = NULL;
 	ml_autofree char *kver = NULL;
@@ -590,15 +597,34 @@ int ml_guest_provision(const char *cache_dir, const char *spec, const char *prob
 	manifest_path = ml_path_join(dir, MANIFEST);
 	if (ml_mkdir_p(dir, 0755) < 0)
 		goto out;
-	if (ml_path_exists(manifest_path)) {
-		old = ml_json_load_file(manifest_path, MANIFEST_LIMIT);
-		if (!old)
-			ml_error_reset(); /* a broken manifest is a partial guest */
-	}
-	if (whole_guest_valid(old, dir, &in)) {
-		fill_guest(out, spec, dir, old);
-		ret = 0;
+	/* The cache's lock discipline (as for Debian roots): a guest is used
+	 * under a shared lock, made or replaced under an exclusive one. */
+	lockpath = ml_strdup_printf("%s.lock", dir);
+	what = ml_strdup_printf("the guest kernel of %s (%s)", spec, dir);
+	lockfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (lockfd < 0) {
+		ml_error_errno(errno, "cannot open %s", lockpath);
 		goto out;
+	}
+	for (int pass = 0; pass < 2; pass++) {
+		if (ml_flock_wait(lockfd, pass ? LOCK_EX : LOCK_SH, what, -1) < 0)
+			goto out;
+		json_decref(old);
+		old = NULL;
+		if (ml_path_exists(manifest_path)) {
+			old = ml_json_load_file(manifest_path, MANIFEST_LIMIT);
+			if (!old)
+				ml_error_reset(); /* a broken manifest is a partial guest */
+		}
+		if (whole_guest_valid(old, dir, &in)) {
+			fill_guest(out, spec, dir, old);
+			ret = 0;
+			goto out;
+		}
+		/* Never convert a shared lock in place (two processes would wait
+		 * for each other). */
+		if (pass == 0)
+			flock(lockfd, LOCK_UN);
 	}
 
 	/* from here on the directory is partial until the manifest is rewritten */
@@ -644,6 +670,14 @@ int ml_guest_provision(const char *cache_dir, const char *spec, const char *prob
 	fill_guest(out, spec, dir, m);
 	ret = 0;
 out:
+	if (ret == 0 && lockfd >= 0 && flock(lockfd, LOCK_SH) == 0) {
+		out->lock_fd = lockfd;
+		out->locked = true;
+		lockfd = -1;
+	} else if (ret == 0) {
+		ml_error_errno(errno, "cannot lock %s", lockpath);
+		ret = -1;
+	}
 	if (ret < 0) {
 		ml_error_context("provisioning guest %s", spec);
 		ml_guest_clear(out);

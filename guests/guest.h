@@ -32,6 +32,11 @@ struct ml_guest {
 	char kernel_sha256[65];
 	char initrd_sha256[65];
 	char **modules; size_t n_modules; /* load order actually included */
+	/* The cache lock of dir, held shared while this guest is in use (so
+	 * another process does not replace its kernel under a run); released
+	 * by ml_guest_clear. */
+	bool locked;
+	int lock_fd;
 };
 
 /* The modules every guest asks for; those the kernel has built in are
