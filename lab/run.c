@@ -75,11 +75,6 @@ struct run {
 	char *resumed_baselines;  /* run.json matrix.abi_baselines of the run resumed */
 };
 
-static bool str_is(const char *a, const char *b)
-{
-	return a && b && strcmp(a, b) == 0;
-}
-
 /* ---- preparing: builds, guests, plan ------------------------------------ */
 
 /* Make every build and guest the matrix names. A build or kernel that cannot
@@ -464,7 +459,7 @@ static void finish_cell(const struct run *r, struct run_cell *c, int status)
 		/* Keep what the attempt wrote (phases, logs), mark it as an error. */
 		json_decref(doc);
 		doc = ml_path_exists(apath) ? ml_json_load_file(apath, 64 << 20) : NULL;
-		if (doc && str_is(ml_json_str(doc, "state"), "running")) {
+		if (doc && ml_str_eq(ml_json_str(doc, "state"), "running")) {
 			res.doc = json_incref(doc);
 			res.dir = strdup(dir);
 			res.started_ms = ml_now_ms() - ml_json_int(doc, "wall_ms", 0);
@@ -645,20 +640,20 @@ static void print_summary(const char *dir, json_t *summary, json_t *docs)
 		const char *names[] = { "break", "warn", "info", "same" };
 		json_array_foreach(entries, i, c)
 			for (size_t k = 0; k < ML_ARRAY_SIZE(names); k++)
-				n[k] += str_is(ml_json_str(c, "verdict"), names[k]);
+				n[k] += ml_str_eq(ml_json_str(c, "verdict"), names[k]);
 		if (json_array_size(entries))
 			printf("\nmachine-type ABI (%zu build pairs x machine types): %lld break, %lld warn, "
 			       "%lld info, %lld same\n",
 			       json_array_size(entries), n[0], n[1], n[2], n[3]);
 		json_array_foreach(entries, i, c)
-			if (str_is(ml_json_str(c, "verdict"), "break"))
+			if (ml_str_eq(ml_json_str(c, "verdict"), "break"))
 				printf("  %s\n", ml_json_str(c, "text"));
 	}
 	json_array_foreach(docs, i, c) {
 		const char *cat = ml_judgement_category(c);
 		const char *abi = ml_json_str(json_object_get(c, "abi"), "severity");
-		bool abi_attention = str_is(abi, "error") || str_is(abi, "fail");
-		if ((str_is(cat, "pass") && !abi_attention) || str_is(cat, "skip") || str_is(cat, "xfail") ||
+		bool abi_attention = ml_str_eq(abi, "error") || ml_str_eq(abi, "fail");
+		if ((ml_str_eq(cat, "pass") && !abi_attention) || ml_str_eq(cat, "skip") || ml_str_eq(cat, "xfail") ||
 		    strstr(cat, "unsound"))
 			continue;
 		if (!header) {

@@ -1,5 +1,6 @@
 /* Kinds and severities of ABI differences (abi-kinds.h, results/abi-kinds.txt). */
 #include <fnmatch.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,6 +71,21 @@ static char *word(char **s)
 	return w;
 }
 
+/* ml_error, then -1: a line of the table is wrong. */
+static int kinds_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int kinds_error(const char *fmt, ...)
+{
+	ml_autobuf struct ml_buf b = ML_BUF_INIT(0);
+	va_list ap;
+
+	va_start(ap, fmt);
+	ml_buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	ml_error("%s", b.data);
+	return -1;
+}
+
 static int parse_line(struct ml_abi_kinds *k, char *line, unsigned n)
 {
 	struct ml_abi_kind_rule r = { .line = n };
@@ -83,21 +99,19 @@ static int parse_line(struct ml_abi_kinds *k, char *line, unsigned n)
 	while (len && (line[len - 1] == ' ' || line[len - 1] == '\t'))
 		line[--len] = '\0';
 	if (!section || !len)
-		{ ml_error("%s:%u: a line is KIND BOOTS LIVE FW SECTION KEY", k->file, n); return -1; }
+		return kinds_error("%s:%u: a line is KIND BOOTS LIVE FW SECTION KEY", k->file, n);
 	b = ml_abi_severity_parse(boots);
 	l = ml_abi_severity_parse(live);
 	if (b < ML_ABI_INFO || b > ML_ABI_ERROR)
-		{ ml_error("%s:%u: BOOTS severity '%s' is not one of info, warn, error", k->file, n, boots); return -1; }
+		return kinds_error("%s:%u: BOOTS severity '%s' is not one of info, warn, error", k->file, n, boots);
 	if (l < ML_ABI_INFO)
-		{ ml_error("%s:%u: LIVE severity '%s' is not one of info, warn, error, fail", k->file, n, live); return -1; }
+		return kinds_error("%s:%u: LIVE severity '%s' is not one of info, warn, error, fail", k->file, n, live);
 	if (strcmp(fw, "fw") != 0 && strcmp(fw, "-") != 0)
-		{ ml_error("%s:%u: FW is 'fw' or '-', not '%s'", k->file, n, fw); return -1; }
+		return kinds_error("%s:%u: FW is 'fw' or '-', not '%s'", k->file, n, fw);
 	for (const char *c = kind; *c; c++)
 		if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-'))
-		{
-			ml_error("%s:%u: kind '%s': lower-case letters, digits and '-' only", k->file, n, kind);
-			return -1;
-		}
+			return kinds_error("%s:%u: kind '%s': lower-case letters, digits and '-' only", k->file, n,
+					   kind);
 	r.kind = strdup(kind);
 	r.boots = (enum ml_abi_severity)b;
 	r.live = (enum ml_abi_severity)l;

@@ -597,6 +597,7 @@ static void link_abi_explanation(json_t *doc, const json_t *entry)
 	size_t i;
 	char bdf[16] = "";
 	json_t *list = json_object_get(failure, "explained_by");
+	ml_autofree char *suffix = NULL, *vnum = NULL, *vmax = NULL;
 
 	/* The attempt's own explanations (judge_crosscheck) stay; this one is
 	 * the run's, made again on each judgement. */
@@ -608,9 +609,10 @@ static void link_abi_explanation(json_t *doc, const json_t *entry)
 		return;
 	if (dev && strlen(dev) >= 12 && dev[4] == ':' && dev[7] == ':' && dev[10] == '.')
 		snprintf(bdf, sizeof(bdf), "%.12s", dev);
+	suffix = ml_strdup_printf(") queue %u size", q);
+	vnum = ml_strdup_printf("%u", num);
+	vmax = ml_strdup_printf("%u", max);
 	json_array_foreach(json_object_get(entry, "differences"), i, d) {
-		ml_autofree char *suffix = ml_strdup_printf(") queue %u size", q);
-		ml_autofree char *vnum = ml_strdup_printf("%u", num), *vmax = ml_strdup_printf("%u", max);
 		const char *key = ml_json_str(d, "key");
 		size_t kl = key ? strlen(key) : 0, sl = strlen(suffix);
 		bool values = (ml_str_eq(ml_json_str(d, "before"), vnum) && ml_str_eq(ml_json_str(d, "after"), vmax)) ||
