@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <time.h>
@@ -42,6 +43,7 @@ struct cell {
 	struct ml_cell_result res;
 	char *id;
 	char *run_dir;  /* short directory for sockets and the shared disk */
+	int owner_fd;   /* run_dir/owner, locked while the cell lives */
 	char *disk;
 	const char *src_machine;
 	const char *dst_machine;
@@ -868,23 +870,19 @@ static int remove_contents_at(int dfd, dev_t dev, int depth)
 	return rc;
 }
 
-/* The pid in dfd's "owner": a small regular file of ours, opened without
- * following a link or blocking on a FIFO; 0 when there is none. */
-static long stale_dir_owner(int dfd)
+/* True if dfd's "owner" says its cell is gone: a regular file of ours
+ * (opened without following a link or blocking on a FIFO) that nobody holds
+ * locked. The living cell keeps it locked (make_run_dir); the lock dies with
+ * the process, whatever PID namespace it ran in, where a pid written in the
+ * file would mean another process or none. */
+static bool stale_dir_owner_gone(int dfd)
 {
 	ml_autoclose int fd = openat(dfd, "owner", O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
-	char text[65];
 	struct stat st;
-	ssize_t n;
 
-	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
-	    st.st_size > 64)
-		return 0;
-	n = read(fd, text, sizeof(text) - 1);
-	if (n <= 0)
-		return 0;
-	text[n] = '\0';
-	return strtol(text, NULL, 10);
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid())
+		return false;
+	return flock(fd, LOCK_EX | LOCK_NB) == 0;
 }
 
 int ml_cell_sweep_stale_dirs(const char *base)
@@ -903,7 +901,6 @@ int ml_cell_sweep_stale_dirs(const char *base)
 	while ((e = readdir(d))) {
 		ml_autoclose int dfd = -1;
 		struct stat st;
-		long pid;
 
 		if (strncmp(e->d_name, "miglab-", 7) != 0 || strlen(e->d_name) != 13)
 			continue;
@@ -911,8 +908,7 @@ int ml_cell_sweep_stale_dirs(const char *base)
 		dfd = openat(base_fd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (dfd < 0 || fstat(dfd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 07777) != 0700)
 			continue;
-		pid = stale_dir_owner(dfd);
-		if (pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+		if (!stale_dir_owner_gone(dfd))
 			continue;
 		if (remove_contents_at(dfd, st.st_dev, 0) == 0 && unlinkat(base_fd, e->d_name, AT_REMOVEDIR) == 0)
 			removed++;
@@ -1036,8 +1032,7 @@ static int cell_run_phases(struct cell *c)
 static int make_run_dir(struct cell *c)
 {
 	char tmpl[] = "/tmp/miglab-XXXXXX";
-	char pid[32];
-	int fd, n;
+	int fd;
 
 	sweep_stale_run_dirs();
 	if (!mkdtemp(tmpl)) {
@@ -1046,10 +1041,17 @@ static int make_run_dir(struct cell *c)
 	}
 	c->run_dir = strdup(tmpl);
 	{
+		/* Locked for the cell's life (the stale sweep's test); the text
+		 * is for people: this process and the cell's results. */
 		ml_autofree char *owner = ml_path_join(c->run_dir, "owner");
-		n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
-		if (ml_write_atomic(owner, pid, (size_t)n, 0644) < 0)
+		ml_autofree char *text = ml_strdup_printf("%d\n%s\n", (int)getpid(),
+							  c->res.dir);
+		c->owner_fd = open(owner, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+		if (c->owner_fd < 0 || flock(c->owner_fd, LOCK_EX | LOCK_NB) < 0 ||
+		    write(c->owner_fd, text, strlen(text)) != (ssize_t)strlen(text)) {
+			ml_error_errno(errno, "cannot create %s", owner);
 			return -1;
+		}
 	}
 	c->disk = ml_strdup_printf("%s/disk.raw", c->run_dir);
 	fd = open(c->disk, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -1134,7 +1136,7 @@ static int check_machines(struct cell *c)
 int ml_cell_run(const struct ml_cell_spec *spec, const char *run_dir, const char *run_id,
 		int attempt, enum ml_verdict *outcome)
 {
-	struct cell c = { .spec = spec };
+	struct cell c = { .spec = spec, .owner_fd = -1 };
 	ml_autofree char *cell_dir = NULL;
 	ml_autofree char *dir = NULL;
 	int ret;
@@ -1181,6 +1183,8 @@ int ml_cell_run(const struct ml_cell_spec *spec, const char *run_dir, const char
 	keep_streams(&c);
 	if (c.run_dir)
 		ml_rm_rf(c.run_dir);
+	if (c.owner_fd >= 0)
+		close(c.owner_fd);
 	ret = ml_result_write(&c.res);
 	if (outcome)
 		ml_verdict_parse(ml_json_str(c.res.doc, "outcome"), outcome);

@@ -12,6 +12,7 @@
  * transcript of a real run, see tests/data/qmp/README.md). */
 #include <signal.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -769,7 +770,8 @@ static pid_t dead_pid(void)
 	return pid;
 }
 
-/* base/name, mode 0700, with an owner file naming pid. */
+/* base/name, mode 0700, with an owner file naming pid (unlocked: a cell
+ * that is gone, unless the test locks it). */
 static char *stale_dir(const char *base, const char *name, mode_t mode, pid_t pid)
 {
 	char *dir = ml_path_join(base, name);
@@ -790,6 +792,12 @@ static void test_sweep_stale_dirs(void **state)
 	ml_autofree char *stale = stale_dir(base, "miglab-stale1", 0700, gone);
 	ml_autofree char *open_mode = stale_dir(base, "miglab-stale2", 0755, gone);
 	ml_autofree char *alive = stale_dir(base, "miglab-alive1", 0700, getpid());
+	/* Alive in another PID namespace: its pid means nothing here, its lock does. */
+	ml_autofree char *alive_ns = stale_dir(base, "miglab-alive2", 0700, gone);
+	ml_autofree char *alive_owner = ml_path_join(alive, "owner");
+	ml_autofree char *alive_ns_owner = ml_path_join(alive_ns, "owner");
+	int lock1 = open(alive_owner, O_RDONLY | O_CLOEXEC);
+	int lock2 = open(alive_ns_owner, O_RDONLY | O_CLOEXEC);
 	ml_autofree char *victim = stale_dir(elsewhere, "miglab-victim", 0700, gone);
 	ml_autofree char *link = ml_path_join(base, "miglab-link01");
 	ml_autofree char *fifo_dir = ml_path_join(base, "miglab-fifo01");
@@ -809,6 +817,9 @@ static void test_sweep_stale_dirs(void **state)
 	assert_int_equal(symlink(victim, link), 0);
 	assert_int_equal(mkdir(fifo_dir, 0700), 0);
 	assert_int_equal(mkfifo(fifo, 0600), 0);
+	/* What a living cell does to its owner file. */
+	assert_int_equal(flock(lock1, LOCK_EX), 0);
+	assert_int_equal(flock(lock2, LOCK_EX), 0);
 
 	/* In a child, so that a sweep blocked on the FIFO fails the test
 	 * instead of hanging it. */
@@ -825,6 +836,9 @@ static void test_sweep_stale_dirs(void **state)
 	assert_true(ml_path_exists(outside));
 	assert_true(ml_is_dir(open_mode));
 	assert_true(ml_is_dir(alive));
+	assert_true(ml_is_dir(alive_ns));
+	close(lock1);
+	close(lock2);
 	assert_true(ml_is_dir(victim));
 	assert_true(ml_is_dir(fifo_dir));
 	ml_test_rmtree(base);

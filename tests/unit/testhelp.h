@@ -21,6 +21,10 @@ int ml_test_pid_wait_dead(int pid, int timeout_ms);
 /* How many live processes have an argument equal to arg (a marker a test
  * put on a command line: pids inside a PID namespace mean nothing here). */
 int ml_test_procs_with_arg(const char *arg);
+/* Live descendants of root (at any depth: miglab's children run under a
+ * supervisor and a namespace init) whose name contains needle (alternatives: "a|b"); up to max
+ * pids in out. */
+size_t ml_test_descendants_named(int root, const char *needle, int *out, size_t max);
 /* Wait up to timeout_ms for them to go; returns how many are left. */
 int ml_test_procs_wait_gone(const char *arg, int timeout_ms);
 
