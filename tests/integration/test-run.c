@@ -338,5 +338,8 @@ int main(void)
 		print_message("integration tests need root (chroot in a mount namespace)\n");
 		return 77;
 	}
+	/* MIGLAB_TEST_FILTER=test_sigint* runs the matching tests only. */
+	if (getenv("MIGLAB_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("MIGLAB_TEST_FILTER"));
 	return cmocka_run_group_tests(tests, ml_test_results_setup, ml_test_results_teardown);
 }
