@@ -1,5 +1,6 @@
 /* File-system helpers (see ml-fs.h). */
 #include <dirent.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -10,6 +11,7 @@
 
 #include <openssl/evp.h>
 
+#include "ml-buf.h"
 #include "ml-error.h"
 #include "ml-fs.h"
 #include "ml-common.h"
@@ -86,38 +88,104 @@ static void fsync_parent(const char *path)
 	}
 }
 
+int ml_atomic_open(struct ml_atomic_file *f, const char *path, mode_t mode)
+{
+	size_t n = strlen(path);
+
+	f->fd = -1;
+	f->path = NULL;
+	f->tmp = NULL;
+	if (n == 0 || n + sizeof(".tmp.XXXXXX") > PATH_MAX) {
+		ml_error("bad path for a file: '%s'", path);
+		return -1;
+	}
+	f->path = strdup(path);
+	f->tmp = ml_strdup_printf("%s.tmp.XXXXXX", path);
+	if (!f->path)
+		abort();
+	f->fd = mkostemp(f->tmp, O_CLOEXEC);
+	if (f->fd < 0) {
+		ml_error_errno(errno, "cannot create a temporary file for %s", path);
+		ml_atomic_abort(f);
+		return -1;
+	}
+	if (fchmod(f->fd, mode) < 0) {
+		ml_error_errno(errno, "cannot set the mode of the temporary file for %s", path);
+		ml_atomic_abort(f);
+		return -1;
+	}
+	return 0;
+}
+
+int ml_atomic_write(struct ml_atomic_file *f, const void *data, size_t len)
+{
+	if (write_all(f->fd, data, len) < 0) {
+		ml_error_errno(errno, "cannot write %s", f->path);
+		return -1;
+	}
+	return 0;
+}
+
+static int atomic_commit(struct ml_atomic_file *f, bool replace)
+{
+	int fd = f->fd;
+
+	f->fd = -1;
+	if (fsync(fd) < 0) {
+		ml_error_errno(errno, "cannot write %s", f->path);
+		close(fd);
+		ml_atomic_abort(f);
+		return -1;
+	}
+	/* Delayed allocation can report ENOSPC only at close on some file systems. */
+	if (close(fd) < 0) {
+		ml_error_errno(errno, "cannot write %s", f->path);
+		ml_atomic_abort(f);
+		return -1;
+	}
+	if ((replace ? rename(f->tmp, f->path)
+		     : renameat2(AT_FDCWD, f->tmp, AT_FDCWD, f->path, RENAME_NOREPLACE)) < 0) {
+		ml_error_errno(errno, "cannot move the new %s into place", f->path);
+		ml_atomic_abort(f);
+		return -1;
+	}
+	fsync_parent(f->path);
+	free(f->tmp);
+	f->tmp = NULL;
+	free(f->path);
+	f->path = NULL;
+	return 0;
+}
+
+int ml_atomic_commit(struct ml_atomic_file *f)
+{
+	return atomic_commit(f, true);
+}
+
+void ml_atomic_abort(struct ml_atomic_file *f)
+{
+	if (f->fd >= 0)
+		close(f->fd);
+	f->fd = -1;
+	if (f->tmp && f->path)
+		unlink(f->tmp);
+	free(f->tmp);
+	f->tmp = NULL;
+	free(f->path);
+	f->path = NULL;
+}
+
 int ml_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
 {
-	char tmp[PATH_MAX];
-	int fd;
+	struct ml_atomic_file f;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= (int)sizeof(tmp)) {
-		ml_error("path too long: %s", path);
+	if (ml_atomic_open(&f, path, mode) < 0)
+		return -1;
+	if (ml_atomic_write(&f, data, len) < 0) {
+		ml_atomic_abort(&f);
 		return -1;
 	}
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
-		ml_error_errno(errno, "cannot create temporary file for %s", path);
-		return -1;
-	}
-	if (write_all(fd, data, len) < 0 || fchmod(fd, mode) < 0 || fsync(fd) < 0) {
-		ml_error_errno(errno, "cannot write %s", tmp);
-		close(fd);
-		unlink(tmp);
-		return -1;
-	}
-	if (close(fd) < 0) {
-		ml_error_errno(errno, "cannot write %s", tmp);
-		unlink(tmp);
-		return -1;
-	}
-	if (rename(tmp, path) < 0) {
-		ml_error_errno(errno, "cannot rename %s to %s", tmp, path);
-		unlink(tmp);
-		return -1;
-	}
-	fsync_parent(path);
-	return 0;
+	return ml_atomic_commit(&f);
 }
 
 int ml_read_file(const char *path, size_t limit, char **out, size_t *len_out)
@@ -258,31 +326,36 @@ cleanup:
 /* Copy the open file in to a new file dst (permission bits of in, never
  * set-id: a copy made as root of another user's file must not become a
  * set-uid root program), reading to its end. */
-static int copy_fd(int in, const struct stat *st, const char *src, const char *dst, int create_flags)
+/* Copy in to a temporary file beside dst, renamed into place when whole:
+ * replacing dst, or (exclusive) failing if dst exists. */
+static int copy_fd(int in, const struct stat *st, const char *src, const char *dst, bool exclusive)
 {
-	ml_autoclose int out = open(dst, O_WRONLY | O_CREAT | O_CLOEXEC | create_flags, st->st_mode & 0777);
+	struct ml_atomic_file f;
 	char chunk[65536];
 
-	if (out < 0) {
-		ml_error_errno(errno, "cannot create %s", dst);
+	if (exclusive && ml_path_exists(dst)) {
+		ml_error_errno(EEXIST, "cannot create %s", dst);
 		return -1;
 	}
+	if (ml_atomic_open(&f, dst, st->st_mode & 0777) < 0)
+		return -1;
 	for (;;) {
 		ssize_t n = read(in, chunk, sizeof(chunk));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
 			ml_error_errno(errno, "cannot read %s", src);
+			ml_atomic_abort(&f);
 			return -1;
 		}
 		if (n == 0)
 			break;
-		if (write_all(out, chunk, (size_t)n) < 0) {
-			ml_error_errno(errno, "cannot write %s", dst);
+		if (ml_atomic_write(&f, chunk, (size_t)n) < 0) {
+			ml_atomic_abort(&f);
 			return -1;
 		}
 	}
-	return 0;
+	return atomic_commit(&f, !exclusive);
 }
 
 int ml_copy_file(const char *src, const char *dst)
@@ -294,7 +367,7 @@ int ml_copy_file(const char *src, const char *dst)
 		ml_error_errno(errno, "cannot open %s", src);
 		return -1;
 	}
-	return copy_fd(in, &st, src, dst, O_TRUNC);
+	return copy_fd(in, &st, src, dst, false);
 }
 
 /* Open name in dirfd as a regular file, not following a symlink and not
@@ -327,7 +400,7 @@ int ml_copy_regular_file(const char *src, const char *dst)
 		ml_error_errno(errno, "cannot open %s as a regular file (a symlink is refused)", src);
 		return -1;
 	}
-	return copy_fd(in, &st, src, dst, O_EXCL);
+	return copy_fd(in, &st, src, dst, true);
 }
 
 #define COPY_TREE_MAX_DEPTH 16
@@ -381,7 +454,7 @@ static int copy_tree_fd(int sfd, const char *src, const char *dst, int depth)
 				ml_error_errno(errno, "cannot open %s as a regular file", from);
 				rc = -1;
 			} else {
-				rc = copy_fd(fd, &est, from, to, O_EXCL);
+				rc = copy_fd(fd, &est, from, to, true);
 				close(fd);
 			}
 		} else {
@@ -439,5 +512,124 @@ int ml_du(const char *path, unsigned long long *bytes)
 		return -1;
 	}
 	*bytes = du_total;
+	return 0;
+}
+
+int ml_read_file_tail(const char *path, size_t max, char **out, size_t *len_out)
+{
+	ml_autoclose int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	size_t want, got = 0;
+	off_t from;
+	char *data;
+
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		ml_error_errno(errno, "cannot open %s", path);
+		return -1;
+	}
+	want = (size_t)st.st_size < max ? (size_t)st.st_size : max;
+	from = st.st_size - (off_t)want;
+	data = malloc(want + 1);
+	if (!data)
+		abort();
+	while (got < want) {
+		ssize_t n = pread(fd, data + got, want - got, from + (off_t)got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ml_error_errno(errno, "cannot read %s", path);
+			free(data);
+			return -1;
+		}
+		if (n == 0)
+			break; /* truncated meanwhile */
+		got += (size_t)n;
+	}
+	data[got] = '\0';
+	*out = data;
+	if (len_out)
+		*len_out = got;
+	return 0;
+}
+
+/* Copy len bytes at offset off of in to f. */
+static int copy_range(int in, off_t off, size_t len, const char *src, struct ml_atomic_file *f)
+{
+	char chunk[65536];
+
+	while (len) {
+		ssize_t n = pread(in, chunk, len < sizeof(chunk) ? len : sizeof(chunk), off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			ml_error_errno(n < 0 ? errno : EIO, "cannot read %s", src);
+			return -1;
+		}
+		if (ml_atomic_write(f, chunk, (size_t)n) < 0)
+			return -1;
+		off += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Where to end the head: after its last newline, when it has one. */
+static size_t head_end(int fd, size_t head)
+{
+	char buf[4096];
+	size_t look = head < sizeof(buf) ? head : sizeof(buf);
+	ssize_t n = pread(fd, buf, look, (off_t)(head - look));
+
+	for (ssize_t i = n - 1; i >= 0; i--)
+		if (buf[i] == '\n')
+			return head - look + (size_t)i + 1;
+	return head;
+}
+
+/* Where to start the tail (an offset from the start of the file): after
+ * the first newline of its first line, when it has one. */
+static off_t tail_start(int fd, off_t from, off_t size)
+{
+	char buf[4096];
+	ssize_t n = pread(fd, buf, sizeof(buf), from);
+
+	for (ssize_t i = 0; i < n; i++)
+		if (buf[i] == '\n')
+			return from + i + 1 < size ? from + i + 1 : from;
+	return from;
+}
+
+int ml_log_cap(const char *path, size_t head, size_t tail, unsigned long long *cut)
+{
+	ml_autoclose int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct ml_atomic_file f;
+	struct stat st;
+	size_t hend;
+	off_t tfrom;
+	char marker[64];
+
+	if (cut)
+		*cut = 0;
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		ml_error_errno(errno, "cannot open %s", path);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode) || (unsigned long long)st.st_size <= (unsigned long long)head + tail)
+		return 0;
+	hend = head ? head_end(fd, head) : 0;
+	tfrom = tail_start(fd, st.st_size - (off_t)tail, st.st_size);
+	snprintf(marker, sizeof(marker), "%s[miglab: %llu bytes cut]\n",
+		 hend && hend == head ? "\n" : "", (unsigned long long)(tfrom - (off_t)hend));
+	if (ml_atomic_open(&f, path, st.st_mode & 0777) < 0)
+		return ml_error_context("cutting %s to its first and last bytes", path);
+	if (copy_range(fd, 0, hend, path, &f) < 0 || ml_atomic_write(&f, marker, strlen(marker)) < 0 ||
+	    copy_range(fd, tfrom, (size_t)(st.st_size - tfrom), path, &f) < 0) {
+		ml_atomic_abort(&f);
+		return ml_error_context("cutting %s to its first and last bytes", path);
+	}
+	if (ml_atomic_commit(&f) < 0)
+		return ml_error_context("cutting %s to its first and last bytes", path);
+	if (cut)
+		*cut = (unsigned long long)(tfrom - (off_t)hend);
 	return 0;
 }

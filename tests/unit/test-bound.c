@@ -1,0 +1,213 @@
+/* Unit tests of the bounds on what guests and QEMU make miglab keep (issue
+ * 11, item 9): atomic files on a full disk, logs cut to their head and tail,
+ * ABI dumps over their byte, depth and count limits. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ml-buf.h"
+#include "ml-error.h"
+#include "ml-fs.h"
+#include "ml-json.h"
+#include "testhelp.h"
+#include "ml-common.h"
+
+/* ---- atomic files on a full disk --------------------------------------- */
+
+/* Names in dir, one per line (sorted by readdir order; tests only count). */
+static size_t dir_entries(const char *dir, struct ml_buf *names)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	size_t n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		ml_buf_printf(names, "%s\n", e->d_name);
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/* A 64 KiB tmpfs at a fresh directory, in a mount namespace of this test
+ * process only; NULL (and the test skipped) when that is not allowed. */
+static char *tiny_disk(void)
+{
+	char *dir = ml_test_tmpdir();
+
+	if (geteuid() != 0 || unshare(CLONE_NEWNS) < 0 ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("tmpfs", dir, "tmpfs", 0, "size=64k,nr_inodes=64") < 0) {
+		fprintf(stderr, "# SKIP: a tiny tmpfs needs root and a mount namespace (%s)\n",
+			strerror(errno));
+		ml_test_rmtree(dir);
+		free(dir);
+		return NULL;
+	}
+	return dir;
+}
+
+static void tiny_disk_free(char *dir)
+{
+	umount2(dir, MNT_DETACH);
+	ml_test_rmtree(dir);
+	free(dir);
+}
+
+static void test_atomic_full_disk(void **state)
+{
+	char *dir = tiny_disk();
+	size_t big = 1 << 20;
+	ml_autofree char *data = NULL;
+	ml_autofree char *path = NULL;
+	ml_autofree char *src = NULL;
+	ml_autofree char *copy = NULL;
+	ml_autobuf struct ml_buf names = ML_BUF_INIT(0);
+	(void)state;
+
+	if (!dir) {
+		skip();
+		return;
+	}
+	data = malloc(big);
+	assert_non_null(data);
+	memset(data, 'x', big);
+	path = ml_path_join(dir, "matrix.ini");
+	/* An old whole file stays as it was. */
+	assert_int_equal(ml_write_atomic(path, "old\n", 4, 0644), 0);
+	assert_int_equal(ml_write_atomic(path, data, big, 0644), -1);
+	assert_non_null(strstr(ml_error_message(), path));
+	assert_non_null(strstr(ml_error_message(), "No space left on device"));
+	assert_null(strstr(ml_error_message(), ".tmp."));
+	assert_int_equal(dir_entries(dir, &names), 1);
+	assert_string_equal(names.data, "matrix.ini\n");
+	{
+		char *got = NULL;
+		assert_int_equal(ml_read_file(path, 100, &got, NULL), 0);
+		assert_string_equal(got, "old\n");
+		free(got);
+	}
+
+	/* A copy (a run's matrix, a kept stream) of a file too big for the
+	 * disk: neither the file nor a temporary one is left. */
+	src = ml_path_join(getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", "miglab-test-bound-src");
+	assert_int_equal(ml_write_atomic(src, data, big, 0644), 0);
+	copy = ml_path_join(dir, "stream-dst.bin.zst");
+	assert_int_equal(ml_copy_file(src, copy), -1);
+	assert_non_null(strstr(ml_error_message(), copy));
+	assert_non_null(strstr(ml_error_message(), "No space left on device"));
+	assert_int_equal(ml_copy_regular_file(src, copy), -1);
+	ml_buf_reset(&names);
+	assert_int_equal(dir_entries(dir, &names), 1);
+	assert_string_equal(names.data, "matrix.ini\n");
+	unlink(src);
+	tiny_disk_free(dir);
+}
+
+/* The streaming form: written piece by piece, the file appears only at the
+ * commit; an abort leaves nothing. */
+static void test_atomic_file_pieces(void **state)
+{
+	ml_autofree char *dir = ml_test_tmpdir();
+	ml_autofree char *path = ml_path_join(dir, "capture.bin");
+	ml_autobuf struct ml_buf names = ML_BUF_INIT(0);
+	struct ml_atomic_file f;
+	char *got = NULL;
+	(void)state;
+
+	assert_int_equal(ml_atomic_open(&f, path, 0640), 0);
+	assert_int_equal(ml_atomic_write(&f, "ab", 2), 0);
+	assert_false(ml_path_exists(path));
+	assert_int_equal(ml_atomic_write(&f, "cd", 2), 0);
+	assert_int_equal(ml_atomic_commit(&f), 0);
+	assert_int_equal(ml_read_file(path, 100, &got, NULL), 0);
+	assert_string_equal(got, "abcd");
+	free(got);
+
+	assert_int_equal(ml_atomic_open(&f, path, 0640), 0);
+	assert_int_equal(ml_atomic_write(&f, "half", 4), 0);
+	ml_atomic_abort(&f);
+	assert_int_equal(dir_entries(dir, &names), 1);
+	assert_int_equal(ml_read_file(path, 100, &got, NULL), 0);
+	assert_string_equal(got, "abcd");
+	free(got);
+
+	/* An exclusive copy does not replace what is there. */
+	assert_int_equal(ml_copy_regular_file(path, path), -1);
+	ml_test_rmtree(dir);
+}
+
+/* ---- logs cut to head and tail ----------------------------------------- */
+
+static void test_log_cap(void **state)
+{
+	ml_autofree char *dir = ml_test_tmpdir();
+	ml_autofree char *path = ml_path_join(dir, "console-src.log");
+	ml_autobuf struct ml_buf in = ML_BUF_INIT(0);
+	unsigned long long cut = 1;
+	char *got = NULL, *tail = NULL;
+	size_t len;
+	(void)state;
+
+	for (int i = 0; i < 10000; i++)
+		ml_buf_printf(&in, "line %05d of a guest that never stops\n", i);
+	assert_int_equal(ml_write_atomic(path, in.data, in.len, 0644), 0);
+
+	/* Short enough: untouched. */
+	assert_int_equal(ml_log_cap(path, in.len, 0, &cut), 0);
+	assert_int_equal(cut, 0);
+
+	assert_int_equal(ml_log_cap(path, 1000, 1000, &cut), 0);
+	assert_int_equal(ml_read_file(path, 1 << 20, &got, &len), 0);
+	assert_true(len < 2100);
+	assert_true(cut > in.len - 2000 && cut < in.len);
+	/* Whole first and last lines, the marker on a line of its own. */
+	assert_memory_equal(got, "line 00000 of", 13);
+	{
+		char marker[64];
+		const char *m;
+		size_t head_len, tail_len;
+
+		snprintf(marker, sizeof(marker), "[miglab: %llu bytes cut]\n", cut);
+		m = strstr(got, marker);
+		assert_non_null(m);
+		assert_int_equal(m[-1], '\n');
+		assert_memory_equal(m + strlen(marker), "line ", 5);
+		/* What is kept and what is cut add up to the original. */
+		head_len = (size_t)(m - got);
+		tail_len = len - head_len - strlen(marker);
+		assert_int_equal(head_len + cut + tail_len, in.len);
+		assert_true(head_len <= 1000 && tail_len <= 1000);
+	}
+	assert_non_null(strstr(got, "line 09999 of a guest that never stops\n"));
+	assert_int_equal(got[len - 1], '\n');
+	free(got);
+
+	/* The live reader's view: the last bytes, whatever the size. */
+	assert_int_equal(ml_read_file_tail(path, 39, &tail, &len), 0);
+	assert_int_equal(len, 39);
+	assert_string_equal(tail, "line 09999 of a guest that never stops\n");
+	free(tail);
+	ml_test_rmtree(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_atomic_file_pieces),
+		cmocka_unit_test(test_log_cap),
+		/* Last: it moves the process into a mount namespace of its own. */
+		cmocka_unit_test(test_atomic_full_disk),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
