@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "abi.h"
 #include "ml-buf.h"
 #include "ml-error.h"
 #include "ml-fs.h"
@@ -201,11 +202,147 @@ static void test_log_cap(void **state)
 	ml_test_rmtree(dir);
 }
 
+/* ---- ABI dumps ----------------------------------------------------------- */
+
+/* A real dump (tests/data/abi) with one change made by edit. */
+static json_t *real_dump(void)
+{
+	json_t *d = ml_abi_load(ml_test_data("abi/qemu-10.0.2-pc-q35-7.2.json"));
+
+	if (!d)
+		fail_msg("%s", ml_error_message());
+	return d;
+}
+
+static void expect_refused(json_t *d, const char *msg)
+{
+	assert_int_equal(ml_abi_validate(d, "dump.json"), -1);
+	if (!strstr(ml_error_message(), msg))
+		fail_msg("expected \"%s\" in: %s", msg, ml_error_message());
+	json_decref(d);
+}
+
+static void test_abi_real_dump_within_bounds(void **state)
+{
+	json_t *d = real_dump();
+	(void)state;
+
+	assert_int_equal(ml_abi_check_bounds(d, "dump.json"), 0);
+	json_decref(d);
+}
+
+/* Over the byte budget: refused by the reader, with the limit named, before
+ * jansson sees a byte. */
+static void test_abi_too_many_bytes(void **state)
+{
+	ml_autofree char *dir = ml_test_tmpdir();
+	ml_autofree char *path = ml_path_join(dir, "abi-boot-src.json");
+	json_t *d = real_dump();
+	ml_autofree char *text = NULL;
+	char msg[128];
+	(void)state;
+
+	/* Made only of what a dump may hold: strings under their own cap. */
+	text = malloc(200 << 10);
+	memset(text, 'f', (200 << 10) - 1);
+	text[(200 << 10) - 1] = '\0';
+	for (int i = 0; i < 6; i++) {
+		char k[16];
+		snprintf(k, sizeof(k), "pad%d", i);
+		ml_json_set(json_object_get(d, "kernel"), k, json_string(text));
+	}
+	assert_int_equal(ml_abi_check_bounds(d, "dump.json"), 0);
+	assert_int_equal(ml_json_write_file(path, d), 0);
+	json_decref(d);
+	assert_null(ml_abi_load(path));
+	snprintf(msg, sizeof(msg), "larger than the limit of %zu bytes", ML_ABI_MAX_BYTES);
+	if (!strstr(ml_error_message(), msg) || !strstr(ml_error_message(), path))
+		fail_msg("unexpected error: %s", ml_error_message());
+	ml_test_rmtree(dir);
+}
+
+static void test_abi_too_deep(void **state)
+{
+	json_t *d = real_dump(), *v = json_string("bottom");
+	(void)state;
+
+	for (int i = 0; i < 40; i++) {
+		json_t *a = json_array();
+		json_array_append_new(a, v);
+		v = a;
+	}
+	ml_json_set(json_object_get(d, "kernel"), "deep", v);
+	expect_refused(d, "dump.json: kernel.deep[0][0][0][0][0][0][0][0][0][0][0][0][0][0][0] "
+			  "is nested 17 levels deep, more than the limit of 16");
+}
+
+static void test_abi_too_many_devices(void **state)
+{
+	json_t *d = real_dump();
+	json_t *devs = json_object_get(json_object_get(d, "pci"), "devices");
+	json_t *one = json_deep_copy(json_array_get(devs, 0));
+	(void)state;
+
+	while (json_array_size(devs) <= 256)
+		json_array_append(devs, one);
+	json_decref(one);
+	expect_refused(d, "dump.json: pci.devices has 257 elements, more than the limit of 256");
+}
+
+static void test_abi_too_many_acpi_tables(void **state)
+{
+	json_t *d = real_dump();
+	json_t *tables = json_object_get(json_object_get(d, "acpi"), "tables");
+	(void)state;
+
+	while (json_array_size(tables) <= 64)
+		json_array_append_new(tables, json_pack("{s:s, s:i, s:s}", "signature", "SSDT",
+							"instance", (int)json_array_size(tables),
+							"data", "00"));
+	expect_refused(d, "dump.json: acpi.tables has 65 elements, more than the limit of 64");
+}
+
+/* Lists without their own cap, strings and objects have generic ones. */
+static void test_abi_generic_bounds(void **state)
+{
+	json_t *d = real_dump(), *flags = json_array(), *obj = json_object();
+	char *big = malloc(ML_ABI_MAX_STRING + 2);
+	(void)state;
+
+	for (int i = 0; i <= ML_ABI_MAX_ARRAY; i++)
+		json_array_append_new(flags, json_string("x"));
+	ml_json_set(json_object_get(d, "cpu"), "flags", flags);
+	expect_refused(d, "dump.json: cpu.flags has 4097 elements, more than the limit of 4096");
+
+	d = real_dump();
+	memset(big, 'a', ML_ABI_MAX_STRING + 1);
+	big[ML_ABI_MAX_STRING + 1] = '\0';
+	ml_json_set(json_object_get(d, "kernel"), "cmdline", json_string(big));
+	free(big);
+	expect_refused(d, "dump.json: kernel.cmdline is a string of 262145 bytes, more than the "
+			  "limit of 262144");
+
+	d = real_dump();
+	for (int i = 0; i <= ML_ABI_MAX_MEMBERS; i++) {
+		char k[16];
+		snprintf(k, sizeof(k), "k%d", i);
+		ml_json_set(obj, k, json_true());
+	}
+	ml_json_set(json_object_get(d, "smbios"), "\x1b[2Jwide", obj);
+	expect_refused(d, "dump.json: smbios.?[2Jwide has 1025 members, more than the limit of 1024");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_atomic_file_pieces),
 		cmocka_unit_test(test_log_cap),
+		cmocka_unit_test(test_abi_real_dump_within_bounds),
+		cmocka_unit_test(test_abi_too_many_bytes),
+		cmocka_unit_test(test_abi_too_deep),
+		cmocka_unit_test(test_abi_too_many_devices),
+		cmocka_unit_test(test_abi_too_many_acpi_tables),
+		cmocka_unit_test(test_abi_generic_bounds),
 		/* Last: it moves the process into a mount namespace of its own. */
 		cmocka_unit_test(test_atomic_full_disk),
 	};
