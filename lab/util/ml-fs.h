@@ -34,16 +34,6 @@ int ml_atomic_commit(struct ml_atomic_file *f);
 void ml_atomic_abort(struct ml_atomic_file *f);
 /* Read a whole file of at most limit bytes into a NUL-terminated string. */
 int ml_read_file(const char *path, size_t limit, char **out, size_t *len_out);
-/* The last (at most) max bytes of a file, NUL-terminated, whatever the
- * file's size: for logs that others write. */
-int ml_read_file_tail(const char *path, size_t max, char **out, size_t *len_out);
-/* Bound a log file nobody writes any more: when it is longer than
- * head + tail bytes, replace it (atomically) by its first head bytes (up to
- * their last newline), a line "[miglab: N bytes cut]", and its last tail
- * bytes (from the first line that starts in them). *cut (may be NULL)
- * receives N, 0 when the file was short enough. Not for a file a live
- * process still writes: its writes after the cut would go to the old file. */
-int ml_log_cap(const char *path, size_t head, size_t tail, unsigned long long *cut);
 /* Remove a tree (does not cross mount points; refuses "/" and ""). */
 int ml_rm_rf(const char *path);
 bool ml_path_exists(const char *path);

@@ -14,6 +14,7 @@
 
 #include "abi.h"
 #include "ml-buf.h"
+#include "ml-caplog.h"
 #include "ml-error.h"
 #include "ml-fs.h"
 #include "ml-json.h"
@@ -150,56 +151,96 @@ static void test_atomic_file_pieces(void **state)
 
 /* ---- logs cut to head and tail ----------------------------------------- */
 
-static void test_log_cap(void **state)
+/* A guest that never stops printing: the file never holds more than
+ * head + 2 * tail bytes (and the marker), the live tail is always the last
+ * line, and at close the head, one marker line and the tail add up to all
+ * that was written. */
+static void test_caplog_head_and_tail(void **state)
 {
 	ml_autofree char *dir = ml_test_tmpdir();
 	ml_autofree char *path = ml_path_join(dir, "console-src.log");
-	ml_autobuf struct ml_buf in = ML_BUF_INIT(0);
-	unsigned long long cut = 1;
-	char *got = NULL, *tail = NULL;
+	struct ml_caplog *l = NULL;
+	unsigned long long in = 0;
+	const size_t head = 1000, tail = 4096;
+	char *got = NULL;
 	size_t len;
 	(void)state;
 
-	for (int i = 0; i < 10000; i++)
-		ml_buf_printf(&in, "line %05d of a guest that never stops\n", i);
-	assert_int_equal(ml_write_atomic(path, in.data, in.len, 0644), 0);
+	assert_int_equal(ml_caplog_open(path, head, tail, &l), 0);
+	for (int i = 0; i < 10000; i++) {
+		char line[64], *t;
+		struct stat st;
+		int n = snprintf(line, sizeof(line), "line %05d of a guest that never stops\n", i);
 
-	/* Short enough: untouched. */
-	assert_int_equal(ml_log_cap(path, in.len, 0, &cut), 0);
-	assert_int_equal(cut, 0);
+		ml_caplog_write(l, line, (size_t)n);
+		in += (unsigned long long)n;
+		assert_int_equal(stat(path, &st), 0);
+		assert_true((size_t)st.st_size <= head + 2 * tail + 64);
+		if (i % 1000 == 999) {
+			t = ml_caplog_tail(l, (size_t)n);
+			assert_string_equal(t, line);
+			free(t);
+		}
+	}
+	assert_int_equal(ml_caplog_bytes_in(l), in);
+	assert_true(ml_caplog_bytes_cut(l) > 0);
+	assert_int_equal(ml_caplog_close(l), 0);
 
-	assert_int_equal(ml_log_cap(path, 1000, 1000, &cut), 0);
 	assert_int_equal(ml_read_file(path, 1 << 20, &got, &len), 0);
-	assert_true(len < 2100);
-	assert_true(cut > in.len - 2000 && cut < in.len);
-	/* Whole first and last lines, the marker on a line of its own. */
 	assert_memory_equal(got, "line 00000 of", 13);
+	assert_int_equal(got[len - 1], '\n');
+	assert_non_null(strstr(got, "line 09999 of a guest that never stops\n"));
 	{
-		char marker[64];
-		const char *m;
-		size_t head_len, tail_len;
+		const char *m = strstr(got, "[miglab: ");
+		unsigned long long cut = 0;
+		size_t head_len, tail_len, mlen;
 
-		snprintf(marker, sizeof(marker), "[miglab: %llu bytes cut]\n", cut);
-		m = strstr(got, marker);
 		assert_non_null(m);
 		assert_int_equal(m[-1], '\n');
-		assert_memory_equal(m + strlen(marker), "line ", 5);
-		/* What is kept and what is cut add up to the original. */
+		assert_int_equal(sscanf(m, "[miglab: %llu bytes cut]\n", &cut), 1);
+		mlen = (size_t)(strchr(m, '\n') + 1 - m);
+		assert_memory_equal(m + mlen, "line ", 5);
+		/* Only one marker, whatever the number of cuts. */
+		assert_null(strstr(m + 1, "[miglab: "));
 		head_len = (size_t)(m - got);
-		tail_len = len - head_len - strlen(marker);
-		assert_int_equal(head_len + cut + tail_len, in.len);
-		assert_true(head_len <= 1000 && tail_len <= 1000);
+		tail_len = len - head_len - mlen;
+		assert_true(head_len <= head && tail_len <= tail);
+		assert_int_equal(head_len + cut + tail_len, in);
 	}
-	assert_non_null(strstr(got, "line 09999 of a guest that never stops\n"));
-	assert_int_equal(got[len - 1], '\n');
 	free(got);
 
-	/* The live reader's view: the last bytes, whatever the size. */
-	assert_int_equal(ml_read_file_tail(path, 39, &tail, &len), 0);
-	assert_int_equal(len, 39);
-	assert_string_equal(tail, "line 09999 of a guest that never stops\n");
-	free(tail);
+	/* Short output is kept whole, with no marker. */
+	assert_int_equal(ml_caplog_open(path, head, tail, &l), 0);
+	ml_caplog_write(l, "booted\n", 7);
+	assert_int_equal(ml_caplog_close(l), 0);
+	assert_int_equal(ml_read_file(path, 1 << 20, &got, &len), 0);
+	assert_string_equal(got, "booted\n");
+	free(got);
 	ml_test_rmtree(dir);
+}
+
+/* A log on a full disk: close names the file and how much was lost. */
+static void test_caplog_full_disk(void **state)
+{
+	char *dir = tiny_disk();
+	ml_autofree char *path = NULL;
+	struct ml_caplog *l = NULL;
+	char chunk[4096];
+
+	if (!dir) {
+		skip();
+		return;
+	}
+	path = ml_path_join(dir, "qemu-src.stderr");
+	memset(chunk, 'e', sizeof(chunk));
+	assert_int_equal(ml_caplog_open(path, 1 << 20, 1 << 20, &l), 0);
+	for (int i = 0; i < 64; i++)
+		ml_caplog_write(l, chunk, sizeof(chunk));
+	assert_int_equal(ml_caplog_close(l), -1);
+	assert_non_null(strstr(ml_error_message(), path));
+	assert_non_null(strstr(ml_error_message(), "bytes of output lost"));
+	assert_non_null(strstr(ml_error_message(), "No space left on device"));
+	tiny_disk_free(dir);
 }
 
 /* ---- ABI dumps ----------------------------------------------------------- */
@@ -336,15 +377,16 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_atomic_file_pieces),
-		cmocka_unit_test(test_log_cap),
+		cmocka_unit_test(test_caplog_head_and_tail),
 		cmocka_unit_test(test_abi_real_dump_within_bounds),
 		cmocka_unit_test(test_abi_too_many_bytes),
 		cmocka_unit_test(test_abi_too_deep),
 		cmocka_unit_test(test_abi_too_many_devices),
 		cmocka_unit_test(test_abi_too_many_acpi_tables),
 		cmocka_unit_test(test_abi_generic_bounds),
-		/* Last: it moves the process into a mount namespace of its own. */
+		/* Last: they move the process into a mount namespace of its own. */
 		cmocka_unit_test(test_atomic_full_disk),
+		cmocka_unit_test(test_caplog_full_disk),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
