@@ -4,11 +4,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -41,34 +39,9 @@ static size_t dir_entries(const char *dir, struct ml_buf *names)
 	return n;
 }
 
-/* A 64 KiB tmpfs at a fresh directory, in a mount namespace of this test
- * process only; NULL (and the test skipped) when that is not allowed. */
-static char *tiny_disk(void)
-{
-	char *dir = ml_test_tmpdir();
-
-	if (geteuid() != 0 || unshare(CLONE_NEWNS) < 0 ||
-	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
-	    mount("tmpfs", dir, "tmpfs", 0, "size=64k,nr_inodes=64") < 0) {
-		fprintf(stderr, "# SKIP: a tiny tmpfs needs root and a mount namespace (%s)\n",
-			strerror(errno));
-		ml_test_rmtree(dir);
-		free(dir);
-		return NULL;
-	}
-	return dir;
-}
-
-static void tiny_disk_free(char *dir)
-{
-	umount2(dir, MNT_DETACH);
-	ml_test_rmtree(dir);
-	free(dir);
-}
-
 static void test_atomic_full_disk(void **state)
 {
-	char *dir = tiny_disk();
+	char *dir = ml_test_tiny_fs(64);
 	size_t big = 1 << 20;
 	ml_autofree char *data = NULL;
 	ml_autofree char *path = NULL;
@@ -113,7 +86,7 @@ static void test_atomic_full_disk(void **state)
 	assert_int_equal(dir_entries(dir, &names), 1);
 	assert_string_equal(names.data, "matrix.ini\n");
 	unlink(src);
-	tiny_disk_free(dir);
+	ml_test_tiny_fs_free(dir);
 }
 
 /* The streaming form: written piece by piece, the file appears only at the
@@ -222,7 +195,7 @@ static void test_caplog_head_and_tail(void **state)
 /* A log on a full disk: close names the file and how much was lost. */
 static void test_caplog_full_disk(void **state)
 {
-	char *dir = tiny_disk();
+	char *dir = ml_test_tiny_fs(64);
 	ml_autofree char *path = NULL;
 	struct ml_caplog *l = NULL;
 	char chunk[4096];
@@ -240,7 +213,7 @@ static void test_caplog_full_disk(void **state)
 	assert_non_null(strstr(ml_error_message(), path));
 	assert_non_null(strstr(ml_error_message(), "bytes of output lost"));
 	assert_non_null(strstr(ml_error_message(), "No space left on device"));
-	tiny_disk_free(dir);
+	ml_test_tiny_fs_free(dir);
 }
 
 /* ---- ABI dumps ----------------------------------------------------------- */
