@@ -1,10 +1,10 @@
 /* File-system helpers (see ml-fs.h). */
 #include <dirent.h>
-#include <stdbool.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -126,6 +126,20 @@ int ml_atomic_write(struct ml_atomic_file *f, const void *data, size_t len)
 	return 0;
 }
 
+/* rename that fails with EEXIST rather than replace; link + unlink where
+ * the file system lacks RENAME_NOREPLACE (NFS, older kernels). */
+static int rename_noreplace(const char *from, const char *to)
+{
+	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -1;
+	if (link(from, to) < 0)
+		return -1;
+	unlink(from);
+	return 0;
+}
+
 static int atomic_commit(struct ml_atomic_file *f, bool replace)
 {
 	int fd = f->fd;
@@ -143,8 +157,7 @@ static int atomic_commit(struct ml_atomic_file *f, bool replace)
 		ml_atomic_abort(f);
 		return -1;
 	}
-	if ((replace ? rename(f->tmp, f->path)
-		     : renameat2(AT_FDCWD, f->tmp, AT_FDCWD, f->path, RENAME_NOREPLACE)) < 0) {
+	if (replace ? rename(f->tmp, f->path) < 0 : rename_noreplace(f->tmp, f->path) < 0) {
 		ml_error_errno(errno, "cannot move the new %s into place", f->path);
 		ml_atomic_abort(f);
 		return -1;
@@ -323,11 +336,10 @@ cleanup:
 	return ret;
 }
 
-/* Copy the open file in to a new file dst (permission bits of in, never
- * set-id: a copy made as root of another user's file must not become a
- * set-uid root program), reading to its end. */
-/* Copy in to a temporary file beside dst, renamed into place when whole:
- * replacing dst, or (exclusive) failing if dst exists. */
+/* Copy the open file in to dst (permission bits of in, never set-id: a copy
+ * made as root of another user's file must not become a set-uid root
+ * program), reading to its end, through a temporary file beside dst renamed
+ * into place when whole: replacing dst, or (exclusive) failing if it exists. */
 static int copy_fd(int in, const struct stat *st, const char *src, const char *dst, bool exclusive)
 {
 	struct ml_atomic_file f;
