@@ -19,6 +19,7 @@
 
 #include <openssl/evp.h>
 
+#include "abi.h"
 #include "cell.h"
 #include "continuity.h"
 #include "ml-layout.h"
@@ -346,6 +347,19 @@ static void qemu_view(struct cell *c, json_t *phase, struct ml_vm *vm, const cha
 	json_decref(view);
 }
 
+/* A dump over its bounds (results/abi.h) is the guest's doing, not the
+ * lab's: the phase records why it has no dump ("abi_refused", which the
+ * judging stage turns into a finding) and the cell goes on. */
+static int abi_refused(struct cell *c, json_t *phase, const char *name)
+{
+	ml_autofree char *why = ml_strdup_printf("the %s ABI dump was refused: %s", name,
+						 ml_error_message());
+
+	ml_json_set_str(phase, "abi_refused", why);
+	ml_error_reset();
+	return 0;
+}
+
 /* Dump what the guest sees now into abi-<name>.json beside attempt.json; the
  * judging stage compares the dumps. */
 static int abi_dump(struct cell *c, json_t *phase, struct ml_vm *vm, const char *name,
@@ -361,10 +375,17 @@ static int abi_dump(struct cell *c, json_t *phase, struct ml_vm *vm, const char 
 
 	if (s->skip_abi)
 		return 0;
-	if (ml_probe_abi_dump(vm->probe, timeout_ms, &dump, &meta) < 0) {
+	if (ml_probe_abi_dump(vm->probe, timeout_ms, ML_ABI_MAX_BYTES, &dump, &meta) < 0) {
 		if (ml_interrupted)
 			return cell_error(c, phase, "interrupted");
+		if (ml_str_eq(ml_probe_last_error_class(vm->probe), ML_PROBE_ABI_TOO_LARGE))
+			return abi_refused(c, phase, name);
 		return cell_error(c, phase, "the probe agent could not dump the guest-visible ABI");
+	}
+	if (ml_abi_check_bounds(dump, "the ABI dump") < 0) {
+		json_decref(dump);
+		json_decref(meta);
+		return abi_refused(c, phase, name);
 	}
 	ml_json_set_int(fig, "abi_collect_ms", ml_json_int(meta, "collect_ms", -1));
 	ml_json_set_int(fig, "abi_transfer_ms", ml_json_int(meta, "transfer_ms", -1));

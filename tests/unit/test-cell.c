@@ -280,6 +280,48 @@ static void test_pass(void **state)
 	}
 }
 
+/* A guest whose ABI dump is over the host's bound (here 512 MiB announced
+ * after the migration): the dump is refused before it is fetched, the phase
+ * says why, and the cell goes on to the end. */
+static void test_abi_dump_too_large_refused(void **state)
+{
+	struct cell_test *t = *state;
+	struct qr_script *src = qemu_started(FX_SRC), *dst = qemu_started(FX_DST);
+	struct qr_script *back = qemu_started(FX_SRC);
+	ml_autofree char *phases = NULL;
+	json_t *live;
+
+	query_kvm(src);
+	migrates_out(src, FX_SRC);
+	qr_load(src, FX_SRC, "quit", QR_BOTH);
+	hand_ok(dst, INCOMING("/w/in.sock"));
+	qr_load(dst, FX_DST, "query-status-running", QR_BOTH);
+	migrates_out(dst, FX_DST);
+	qr_load(dst, FX_DST, "quit", QR_BOTH);
+	hand_ok(back, INCOMING("/w/in.sock"));
+	qr_load(back, FX_SRC, "query-status-running", QR_BOTH);
+	qr_load(back, FX_SRC, "quit", QR_BOTH);
+
+	t->world.src.qmp = src;
+	t->world.dst.qmp = dst;
+	t->world.back.qmp = back;
+	t->world.dst.abi_too_large = true;
+	t->spec.skip_reboot = true;
+	run_cell(t);
+
+	assert_string_equal(t->world.qmp_errors, "");
+	assert_outcome(t, "pass", NULL, "forward and back migrations passed");
+	phases = phase_list(t->attempt);
+	assert_string_equal(phases, "boot-src:pass migrate-forward:pass live-dst:pass "
+				    "migrate-back:pass back-src:pass");
+	live = phase_named(t->attempt, "live-dst");
+	assert_non_null(strstr(ml_json_str(live, "abi_refused"),
+			       "more than the limit of 1048576 bytes for an ABI dump"));
+	assert_null(json_object_get(json_object_get(t->attempt, "logs"), "abi_live-dst"));
+	assert_string_equal(ml_json_str(json_object_get(t->attempt, "logs"), "abi_back-src"),
+			    "abi-back-src.json");
+}
+
 /* skip_reboot and skip_abi leave their rows out of the table's run. */
 static void test_pass_without_reboot_and_abi(void **state)
 {
@@ -850,6 +892,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_pass, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pass_without_reboot_and_abi, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_abi_dump_too_large_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migration_failed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dst_dies_after_completed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dst_stays_paused, setup, teardown),

@@ -1,8 +1,11 @@
 /* Helpers shared by miglab's cmocka unit tests (see testhelp.h). */
 #include <dirent.h>
+#include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <unistd.h>
 
 #include "ml-fs.h"
@@ -27,6 +30,31 @@ char *ml_test_tmpdir(void)
 void ml_test_rmtree(const char *dir)
 {
 	ml_rm_rf(dir);
+}
+
+char *ml_test_tiny_fs(unsigned kib)
+{
+	char *dir = ml_test_tmpdir();
+	char opts[64];
+
+	snprintf(opts, sizeof(opts), "size=%uk,nr_inodes=64", kib);
+	if (geteuid() != 0 || unshare(CLONE_NEWNS) < 0 ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("tmpfs", dir, "tmpfs", 0, opts) < 0) {
+		fprintf(stderr, "# SKIP: a tiny tmpfs needs root and a mount namespace (%s)\n",
+			strerror(errno));
+		ml_rm_rf(dir);
+		free(dir);
+		return NULL;
+	}
+	return dir;
+}
+
+void ml_test_tiny_fs_free(char *dir)
+{
+	umount2(dir, MNT_DETACH);
+	ml_rm_rf(dir);
+	free(dir);
 }
 
 int ml_test_pid_live(int pid)

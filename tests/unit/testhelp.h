@@ -13,6 +13,12 @@ const char *ml_test_data(const char *rel);
 /* A fresh temporary directory, removed by ml_test_rmtree(). Caller frees. */
 char *ml_test_tmpdir(void);
 void ml_test_rmtree(const char *dir);
+/* A tmpfs of kib KiB (and 64 inodes) mounted at a fresh directory, in a
+ * mount namespace the calling process enters (so nothing outside sees it):
+ * a disk to fill. NULL, with the reason on stderr, when that is not
+ * allowed (not root); the test then skips. */
+char *ml_test_tiny_fs(unsigned kib);
+void ml_test_tiny_fs_free(char *dir);
 /* True if pid exists and is neither a zombie nor dead (a killed orphan may
  * linger as a zombie until its new parent reaps it: that counts as dead). */
 int ml_test_pid_live(int pid);
