@@ -2,13 +2,12 @@
 #include <dirent.h>
 #include <elf.h>
 #include <errno.h>
-#include <lzma.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <zstd.h>
 
+#include "decompress.h"
 #include "ml-buf.h"
 #include "ml-error.h"
 #include "ml-fs.h"
@@ -349,76 +348,6 @@ int ml_modindex_scan(struct ml_modindex *idx, const char *moddir)
 	return 0;
 }
 
-static int decompress_xz(const unsigned char *in, size_t in_len, size_t limit,
-			 const char *what, struct ml_buf *out)
-{
-	lzma_stream s = LZMA_STREAM_INIT;
-	unsigned char chunk[65536];
-	lzma_ret r;
-
-	if (lzma_stream_decoder(&s, UINT64_MAX, LZMA_CONCATENATED) != LZMA_OK) {
-		ml_error("cannot start an xz decoder for %s", what);
-		return -1;
-	}
-	s.next_in = in;
-	s.avail_in = in_len;
-	do {
-		s.next_out = chunk;
-		s.avail_out = sizeof(chunk);
-		r = lzma_code(&s, LZMA_FINISH);
-		if (r != LZMA_OK && r != LZMA_STREAM_END) {
-			lzma_end(&s);
-			ml_error("%s: corrupt xz data (liblzma error %d)", what, (int)r);
-			return -1;
-		}
-		if (out->len + (sizeof(chunk) - s.avail_out) > limit ||
-		    ml_buf_append(out, chunk, sizeof(chunk) - s.avail_out) < 0) {
-			lzma_end(&s);
-			ml_error("%s decompresses to more than %zu bytes", what, limit);
-			return -1;
-		}
-	} while (r != LZMA_STREAM_END);
-	lzma_end(&s);
-	return 0;
-}
-
-static int decompress_zstd(const unsigned char *in, size_t in_len, size_t limit,
-			   const char *what, struct ml_buf *out)
-{
-	ZSTD_DStream *s = ZSTD_createDStream();
-	ZSTD_inBuffer ib = { in, in_len, 0 };
-	unsigned char chunk[65536];
-	size_t r = 1;
-
-	if (!s) {
-		ml_error("cannot start a zstd decoder for %s", what);
-		return -1;
-	}
-	ZSTD_initDStream(s);
-	while (ib.pos < ib.size || r != 0) {
-		ZSTD_outBuffer ob = { chunk, sizeof(chunk), 0 };
-		size_t before = ib.pos;
-		r = ZSTD_decompressStream(s, &ob, &ib);
-		if (ZSTD_isError(r)) {
-			ml_error("%s: corrupt zstd data (%s)", what, ZSTD_getErrorName(r));
-			ZSTD_freeDStream(s);
-			return -1;
-		}
-		if (out->len + ob.pos > limit || ml_buf_append(out, chunk, ob.pos) < 0) {
-			ml_error("%s decompresses to more than %zu bytes", what, limit);
-			ZSTD_freeDStream(s);
-			return -1;
-		}
-		if (ob.pos == 0 && ib.pos == before && r != 0) {
-			ml_error("%s: truncated zstd data", what);
-			ZSTD_freeDStream(s);
-			return -1;
-		}
-	}
-	ZSTD_freeDStream(s);
-	return 0;
-}
-
 int ml_module_read(const char *path, size_t limit, unsigned char **data, size_t *len)
 {
 	static const unsigned char xz_magic[] = { 0xfd, '7', 'z', 'X', 'Z', 0x00 };
@@ -443,9 +372,9 @@ int ml_module_read(const char *path, size_t limit, unsigned char **data, size_t 
 		return 0;
 	}
 	if (raw_len >= sizeof(xz_magic) && memcmp(u, xz_magic, sizeof(xz_magic)) == 0)
-		r = decompress_xz(u, raw_len, limit, path, &out);
+		r = ml_decompress_xz(u, raw_len, limit, path, &out);
 	else if (raw_len >= sizeof(zstd_magic) && memcmp(u, zstd_magic, sizeof(zstd_magic)) == 0)
-		r = decompress_zstd(u, raw_len, limit, path, &out);
+		r = ml_decompress_zstd(u, raw_len, limit, path, &out);
 	else if (raw_len >= sizeof(gz_magic) && memcmp(u, gz_magic, sizeof(gz_magic)) == 0) {
 		ml_error("%s is gzip-compressed: miglab reads plain, xz and zstd modules only",
 			 path);
