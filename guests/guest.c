@@ -18,6 +18,7 @@
 #include "ml-json.h"
 #include "ml-proc.h"
 #include "moddep.h"
+#include "vmlinux.h"
 #include "ml-common.h"
 
 #define KERNEL_META "linux-image-amd64"
@@ -27,6 +28,11 @@
 /* a plain module file is at most this large */
 #define MODULE_LIMIT ((size_t)256 << 20)
 #define PROBE_LIMIT ((size_t)256 << 20)
+/* a bzImage is at most this large (Debian's: 8-15 MiB) */
+#define VMLINUZ_LIMIT ((size_t)128 << 20)
+/* Bump when the extraction of vmlinux (guests/vmlinux.c) changes what it
+ * writes or accepts: the manifest's "pvh" part is then made again. */
+#define PVH_FORMAT 1
 
 const char *const ml_guest_default_modules[] = {
 	"virtio_pci", "virtio_console", "virtio_blk", "virtio_net", "virtio_rng", "msr", NULL,
@@ -61,6 +67,8 @@ void ml_guest_clear(struct ml_guest *g)
 	free(g->dir);
 	free(g->kernel_path);
 	free(g->initrd_path);
+	free(g->vmlinux_path);
+	free(g->pvh_unavailable);
 	for (size_t i = 0; i < g->n_modules; i++)
 		free(g->modules[i]);
 	free(g->modules);
@@ -85,6 +93,14 @@ json_t *ml_guest_to_json(const struct ml_guest *g)
 	ml_json_set_str(o, "initrd_path", g->initrd_path);
 	ml_json_set_str(o, "kernel_sha256", g->kernel_sha256[0] ? g->kernel_sha256 : NULL);
 	ml_json_set_str(o, "initrd_sha256", g->initrd_sha256[0] ? g->initrd_sha256 : NULL);
+	if (g->vmlinux_path) {
+		ml_autofree char *entry = ml_strdup_printf("0x%llx", g->pvh_entry);
+		ml_json_set_str(o, "vmlinux_path", g->vmlinux_path);
+		ml_json_set_str(o, "vmlinux_sha256", g->vmlinux_sha256);
+		ml_json_set_str(o, "pvh_entry", entry);
+	} else if (g->pvh_unavailable) {
+		ml_json_set_str(o, "pvh_unavailable", g->pvh_unavailable);
+	}
 	for (size_t i = 0; i < g->n_modules; i++)
 		json_array_append_new(mods, json_string(g->modules[i]));
 	ml_json_set(o, "modules", mods);
@@ -230,13 +246,35 @@ static bool busybox_part_valid(const json_t *m, const char *dir, const struct in
 	       file_has_sha(dir, "busybox", ml_json_str(m, "busybox_sha256"));
 }
 
-static bool whole_guest_valid(const json_t *m, const char *dir, const struct inputs *in)
+/* The PVH part ("pvh": vmlinux extracted from vmlinuz, or why it could not
+ * be) was made by this extraction from the vmlinuz recorded in m. A record
+ * of a kernel without PVH is valid as well: the answer depends on the
+ * vmlinuz bytes only. */
+static bool pvh_part_valid(const json_t *m, const char *dir)
 {
-	return kernel_part_valid(m, dir, in) && busybox_part_valid(m, dir, in) &&
-	       str_eq(ml_json_str(m, "probe_sha256"), in->probe_sha) &&
+	const json_t *p = json_object_get(m, "pvh");
+
+	if (!json_is_object(p) || ml_json_int(p, "format", -1) != PVH_FORMAT ||
+	    !str_eq(ml_json_str(p, "of_kernel_sha256"), ml_json_str(m, "kernel_sha256")))
+		return false;
+	if (!ml_json_str(p, "vmlinux"))
+		return ml_json_str(p, "unavailable") != NULL;
+	return str_eq(ml_json_str(p, "vmlinux"), "vmlinux") && ml_json_str(p, "entry") &&
+	       file_has_sha(dir, "vmlinux", ml_json_str(p, "sha256"));
+}
+
+static bool initrd_part_valid(const json_t *m, const char *dir, const struct inputs *in)
+{
+	return m && str_eq(ml_json_str(m, "probe_sha256"), in->probe_sha) &&
 	       str_eq(ml_json_str(m, "init_sha256"), in->init_sha) &&
 	       str_eq(ml_json_str(m, "initrd"), in->initrd_name) &&
 	       file_has_sha(dir, in->initrd_name, ml_json_str(m, "initrd_sha256"));
+}
+
+static bool whole_guest_valid(const json_t *m, const char *dir, const struct inputs *in)
+{
+	return kernel_part_valid(m, dir, in) && busybox_part_valid(m, dir, in) &&
+	       pvh_part_valid(m, dir) && initrd_part_valid(m, dir, in);
 }
 
 /* Names of the packages that make up the kernel: the linux-image-<release>
@@ -468,6 +506,61 @@ out:
 	return ret;
 }
 
+/* The "pvh" part of manifest m: extract the ELF kernel from dir/vmlinuz
+ * into dir/vmlinux (atomically) when it has the PVH entry note, or record
+ * why the kernel cannot boot that way. Only an I/O error fails: a kernel
+ * without PVH still boots as a bzImage. */
+static int make_pvh(const char *dir, json_t *m)
+{
+	ml_autofree char *vmlinuz = ml_path_join(dir, "vmlinuz");
+	ml_autofree char *vmlinux = ml_path_join(dir, "vmlinux");
+	ml_autofree char *bz = NULL;
+	ml_autofree unsigned char *elf = NULL;
+	const char *compression = NULL;
+	size_t len = 0, elf_len = 0;
+	uint64_t entry = 0;
+	json_t *p = json_object();
+	char sha[65];
+	long long t0 = ml_now_ms();
+	int r;
+
+	ml_json_set_int(p, "format", PVH_FORMAT);
+	ml_json_set_str(p, "of_kernel_sha256", ml_json_str(m, "kernel_sha256"));
+	ml_json_set(m, "pvh", p); /* m owns p */
+	if (unlink(vmlinux) < 0 && errno != ENOENT) {
+		ml_error_errno(errno, "cannot remove %s", vmlinux);
+		return -1;
+	}
+	if (ml_read_file(vmlinuz, VMLINUZ_LIMIT, &bz, &len) < 0)
+		return -1;
+	if (ml_vmlinux_extract((unsigned char *)bz, len, vmlinuz, &elf, &elf_len, &compression) < 0 ||
+	    (r = ml_vmlinux_pvh_entry(elf, elf_len, vmlinuz, &entry)) < 0) {
+		ml_json_set_str(p, "unavailable", ml_error_message());
+		ml_error_reset();
+		return 0;
+	}
+	ml_json_set_str(p, "compression", compression);
+	if (r == 0) {
+		ml_autofree char *why = ml_strdup_printf(
+			"%s has no Xen PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY): the kernel "
+			"was built without CONFIG_PVH", vmlinuz);
+		ml_json_set_str(p, "unavailable", why);
+		return 0;
+	}
+	if (ml_write_atomic(vmlinux, elf, elf_len, 0644) < 0)
+		return -1;
+	sha256_mem(elf, elf_len, sha);
+	{
+		ml_autofree char *hex = ml_strdup_printf("0x%llx", (unsigned long long)entry);
+		ml_json_set_str(p, "vmlinux", "vmlinux");
+		ml_json_set_str(p, "sha256", sha);
+		ml_json_set_str(p, "entry", hex);
+	}
+	fprintf(stderr, "miglab: extracted the PVH kernel of %s (%s, %zu bytes) in %.1f s\n",
+		vmlinuz, compression, elf_len, (double)(ml_now_ms() - t0) / 1000.0);
+	return 0;
+}
+
 static int build_initrd(const char *dir, const struct inputs *in, json_t *m)
 {
 	ml_autofree char *busybox = ml_path_join(dir, "busybox");
@@ -527,6 +620,18 @@ static void fill_guest(struct ml_guest *g, const char *spec, const char *dir, co
 		 ml_json_str(m, "kernel_sha256") ? ml_json_str(m, "kernel_sha256") : "");
 	snprintf(g->initrd_sha256, sizeof(g->initrd_sha256), "%s",
 		 ml_json_str(m, "initrd_sha256") ? ml_json_str(m, "initrd_sha256") : "");
+	{
+		const json_t *p = json_object_get(m, "pvh");
+		const char *entry = ml_json_str(p, "entry");
+		if (ml_json_str(p, "vmlinux") && entry) {
+			g->vmlinux_path = ml_path_join(dir, "vmlinux");
+			snprintf(g->vmlinux_sha256, sizeof(g->vmlinux_sha256), "%s",
+				 ml_json_str(p, "sha256"));
+			g->pvh_entry = strtoull(entry, NULL, 16);
+		} else {
+			g->pvh_unavailable = manifest_strdup(p, "unavailable");
+		}
+	}
 	g->n_modules = json_array_size(mods);
 	g->modules = calloc(g->n_modules + 1, sizeof(*g->modules));
 	if (!g->provider || !g->dir || !g->modules)
@@ -553,7 +658,7 @@ int ml_guest_provision(const char *cache_dir, const char *spec, const char *prob
 	ml_autofree char *probe_abs = NULL;
 	struct inputs in = { 0 };
 	json_t *old = NULL, *m = NULL;
-	bool kernel_ok, busybox_ok;
+	bool kernel_ok, busybox_ok, pvh_ok, initrd_ok;
 	const char *init = ml_initramfs_init_script();
 	int ret = -1;
 
@@ -634,6 +739,8 @@ int ml_guest_provision(const char *cache_dir, const char *spec, const char *prob
 	}
 	kernel_ok = kernel_part_valid(old, dir, &in);
 	busybox_ok = busybox_part_valid(old, dir, &in);
+	pvh_ok = kernel_ok && pvh_part_valid(old, dir);
+	initrd_ok = kernel_ok && busybox_ok && initrd_part_valid(old, dir, &in);
 	m = json_object();
 	ml_json_set_int(m, "format", ML_GUEST_FORMAT);
 	ml_json_set_str(m, "provider", spec);
@@ -659,11 +766,19 @@ int ml_guest_provision(const char *cache_dir, const char *spec, const char *prob
 	} else if (fetch_kernel(&apt, dir, &in, m) < 0) {
 		goto out;
 	}
+	if (pvh_ok)
+		ml_json_set(m, "pvh", json_incref(json_object_get(old, "pvh")));
+	else if (make_pvh(dir, m) < 0)
+		goto out;
 	if (busybox_ok)
 		ml_json_set_str(m, "busybox_sha256", ml_json_str(old, "busybox_sha256"));
 	else if (fetch_busybox(&apt, dir, m) < 0)
 		goto out;
-	if (build_initrd(dir, &in, m) < 0)
+	/* The initrd is made again only when something it holds changed (an
+	 * older manifest without the "pvh" part keeps its initrd). */
+	if (initrd_ok)
+		ml_json_set_str(m, "initrd_sha256", ml_json_str(old, "initrd_sha256"));
+	else if (build_initrd(dir, &in, m) < 0)
 		goto out;
 	if (ml_json_write_file(manifest_path, m) < 0)
 		goto out;

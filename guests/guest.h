@@ -5,7 +5,9 @@
  * Cache layout (see docs/guests.md):
  *   <cache>/apt/<suite>/                        the suite's apt sandbox (ml-apt.h)
  *   <cache>/guests/<suite>/<kernel_release>/    one guest:
- *       vmlinuz, busybox, modules/kernel/... (plain .ko files), initrd.img,
+ *       vmlinuz, busybox, modules/kernel/... (plain .ko files), initrd-<hash>.img,
+ *       vmlinux      the ELF inside vmlinuz, for PVH boot (guests/vmlinux.h),
+ *                    when the kernel has the PVH entry note
  *       guest.json   the manifest, written atomically LAST: a directory without it,
  *                    or whose recorded sha256s do not match the files, is partial
  *                    and gets rebuilt. */
@@ -31,6 +33,14 @@ struct ml_guest {
 	char *initrd_path;            /* <dir>/initrd.img */
 	char kernel_sha256[65];
 	char initrd_sha256[65];
+	/* PVH boot: <dir>/vmlinux, the ELF kernel inside vmlinuz, and its
+	 * XEN_ELFNOTE_PHYS32_ENTRY; NULL when the kernel cannot boot that way,
+	 * pvh_unavailable then saying why ("compressed with gzip", "no PVH
+	 * entry note"). */
+	char *vmlinux_path;
+	char vmlinux_sha256[65];
+	unsigned long long pvh_entry;
+	char *pvh_unavailable;
 	char **modules; size_t n_modules; /* load order actually included */
 	/* The cache lock of dir, held shared while this guest is in use (so
 	 * another process does not replace its kernel under a run); released
