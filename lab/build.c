@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "build.h"
+#include "ml-buf.h"
 #include "ml-error.h"
 #include "ml-fs.h"
 #include "ml-json.h"
@@ -109,6 +110,32 @@ void ml_build_clear(struct ml_build *b)
 	json_decref(b->packages);
 	json_decref(b->machines);
 	memset(b, 0, sizeof(*b));
+}
+
+char *ml_build_pvh_unsupported(const struct ml_build *b)
+{
+	unsigned major = 0, minor = 0;
+	ml_autofree char *bin = NULL;
+	ml_autofree char *rom = NULL;
+	char *slash;
+
+	if (!b->version || sscanf(b->version, "%u.%u", &major, &minor) != 2)
+		return ml_strdup_printf("%s: its QEMU version '%s' is not X.Y", b->spec,
+					b->version ? b->version : "");
+	if (major < 4)
+		return ml_strdup_printf("%s: QEMU %s boots PVH kernels from 4.0 on", b->spec,
+					b->version);
+	bin = strdup(b->qemu_host_path ? b->qemu_host_path : "");
+	if (!bin)
+		abort();
+	/* <prefix>/bin/qemu-system-x86_64 -> <prefix> */
+	for (int i = 0; i < 2 && (slash = strrchr(bin, '/')); i++)
+		*slash = '\0';
+	rom = ml_strdup_printf("%s/share/qemu/pvh.bin", bin);
+	if (!ml_path_exists(rom))
+		return ml_strdup_printf("%s (QEMU %s) has no PVH option ROM: %s is missing", b->spec,
+					b->version, rom);
+	return NULL;
 }
 
 char *ml_build_parse_version_line(const char *text)

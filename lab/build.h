@@ -52,6 +52,13 @@ int ml_build_parse(const char *spec, struct ml_build *out);
 int ml_build_provision(const struct ml_config *cfg, const char *spec, bool refresh,
 		       struct ml_build *out);
 
+/* Whether b's QEMU can boot a PVH ELF kernel (`-kernel vmlinux`, see
+ * guests/vmlinux.h): QEMU 4.0 or later (versions compared as integers) with
+ * its pvh.bin option ROM at <prefix>/share/qemu/pvh.bin beside
+ * <prefix>/bin/qemu-system-x86_64 (in a Debian root: the root's
+ * /usr/share/qemu). NULL when it can; otherwise why not (caller frees). */
+char *ml_build_pvh_unsupported(const struct ml_build *b);
+
 void ml_build_clear(struct ml_build *b);
 json_t *ml_build_to_json(const struct ml_build *b);
 

@@ -54,6 +54,7 @@ struct cell {
 	} captures[2];
 	size_t n_captures;
 	struct ml_vm *vms[VM_MAX];
+	const char *kernel_boot;  /* "pvh" or "bzimage" (ml_cell_kernel_boot) */
 	char *boot_id;            /* the guest's boot, from its first hello */
 	long long heartbeat;      /* the last heartbeat seen */
 	json_t *continuity;       /* the continuity reading before this migration */
@@ -66,6 +67,8 @@ void ml_cell_spec_defaults(struct ml_cell_spec *s)
 		s->accel = "tcg";
 	if (!s->scenario)
 		s->scenario = "forward-back";
+	if (!s->kernel_boot)
+		s->kernel_boot = "auto";
 	if (s->memory_mib <= 0)
 		s->memory_mib = 256;
 	if (s->workload_mib <= 0)
@@ -127,6 +130,10 @@ char *ml_cell_id(const struct ml_cell_spec *s)
 		ml_buf_puts(&key, "abi=off\n");
 	if (s->skip_reboot)
 		ml_buf_puts(&key, "reboot=off\n");
+	/* Only a boot asked for by name: the default (auto) keeps the ids
+	 * cells had before there was a choice. */
+	if (strcmp(s->kernel_boot, "auto") != 0)
+		ml_buf_printf(&key, "kernel_boot=%s\n", s->kernel_boot);
 	if (json_array_size(s->fixups_applied))
 		ml_buf_puts(&key, "fixups=on\n");
 	append_args(&key, "src_arg", s->src_extra_args);
@@ -145,6 +152,36 @@ char *ml_cell_id(const struct ml_cell_spec *s)
 		      (*p >= '0' && *p <= '9') || *p == '.' || *p == '-' || *p == '_'))
 			*p = '_';
 	return id;
+}
+
+int ml_cell_kernel_boot(const struct ml_cell_spec *s, const char **boot, char **why)
+{
+	const struct ml_build *builds[2] = { s->src, s->dst };
+	ml_autofree char *reason = NULL;
+
+	if (why)
+		*why = NULL;
+	*boot = "bzimage";
+	if (strcmp(s->kernel_boot, "bzimage") == 0)
+		return 0;
+	if (!s->guest->vmlinux_path)
+		reason = ml_strdup_printf("kernel %s (%s) cannot boot as PVH: %s", s->kernel_spec,
+					  s->guest->kernel_release ? s->guest->kernel_release : "?",
+					  s->guest->pvh_unavailable ? s->guest->pvh_unavailable
+								    : "no vmlinux was extracted");
+	for (size_t i = 0; i < ML_ARRAY_SIZE(builds) && !reason; i++)
+		reason = ml_build_pvh_unsupported(builds[i]);
+	if (!reason) {
+		*boot = "pvh";
+		return 0;
+	}
+	if (strcmp(s->kernel_boot, "pvh") == 0) {
+		ml_error("kernel boot pvh: %s", reason);
+		return -1;
+	}
+	if (why)
+		*why = ml_steal_pointer(&reason);
+	return 0;
 }
 
 /* ---- outcomes ---------------------------------------------------------- */
@@ -241,7 +278,8 @@ static int start_vm(struct cell *c, json_t *phase, int which, const struct ml_bu
 		.accel = s->accel,
 		.memory_mib = s->memory_mib,
 		.smp = 1,
-		.kernel_path = s->guest->kernel_path,
+		.kernel_path = strcmp(c->kernel_boot, "pvh") == 0 ? s->guest->vmlinux_path
+								   : s->guest->kernel_path,
 		.initrd_path = s->guest->initrd_path,
 		.append = append,
 		.disk_path = c->disk,
@@ -1103,6 +1141,24 @@ json_t *ml_cell_inputs(const struct ml_cell_spec *s)
 	ml_json_set(in, "guest", ml_guest_to_json(s->guest));
 	ml_json_set_str(in, "scenario", s->scenario);
 	ml_json_set_str(in, "accel", s->accel);
+	{
+		/* asked for, used (null when pvh was asked for and cannot be), and
+		 * why auto fell back to bzimage */
+		json_t *kb = json_object();
+		const char *used = NULL;
+		char *why = NULL;
+		ml_json_set_str(kb, "requested", s->kernel_boot);
+		if (ml_cell_kernel_boot(s, &used, &why) < 0) {
+			ml_json_set_str(kb, "error", ml_error_message());
+			ml_error_reset();
+			used = NULL;
+		}
+		ml_json_set_str(kb, "used", used);
+		if (why)
+			ml_json_set_str(kb, "why", why);
+		free(why);
+		ml_json_set(in, "kernel_boot", kb);
+	}
 	ml_json_set_int(in, "memory_mib", s->memory_mib);
 	ml_json_set_int(in, "workload_mib", s->workload_mib);
 	ml_json_set_str(in, "runner", s->runner->name);
@@ -1175,7 +1231,11 @@ int ml_cell_run(const struct ml_cell_spec *spec, const char *run_dir, const char
 		ml_json_set(c.res.doc, "fixups_applied", json_incref(spec->fixups_applied));
 	ml_result_write(&c.res);
 
-	if (check_machines(&c) == 0) {
+	if (check_machines(&c) < 0) {
+		/* a planned skip, decided */
+	} else if (ml_cell_kernel_boot(spec, &c.kernel_boot, NULL) < 0) {
+		cell_error(&c, ml_result_phase_begin(&c.res, "plan"), "the guest kernel");
+	} else {
 		vmstate_check(&c);
 		if (make_run_dir(&c) < 0)
 			cell_error(&c, NULL, "lab setup");

@@ -31,6 +31,7 @@ struct ml_cell_spec {
 	const char *machine;         /* as given; aliases are resolved per build */
 	const char *accel;           /* "tcg" (default) or "kvm" */
 	const char *scenario;        /* "forward-back" */
+	const char *kernel_boot;     /* "auto" (default), "pvh" or "bzimage": see ml_cell_kernel_boot */
 	int memory_mib;              /* guest RAM, default 256 */
 	int workload_mib;            /* RAM integrity region, default 64 */
 	int boot_timeout_ms;         /* source boot to the probe's hello, default 60 s */
@@ -56,6 +57,19 @@ struct ml_cell_spec {
 
 /* Fill unset fields with defaults. */
 void ml_cell_spec_defaults(struct ml_cell_spec *s);
+
+/* How the cell boots its guest kernel, for kernel_boot:
+ *   "bzimage"  -kernel vmlinuz: firmware, then the bzImage's real-mode setup
+ *              and self-decompression;
+ *   "pvh"      -kernel vmlinux (the ELF inside vmlinuz, guests/vmlinux.h),
+ *              entered at its Xen PVH entry point through QEMU's pvh.bin:
+ *              no real-mode setup, no decompression; it needs a kernel with
+ *              the PVH note and builds that boot PVH (ml_build_pvh_unsupported),
+ *              else -1 with an error naming the kernel or the build;
+ *   "auto"     pvh when both are there, otherwise bzimage.
+ * *boot gets "pvh" or "bzimage"; *why (may be NULL; caller frees) says why
+ * auto chose bzimage, NULL otherwise. */
+int ml_cell_kernel_boot(const struct ml_cell_spec *s, const char **boot, char **why);
 
 /* The cell's stable id: a readable slug plus a hash of every input that
  * changes what runs ("bookworm-to-trixie-pc-q35-7.2-k-bookworm-1a2b3c4d"). */

@@ -31,6 +31,10 @@ static void help(void)
 	       "  --dst BUILD         destination build\n"
 	       "  --machine NAME      machine type, e.g. pc-q35-7.2 (aliases like q35 resolve per build)\n"
 	       "  --kernel debian:SUITE  guest kernel (default debian:bookworm)\n"
+	       "  --kernel-boot auto|pvh|bzimage  pvh: boot the ELF kernel inside vmlinuz at\n"
+	       "                      its PVH entry (no real-mode setup, no decompression);\n"
+	       "                      bzimage: boot vmlinuz as shipped; auto (default): pvh\n"
+	       "                      when the kernel and both builds can, else bzimage\n"
 	       "  --accel tcg|kvm     accelerator (default tcg)\n"
 	       "  --memory MIB        guest memory (default 256)\n"
 	       "  --workload MIB      RAM integrity region in the guest (default 64)\n"
@@ -142,6 +146,7 @@ int cmd_cell(int argc, char **argv)
 		{ "no-reboot", no_argument, NULL, 'N' },
 		{ "abi-severity", required_argument, NULL, 'V' },
 		{ "baselines", required_argument, NULL, 'b' },
+		{ "kernel-boot", required_argument, NULL, 'K' },
 		ML_COMMON_LONG_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
@@ -156,6 +161,8 @@ int cmd_cell(int argc, char **argv)
 	ml_autofree char *run_dir = NULL;
 	ml_autofree char *cell_dir = NULL;
 	ml_autofree char *cell_id = NULL;
+	ml_autofree char *boot_why = NULL;
+	const char *boot = NULL;
 	struct ml_judge_rules rules = { 0 };
 	json_t *doc = NULL, *facts = NULL;
 	bool fixups = false;
@@ -213,6 +220,12 @@ int cmd_cell(int argc, char **argv)
 		}
 		case 'L': spec.lossless_capture = true; break;
 		case 'N': spec.skip_reboot = true; break;
+		case 'K':
+			if (strcmp(optarg, "auto") != 0 && strcmp(optarg, "pvh") != 0 &&
+			    strcmp(optarg, "bzimage") != 0)
+				return ml_cli_usage_error("cell", "--kernel-boot must be auto, pvh or bzimage, not '%s'", optarg);
+			spec.kernel_boot = optarg;
+			break;
 		case 'b':
 			if (!ml_is_dir(optarg))
 				return ml_cli_usage_error("cell", "--baselines %s: not a directory", optarg);
@@ -281,6 +294,9 @@ int cmd_cell(int argc, char **argv)
 	spec.src_extra_args = n_src ? src_args : NULL;
 	spec.dst_extra_args = n_dst ? dst_args : NULL;
 	ml_cell_spec_defaults(&spec);
+	/* --kernel-boot pvh that cannot be is an error before anything runs */
+	if (ml_cell_kernel_boot(&spec, &boot, &boot_why) < 0)
+		goto lab_error;
 	{
 		char *given = run_id;
 		run_id = NULL;
@@ -291,9 +307,9 @@ int cmd_cell(int argc, char **argv)
 		free(given);
 	}
 	cell_id = ml_cell_id(&spec);
-	fprintf(stderr, "miglab: cell %s: %s (QEMU %s) -> %s (QEMU %s), %s, kernel %s, %s\n",
+	fprintf(stderr, "miglab: cell %s: %s (QEMU %s) -> %s (QEMU %s), %s, kernel %s (%s boot%s%s), %s\n",
 		cell_id, src.spec, src.version, dst.spec, dst.version, spec.machine,
-		guest.kernel_release, spec.accel);
+		guest.kernel_release, boot, boot_why ? ": " : "", boot_why ? boot_why : "", spec.accel);
 	if (ml_cell_run_confirmed(&spec, run_dir, run_id, confirm, &rules, &doc) < 0)
 		goto lab_error;
 	/* run.json: this run's facts, then the judgement of all its cells. */

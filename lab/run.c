@@ -165,6 +165,7 @@ static int make_plan(struct run *r)
 		const struct ml_plan_cell *pc = &r->plan.cells[i];
 		struct run_cell *c = &r->cells[i];
 		struct ml_cell_spec *s = &c->spec;
+		const char *boot = NULL;
 
 		s->cfg = r->cfg;
 		s->src = &r->builds[pc->src];
@@ -176,6 +177,7 @@ static int make_plan(struct run *r)
 		s->scenario = r->m.scenario;
 		s->memory_mib = r->m.memory_mib;
 		s->workload_mib = r->m.workload_mib;
+		s->kernel_boot = r->m.kernel_boot;
 		s->boot_timeout_ms = r->m.boot_timeout_s * 1000;
 		s->migrate_timeout_ms = r->m.migrate_timeout_s * 1000;
 		s->verify_timeout_ms = r->m.verify_timeout_s * 1000;
@@ -193,6 +195,12 @@ static int make_plan(struct run *r)
 			c->error = strdup(r->build_errors[pc->dst]);
 		else if (r->guest_errors[pc->kernel])
 			c->error = strdup(r->guest_errors[pc->kernel]);
+		else if (!pc->skip_reason && r->guests[pc->kernel].dir &&
+			 ml_cell_kernel_boot(s, &boot, NULL) < 0) {
+			/* [guest] kernel-boot = pvh with a kernel or build that cannot */
+			c->error = strdup(ml_error_message());
+			ml_error_reset();
+		}
 	}
 	return 0;
 }

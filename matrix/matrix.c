@@ -46,7 +46,7 @@ static const struct section_desc sections[] = {
 	[SEC_KERNEL] = { "kernel", true, { "provider", NULL } },
 	[SEC_MACHINES] = { "machines", true, { "select", "list", NULL } },
 	[SEC_PAIR] = { "pair", true, { "src", "dst", NULL } },
-	[SEC_GUEST] = { "guest", false, { "memory", "workload", NULL } },
+	[SEC_GUEST] = { "guest", false, { "memory", "workload", "kernel-boot", NULL } },
 	[SEC_TIMEOUTS] = { "timeouts", false, { "boot", "migrate", "verify", NULL } },
 	[SEC_ABI] = { "abi", false, { "dump", "reboot", "severity", "baselines", NULL } },
 };
@@ -751,7 +751,15 @@ static int handler(void *user, const char *section, const char *key, const char 
 		break;
 	}
 	case SEC_GUEST:
-		if (strcmp(key, "memory") == 0) {
+		if (strcmp(key, "kernel-boot") == 0) {
+			static const char *const boots[] = { "auto", "pvh", "bzimage" };
+			p->m->kernel_boot = NULL;
+			for (size_t i = 0; i < ML_ARRAY_SIZE(boots); i++)
+				if (strcmp(value, boots[i]) == 0)
+					p->m->kernel_boot = boots[i];
+			if (!p->m->kernel_boot)
+				bad_value(p, key, value, "auto, pvh, bzimage");
+		} else if (strcmp(key, "memory") == 0) {
 			p->memory_line = p->line;
 			if (!parse_number(value, 64, 65536, &n))
 				bad_value(p, key, value, "MiB, a whole number from 64 to 65536");
@@ -903,6 +911,7 @@ int ml_matrix_parse(const char *text, size_t len, const char *file, struct ml_ma
 	out->pairs = ML_PAIRS_ALL;
 	out->memory_mib = 256;
 	out->workload_mib = 64;
+	out->kernel_boot = "auto";
 	out->boot_timeout_s = 60;
 	out->migrate_timeout_s = 120;
 	out->verify_timeout_s = 30;

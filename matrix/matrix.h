@@ -67,6 +67,7 @@ struct ml_matrix {
 
 	int memory_mib;        /* [guest] memory, default 256 */
 	int workload_mib;      /* [guest] workload, default 64, at most memory / 2 */
+	const char *kernel_boot; /* [guest] kernel-boot: "auto" (default), "pvh", "bzimage" */
 	int boot_timeout_s;    /* [timeouts] boot, default 60 */
 	int migrate_timeout_s; /* [timeouts] migrate, default 120 */
 	int verify_timeout_s;  /* [timeouts] verify, default 30 */

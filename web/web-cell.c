@@ -220,6 +220,18 @@ static void inputs_section(struct web_page *p, json_t *doc)
 	wp_printf(p, "<tr><th>memory</th><td>%lld MiB (workload %lld MiB)</td></tr>\n",
 		  ml_json_int(in, "memory_mib", 0), ml_json_int(in, "workload_mib", 0));
 	wp_row(p, "runner", ml_json_str(in, "runner"));
+	if (json_object_get(in, "kernel_boot")) {
+		const json_t *kb = json_object_get(in, "kernel_boot");
+		wp_puts(p, "<tr><th>kernel boot</th><td>");
+		wp_esc(p, ml_json_str(kb, "used") ? ml_json_str(kb, "used") : "none");
+		wp_puts(p, " (asked: ");
+		wp_esc(p, ml_json_str(kb, "requested") ? ml_json_str(kb, "requested") : "?");
+		if (ml_json_str(kb, "why") || ml_json_str(kb, "error")) {
+			wp_puts(p, "; ");
+			wp_esc(p, ml_json_str(kb, "why") ? ml_json_str(kb, "why") : ml_json_str(kb, "error"));
+		}
+		wp_puts(p, ")</td></tr>\n");
+	}
 	for (int k = 0; k < 2; k++) {
 		json_t *a = json_object_get(extra, k ? "dst" : "src");
 		if (json_array_size(a) == 0)
@@ -857,6 +869,14 @@ static void commands_section(struct web_page *p, json_t *doc)
 		snprintf(work, sizeof(work), "%lld", ml_json_int(in, "workload_mib", 0));
 		push_arg(&argv, &n, &cap, "--workload");
 		push_arg(&argv, &n, &cap, work);
+	}
+	{
+		/* a boot asked for by name is part of the cell id */
+		const char *kb = ml_json_str(json_object_get(in, "kernel_boot"), "requested");
+		if (kb && (strcmp(kb, "pvh") == 0 || strcmp(kb, "bzimage") == 0)) {
+			push_arg(&argv, &n, &cap, "--kernel-boot");
+			push_arg(&argv, &n, &cap, kb);
+		}
 	}
 	for (int k = 0; k < 2; k++)
 		json_array_foreach(json_object_get(extra, k ? "dst" : "src"), i, a) {

@@ -246,8 +246,8 @@ static int fake_vm_start(const struct ml_vm_spec *s, struct ml_vm **out)
 	vm->ops = &fake_runner;
 	vm->name = strdup(s->name);
 	vm->started_ms = ml_now_ms();
-	vm->argv = json_pack("[s, s, s, s, s]", "fake-qemu", "-machine", s->machine, "-accel",
-			     s->accel);
+	vm->argv = json_pack("[s, s, s, s, s, s, s]", "fake-qemu", "-machine", s->machine, "-accel",
+			     s->accel, "-kernel", s->kernel_path);
 	if (s->incoming) {
 		json_array_append_new(vm->argv, json_string("-incoming"));
 		json_array_append_new(vm->argv, json_string("defer"));

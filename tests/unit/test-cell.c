@@ -826,6 +826,101 @@ static char *stale_dir(const char *base, const char *name, mode_t mode, pid_t pi
 	return dir;
 }
 
+/* The kernel the source QEMU was given (the fake runner's argv). */
+static const char *src_kernel(const struct cell_test *t)
+{
+	const json_t *argv = json_object_get(json_object_get(t->attempt, "commands"), "src");
+	return json_string_value(json_array_get(argv, json_array_size(argv) - 1));
+}
+
+/* Builds that can boot PVH: QEMU 4.0 or later with share/qemu/pvh.bin
+ * beside bin/qemu-system-x86_64 (a tree made under the test's directory). */
+static char *fake_pvh_prefix(struct cell_test *t)
+{
+	ml_autofree char *bin = ml_path_join(t->dir, "prefix/bin");
+	ml_autofree char *share = ml_path_join(t->dir, "prefix/share/qemu");
+	ml_autofree char *rom = ml_path_join(share, "pvh.bin");
+	char *qemu = ml_path_join(bin, "qemu-system-x86_64");
+
+	assert_int_equal(ml_mkdir_p(bin, 0755), 0);
+	assert_int_equal(ml_mkdir_p(share, 0755), 0);
+	assert_int_equal(ml_write_atomic(rom, "rom", 3, 0644), 0);
+	t->src.qemu_host_path = qemu;
+	t->dst.qemu_host_path = qemu;
+	return qemu;
+}
+
+/* auto (the default) with a kernel that has no PVH vmlinux: the bzImage,
+ * recorded with the reason; the cell id is the one of before the choice. */
+static void test_kernel_boot_auto_falls_back(void **state)
+{
+	struct cell_test *t = *state;
+	ml_autofree char *id_auto = ml_cell_id(&t->spec);
+	const json_t *kb;
+
+	t->guest.kernel_release = "6.1.0-50-amd64";
+	t->guest.pvh_unavailable = "vmlinuz is compressed with gzip";
+	t->world.src.exit_status = W_EXITCODE(1, 0); /* only its command line matters */
+	run_cell(t);
+	kb = json_object_get(json_object_get(t->attempt, "inputs"), "kernel_boot");
+	assert_string_equal(ml_json_str(kb, "requested"), "auto");
+	assert_string_equal(ml_json_str(kb, "used"), "bzimage");
+	assert_non_null(strstr(ml_json_str(kb, "why"), "compressed with gzip"));
+	assert_string_equal(src_kernel(t), "/nonexistent/vmlinuz");
+	/* a boot named explicitly is part of the id; auto is not */
+	t->spec.kernel_boot = "bzimage";
+	{
+		ml_autofree char *id_named = ml_cell_id(&t->spec);
+		assert_string_not_equal(id_auto, id_named);
+	}
+}
+
+/* pvh with a kernel and builds that can: QEMU gets the vmlinux. */
+static void test_kernel_boot_pvh(void **state)
+{
+	struct cell_test *t = *state;
+	ml_autofree char *qemu = fake_pvh_prefix(t);
+	const json_t *kb;
+
+	t->guest.vmlinux_path = "/nonexistent/vmlinux";
+	t->spec.kernel_boot = "pvh";
+	t->world.src.exit_status = W_EXITCODE(1, 0); /* only its command line matters */
+	run_cell(t);
+	kb = json_object_get(json_object_get(t->attempt, "inputs"), "kernel_boot");
+	assert_string_equal(ml_json_str(kb, "used"), "pvh");
+	assert_null(json_object_get(kb, "why"));
+	assert_string_equal(src_kernel(t), "/nonexistent/vmlinux");
+	t->src.qemu_host_path = t->dst.qemu_host_path = NULL;
+}
+
+/* pvh that cannot be: a lab error naming the kernel (or the build), before
+ * any QEMU starts. */
+static void test_kernel_boot_pvh_refused(void **state)
+{
+	struct cell_test *t = *state;
+	ml_autofree char *qemu = fake_pvh_prefix(t);
+
+	t->guest.kernel_release = "6.1.0-50-amd64";
+	t->guest.pvh_unavailable = "no Xen PVH entry note";
+	t->spec.kernel_boot = "pvh";
+	run_cell(t);
+	assert_outcome(t, "error", "plan",
+		       "the guest kernel: kernel boot pvh: kernel debian:bookworm (6.1.0-50-amd64) "
+		       "cannot boot as PVH: no Xen PVH entry note");
+	assert_int_equal(t->world.vms_started, 0);
+
+	/* a kernel that can, on a build that cannot (7.2 without its ROM) */
+	json_decref(t->attempt);
+	t->attempt = NULL;
+	t->guest.vmlinux_path = "/nonexistent/vmlinux";
+	t->src.qemu_host_path = t->dst.qemu_host_path = "/nonexistent/bin/qemu-system-x86_64";
+	run_cell(t);
+	assert_outcome(t, "error", "plan",
+		       "the guest kernel: kernel boot pvh: debian:bookworm (QEMU 7.2.22) has no PVH "
+		       "option ROM: /nonexistent/share/qemu/pvh.bin is missing");
+	t->src.qemu_host_path = t->dst.qemu_host_path = NULL;
+}
+
 static void test_sweep_stale_dirs(void **state)
 {
 	ml_autofree char *base = ml_test_tmpdir();
@@ -904,6 +999,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_interrupted_during_migration, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_interrupted_during_verify, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_guest_rebooted_during_migration, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kernel_boot_auto_falls_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kernel_boot_pvh, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kernel_boot_pvh_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_memory_corruption, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_device_dead_after_migration, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_device_dead_before_migration, setup, teardown),

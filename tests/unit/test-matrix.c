@@ -50,6 +50,7 @@ static void test_minimal_defaults(void **state)
 	assert_int_equal(m.families[0].n_list, 0);
 	assert_int_equal(m.memory_mib, 256);
 	assert_int_equal(m.workload_mib, 64);
+	assert_string_equal(m.kernel_boot, "auto");
 	assert_int_equal(m.boot_timeout_s, 60);
 	assert_int_equal(m.migrate_timeout_s, 120);
 	assert_int_equal(m.verify_timeout_s, 30);
@@ -93,6 +94,7 @@ static void test_full(void **state)
 	assert_int_equal(m.pairs_list[1].dst, 0);
 	assert_int_equal(m.memory_mib, 1024);
 	assert_int_equal(m.workload_mib, 512);
+	assert_string_equal(m.kernel_boot, "bzimage");
 	assert_int_equal(m.boot_timeout_s, 5);
 	assert_int_equal(m.migrate_timeout_s, 86400);
 	assert_int_equal(m.verify_timeout_s, 1);
