@@ -28,19 +28,35 @@ char *ml_abi_baseline_component(const char *s)
 	return o;
 }
 
-json_t *ml_abi_baseline_find(const char *dir, const char *version, const char *machine,
-			     const char *kernel_release, char **file)
+const char *ml_abi_baseline_kernel_boot(const json_t *doc)
 {
-	ml_autofree char *v = NULL, *m = NULL, *k = NULL, *rel = NULL, *path = NULL;
+	const char *used = ml_json_str(json_object_get(json_object_get(doc, "inputs"), "kernel_boot"),
+				       "used");
+	return used && strcmp(used, "pvh") == 0 ? "pvh" : "bzimage";
+}
+
+/* "<v>/<m>/<k>.json", "<k>-pvh.json" for a PVH boot. */
+static char *baseline_file(const char *version, const char *machine, const char *kernel_release,
+			   const char *kernel_boot)
+{
+	ml_autofree char *v = ml_abi_baseline_component(version);
+	ml_autofree char *m = ml_abi_baseline_component(machine);
+	ml_autofree char *k = ml_abi_baseline_component(kernel_release);
+
+	return ml_strdup_printf("%s/%s/%s%s.json", v, m, k,
+				kernel_boot && strcmp(kernel_boot, "pvh") == 0 ? "-pvh" : "");
+}
+
+json_t *ml_abi_baseline_find(const char *dir, const char *version, const char *machine,
+			     const char *kernel_release, const char *kernel_boot, char **file)
+{
+	ml_autofree char *rel = NULL, *path = NULL;
 
 	if (file)
 		*file = NULL;
 	if (!dir || !version || !machine || !kernel_release)
 		return NULL;
-	v = ml_abi_baseline_component(version);
-	m = ml_abi_baseline_component(machine);
-	k = ml_abi_baseline_component(kernel_release);
-	rel = ml_strdup_printf("%s/%s/%s.json", v, m, k);
+	rel = baseline_file(version, machine, kernel_release, kernel_boot);
 	path = ml_path_join(dir, rel);
 	if (!ml_path_exists(path))
 		return NULL;
@@ -52,7 +68,7 @@ json_t *ml_abi_baseline_find(const char *dir, const char *version, const char *m
 /* The baseline key of a cell: its source build's version, the concrete
  * machine, the guest kernel release. */
 struct cell_key {
-	const char *cell_id, *version, *machine, *kernel, *provider;
+	const char *cell_id, *version, *machine, *kernel, *kernel_boot, *provider;
 	char *file; /* <version>/<machine>/<kernel>.json */
 	char *dump; /* <run>/cells/<id>/abi-boot-src.json */
 };
@@ -75,6 +91,7 @@ static int cell_key_get(const char *run_dir, const json_t *cell, struct cell_key
 	k->provider = ml_json_str(src, "provider");
 	k->machine = ml_json_str(cell, "machine");
 	k->kernel = ml_json_str(json_object_get(inputs, "guest"), "kernel_release");
+	k->kernel_boot = ml_abi_baseline_kernel_boot(cell);
 	if (!ml_layout_valid_cell_id(k->cell_id)) {
 		*reason = "cell.json has no valid cell_id";
 		return 1;
@@ -95,19 +112,14 @@ static int cell_key_get(const char *run_dir, const json_t *cell, struct cell_key
 					: "cell.json has no inputs.guest.kernel_release";
 		return 1;
 	}
-	{
-		ml_autofree char *v = ml_abi_baseline_component(k->version);
-		ml_autofree char *m = ml_abi_baseline_component(k->machine);
-		ml_autofree char *r = ml_abi_baseline_component(k->kernel);
-		k->file = ml_strdup_printf("%s/%s/%s.json", v, m, r);
-	}
+	k->file = baseline_file(k->version, k->machine, k->kernel, k->kernel_boot);
 	return 0;
 }
 
 static json_t *key_object(const struct cell_key *k)
 {
-	return json_pack("{s:s, s:s, s:s, s:s}", "qemu_version", k->version, "machine", k->machine,
-			 "kernel_release", k->kernel, "file", k->file);
+	return json_pack("{s:s, s:s, s:s, s:s, s:s}", "qemu_version", k->version, "machine", k->machine,
+			 "kernel_release", k->kernel, "kernel_boot", k->kernel_boot, "file", k->file);
 }
 
 static json_t *load_index(const char *path)

@@ -2,6 +2,9 @@
  * type, guest kernel release), kept in a directory meant for git:
  *   DIR/<qemu-version>/<machine>/<kernel-release>.json   (sorted keys, 2-space
  *        indent, volatile values "<volatile>": re-recording is byte-identical)
+ *   DIR/<qemu-version>/<machine>/<kernel-release>-pvh.json   the same kernel
+ *        booted as PVH (inputs.kernel_boot.used): its memory map differs from a
+ *        bzImage boot's, so the two never stand for each other
  *   DIR/index.json                                       (what is there)
  * Recorded from, and checked against, the boot-src dumps of a run's cells
  * (<run>/cells/<cell-id>/abi-boot-src.json, keyed by the cell's
@@ -40,7 +43,12 @@ int ml_abi_baseline_check(const char *run_dir, const char *dir, const struct ml_
  * (caller frees). NULL without an error when there is none; NULL with the
  * error set when it exists and cannot be read. */
 json_t *ml_abi_baseline_find(const char *dir, const char *version, const char *machine,
-			     const char *kernel_release, char **file);
+			     const char *kernel_release, const char *kernel_boot, char **file);
+
+/* How a cell document (attempt.json, cell.json) booted its guest kernel:
+ * inputs.kernel_boot.used, "pvh" or "bzimage"; a cell recorded before the
+ * choice existed booted the bzImage. */
+const char *ml_abi_baseline_kernel_boot(const json_t *doc);
 
 /* The check report as text for a terminal. Caller frees. */
 char *ml_abi_baseline_check_text(const json_t *report);

@@ -329,6 +329,8 @@ static json_t *fresh_boot(const struct ml_judge_rules *r, json_t *cells, const c
 			if (!ml_str_eq(ml_judge_side(c, "src", "provider"), provider) ||
 			    !ml_str_eq(ml_judge_input(c, "machine"), ml_judge_input(like, "machine")) ||
 			    !ml_str_eq(ml_judge_input(c, "kernel"), ml_judge_input(like, "kernel")) ||
+			    /* a PVH boot and a bzImage boot differ in their memory map */
+			    !ml_str_eq(ml_abi_baseline_kernel_boot(c), ml_abi_baseline_kernel_boot(like)) ||
 			    (pass == 0 && !ml_str_eq(ml_judge_side(c, "dst", "provider"), provider)))
 				continue;
 			if ((dump = cell_dump(cells_dir, c, "boot-src"))) {
@@ -341,7 +343,7 @@ static json_t *fresh_boot(const struct ml_judge_rules *r, json_t *cells, const c
 		dump = ml_abi_baseline_find(baselines_dir(r, like), version, ml_json_str(like, "machine"),
 					    ml_json_str(json_object_get(json_object_get(like, "inputs"), "guest"),
 							"kernel_release"),
-					    &file);
+					    ml_abi_baseline_kernel_boot(like), &file);
 		ml_error_reset();
 		if (dump)
 			*what = ml_strdup_printf("baseline %s", file);
@@ -459,7 +461,7 @@ static void judge_baseline(const struct ml_judge_rules *r, const char *cells_dir
 	base = ml_abi_baseline_find(dir, ml_judge_side(doc, "src", "version"), ml_json_str(doc, "machine"),
 				    ml_json_str(json_object_get(json_object_get(doc, "inputs"), "guest"),
 						"kernel_release"),
-				    &file);
+				    ml_abi_baseline_kernel_boot(doc), &file);
 	if (!base) {
 		if (file) {
 			ml_autofree char *why = ml_strdup_printf("the baseline %s/%s cannot be read: %s", dir, file,

@@ -428,6 +428,57 @@ static void test_baselines(void **state)
 	ml_test_rmtree(tmp);
 }
 
+/* A PVH boot's baseline is a file of its own: a bzImage baseline of the
+ * same key is never its reference (their memory maps differ), and cells
+ * recorded before the choice count as bzImage boots. */
+static void test_baselines_kernel_boot(void **state)
+{
+	ml_autofree char *tmp = ml_test_tmpdir();
+	ml_autofree char *run = ml_path_join(tmp, "run1");
+	ml_autofree char *run2 = ml_path_join(tmp, "run2");
+	ml_autofree char *dir = ml_path_join(tmp, "baselines");
+	ml_autofree char *cj = ml_path_join(run2, "cells/a-to-b-pc-q35-7.2-k-bookworm-9/cell.json");
+	ml_autofree char *pvh_file = ml_path_join(dir, "7.2.22/pc-q35-7.2/6.1.0-28-amd64-pvh.json");
+	ml_autofree char *file = NULL;
+	struct ml_abi_volatile *vol = ml_abi_volatile_default();
+	json_t *summary, *report, *cell, *base;
+	(void)state;
+
+	make_cell(run, "a-to-b-pc-q35-7.2-k-bookworm-1", "7.2.22", "6.1.0-28-amd64", "base.json");
+	assert_int_equal(ml_abi_baseline_record(run, dir, vol, &summary), 0);
+	json_decref(summary);
+	make_cell(run2, "a-to-b-pc-q35-7.2-k-bookworm-9", "7.2.22", "6.1.0-28-amd64", "base.json");
+	cell = ml_json_load_file(cj, 1 << 20);
+	assert_non_null(cell);
+	ml_json_set(json_object_get(cell, "inputs"), "kernel_boot",
+		    json_pack("{s:s, s:s}", "requested", "auto", "used", "pvh"));
+	assert_int_equal(ml_json_write_file(cj, cell), 0);
+	assert_string_equal(ml_abi_baseline_kernel_boot(cell), "pvh");
+	json_decref(cell);
+
+	assert_int_equal(ml_abi_baseline_check(run2, dir, vol, NULL, &report), 0);
+	assert_int_equal(ml_json_int(json_object_get(report, "counts"), "no-baseline", -1), 1);
+	json_decref(report);
+	assert_int_equal(ml_abi_baseline_record(run2, dir, vol, &summary), 0);
+	json_decref(summary);
+	assert_true(ml_path_exists(pvh_file));
+	base = ml_abi_baseline_find(dir, "7.2.22", "pc-q35-7.2", "6.1.0-28-amd64", "pvh", &file);
+	assert_non_null(base);
+	assert_string_equal(file, "7.2.22/pc-q35-7.2/6.1.0-28-amd64-pvh.json");
+	json_decref(base);
+	free(file);
+	base = ml_abi_baseline_find(dir, "7.2.22", "pc-q35-7.2", "6.1.0-28-amd64", "bzimage", &file);
+	assert_non_null(base);
+	assert_string_equal(file, "7.2.22/pc-q35-7.2/6.1.0-28-amd64.json");
+	json_decref(base);
+	assert_int_equal(ml_abi_baseline_check(run2, dir, vol, NULL, &report), 0);
+	assert_int_equal(ml_json_int(json_object_get(report, "counts"), "unchanged", -1), 1);
+	json_decref(report);
+
+	ml_abi_volatile_free(vol);
+	ml_test_rmtree(tmp);
+}
+
 /* ---- real dumps from guests (tests/data/abi/), when recorded ---------------- */
 
 static int diff_real(const char *a_name, const char *b_name, struct ml_abi_diff *d)
@@ -526,6 +577,7 @@ int main(void)
 		cmocka_unit_test(test_volatile_list_syntax),
 		cmocka_unit_test(test_redaction),
 		cmocka_unit_test(test_baselines),
+		cmocka_unit_test(test_baselines_kernel_boot),
 		cmocka_unit_test(test_real_q35_vs_i440fx),
 		cmocka_unit_test(test_real_same_machine_across_releases),
 	};

@@ -427,6 +427,41 @@ static void test_live_cpu_feature_lost_fails(void **state)
 	fx_close(&f);
 }
 
+/* The same run, but the control booted its kernel as PVH and the pair as a
+ * bzImage: their memory maps below 1 MiB differ by the boot alone, so the
+ * control is no fresh boot of trixie for the pair (no destination-boot
+ * reference, no machine-type verdict from it). */
+static void test_fresh_boot_of_another_kernel_boot_is_no_reference(void **state)
+{
+	struct fx f;
+	json_t *c, *fd, *att;
+	size_t i;
+	ml_autofree char *ctl = NULL;
+	(void)state;
+
+	fx_open(&f, "reboot-reference");
+	ctl = ml_strdup_printf("%s/cells/trixie-to-trixie-pc-q35-10.0-k-bookworm-4d28deba/attempts/1/"
+			       "attempt.json", f.run);
+	att = ml_json_load_file(ctl, 64 << 20);
+	assert_non_null(att);
+	ml_json_set(json_object_get(att, "inputs"), "kernel_boot",
+		    json_pack("{s:s, s:s}", "requested", "auto", "used", "pvh"));
+	assert_int_equal(ml_json_write_file(ctl, att), 0);
+	json_decref(att);
+
+	json_decref(judge_run(&f));
+	c = load_cell(&f, "bookworm-backports-to-trixie-pc-q35-10.0-k-bookworm-ba25e3c2");
+	json_array_foreach(json_object_get(c, "findings"), i, fd) {
+		const char *dst_boot = ml_json_str(json_object_get(fd, "reference"), "destination_boot");
+		assert_false(str_is(ml_json_str(fd, "against"), "destination-boot"));
+		assert_true(!dst_boot || !strstr(dst_boot, "trixie-to-trixie"));
+	}
+	assert_false(str_is(ml_json_str(json_object_get(json_object_get(c, "abi"), "machine_type"), "verdict"),
+			    "break"));
+	json_decref(c);
+	fx_close(&f);
+}
+
 /* A firmware version string that differs between a control's two fresh
  * boots (boot-src and reboot-dst of the same build): information, the cell
  * passes and needs no reader. */
@@ -760,6 +795,7 @@ int main(void)
 		cmocka_unit_test(test_legacy_cells_are_judged),
 		cmocka_unit_test(test_cut_capture_claims_nothing),
 		cmocka_unit_test(test_reboot_dst_has_two_references),
+		cmocka_unit_test(test_fresh_boot_of_another_kernel_boot_is_no_reference),
 		cmocka_unit_test(test_live_cpu_feature_lost_fails),
 		cmocka_unit_test(test_tap_is_not_forged),
 		cmocka_unit_test(test_firmware_string_is_information),
