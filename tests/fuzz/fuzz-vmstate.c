@@ -4,7 +4,8 @@
  * compared with a real dump (tests/data/vmstate) in both directions and
  * with itself, with the shipped renames. Text that is not JSON is parsed as
  * a renames file. Any crash, leak or sanitizer report is a bug; so is a
- * self-comparison that finds anything. */
+ * self-comparison that finds more than a description that cannot load its
+ * own version. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -23,10 +24,15 @@ static struct ml_vmstate_renames *renames;
 static void compare(const json_t *src, const json_t *dst, const struct ml_vmstate_options *o)
 {
 	json_t *f = ml_vmstate_compare(src, dst, o);
+	size_t i;
+	json_t *finding;
 
-	/* vmstate.h: identical dumps give an empty array. */
-	if (f && src == dst && json_array_size(f))
-		abort();
+	/* vmstate.h: identical dumps give an empty array, unless a description
+	 * is below its own minimum_version_id (it cannot load itself). */
+	if (f && src == dst)
+		json_array_foreach(f, i, finding)
+			if (strcmp(ml_json_str(finding, "what"), "version-too-old"))
+				abort();
 	if (f) {
 		(void)ml_vmstate_count(f, "error");
 		(void)ml_vmstate_count(f, "warning");
