@@ -1,7 +1,7 @@
 /* libFuzzer target: the QMP client (runners/qmp.c over runners/jsonline.c)
  * reading arbitrary bytes as what QEMU sends on the monitor socket. The
  * client runs the calls a cell makes: the handshake, commands (ids 2, 3...),
- * waiting for an event, draining events, polling a migration. Timeouts are
+ * waiting for an event, polling a migration, draining events. Timeouts are
  * small and the input ends in EOF (fuzz-peer.h), so a run is fast. Any
  * crash, leak or sanitizer report is a client bug. */
 #include <stddef.h>
@@ -42,10 +42,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ret = NULL;
 	if (ml_qmp_wait_event(q, "STOP", 0, &ev) == 0)
 		json_decref(ev);
-	evs = ml_qmp_take_events(q);
-	json_decref(evs);
+	/* take_events last: the whole input is readable at once, so it would
+	 * read the replies meant for wait_migration as replies to nothing. */
 	ml_qmp_wait_migration(q, NULL, 50, &ret);
 	json_decref(ret);
+	evs = ml_qmp_take_events(q);
+	json_decref(evs);
 	(void)ml_qmp_events_dropped(q);
 	(void)ml_qmp_last_err(q);
 	ml_qmp_free(q);
