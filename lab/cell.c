@@ -12,12 +12,14 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <time.h>
 
 #include <openssl/evp.h>
 
+#include "abi.h"
 #include "cell.h"
 #include "continuity.h"
 #include "ml-layout.h"
@@ -42,6 +44,7 @@ struct cell {
 	struct ml_cell_result res;
 	char *id;
 	char *run_dir;  /* short directory for sockets and the shared disk */
+	int owner_fd;   /* run_dir/owner, locked while the cell lives */
 	char *disk;
 	const char *src_machine;
 	const char *dst_machine;
@@ -344,6 +347,19 @@ static void qemu_view(struct cell *c, json_t *phase, struct ml_vm *vm, const cha
 	json_decref(view);
 }
 
+/* A dump over its bounds (results/abi.h) is the guest's doing, not the
+ * lab's: the phase records why it has no dump ("abi_refused", which the
+ * judging stage turns into a finding) and the cell goes on. */
+static int abi_refused(struct cell *c, json_t *phase, const char *name)
+{
+	ml_autofree char *why = ml_strdup_printf("the %s ABI dump was refused: %s", name,
+						 ml_error_message());
+
+	ml_json_set_str(phase, "abi_refused", why);
+	ml_error_reset();
+	return 0;
+}
+
 /* Dump what the guest sees now into abi-<name>.json beside attempt.json; the
  * judging stage compares the dumps. */
 static int abi_dump(struct cell *c, json_t *phase, struct ml_vm *vm, const char *name,
@@ -359,10 +375,17 @@ static int abi_dump(struct cell *c, json_t *phase, struct ml_vm *vm, const char 
 
 	if (s->skip_abi)
 		return 0;
-	if (ml_probe_abi_dump(vm->probe, timeout_ms, &dump, &meta) < 0) {
+	if (ml_probe_abi_dump(vm->probe, timeout_ms, ML_ABI_MAX_BYTES, &dump, &meta) < 0) {
 		if (ml_interrupted)
 			return cell_error(c, phase, "interrupted");
+		if (ml_str_eq(ml_probe_last_error_class(vm->probe), ML_PROBE_ABI_TOO_LARGE))
+			return abi_refused(c, phase, name);
 		return cell_error(c, phase, "the probe agent could not dump the guest-visible ABI");
+	}
+	if (ml_abi_check_bounds(dump, "the ABI dump") < 0) {
+		json_decref(dump);
+		json_decref(meta);
+		return abi_refused(c, phase, name);
 	}
 	ml_json_set_int(fig, "abi_collect_ms", ml_json_int(meta, "collect_ms", -1));
 	ml_json_set_int(fig, "abi_transfer_ms", ml_json_int(meta, "transfer_ms", -1));
@@ -868,23 +891,19 @@ static int remove_contents_at(int dfd, dev_t dev, int depth)
 	return rc;
 }
 
-/* The pid in dfd's "owner": a small regular file of ours, opened without
- * following a link or blocking on a FIFO; 0 when there is none. */
-static long stale_dir_owner(int dfd)
+/* True if dfd's "owner" says its cell is gone: a regular file of ours
+ * (opened without following a link or blocking on a FIFO) that nobody holds
+ * locked. The living cell keeps it locked (make_run_dir); the lock dies with
+ * the process, whatever PID namespace it ran in, where a pid written in the
+ * file would mean another process or none. */
+static bool stale_dir_owner_gone(int dfd)
 {
 	ml_autoclose int fd = openat(dfd, "owner", O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
-	char text[65];
 	struct stat st;
-	ssize_t n;
 
-	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
-	    st.st_size > 64)
-		return 0;
-	n = read(fd, text, sizeof(text) - 1);
-	if (n <= 0)
-		return 0;
-	text[n] = '\0';
-	return strtol(text, NULL, 10);
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid())
+		return false;
+	return flock(fd, LOCK_EX | LOCK_NB) == 0;
 }
 
 int ml_cell_sweep_stale_dirs(const char *base)
@@ -903,7 +922,6 @@ int ml_cell_sweep_stale_dirs(const char *base)
 	while ((e = readdir(d))) {
 		ml_autoclose int dfd = -1;
 		struct stat st;
-		long pid;
 
 		if (strncmp(e->d_name, "miglab-", 7) != 0 || strlen(e->d_name) != 13)
 			continue;
@@ -911,8 +929,7 @@ int ml_cell_sweep_stale_dirs(const char *base)
 		dfd = openat(base_fd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (dfd < 0 || fstat(dfd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 07777) != 0700)
 			continue;
-		pid = stale_dir_owner(dfd);
-		if (pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+		if (!stale_dir_owner_gone(dfd))
 			continue;
 		if (remove_contents_at(dfd, st.st_dev, 0) == 0 && unlinkat(base_fd, e->d_name, AT_REMOVEDIR) == 0)
 			removed++;
@@ -1036,8 +1053,7 @@ static int cell_run_phases(struct cell *c)
 static int make_run_dir(struct cell *c)
 {
 	char tmpl[] = "/tmp/miglab-XXXXXX";
-	char pid[32];
-	int fd, n;
+	int fd;
 
 	sweep_stale_run_dirs();
 	if (!mkdtemp(tmpl)) {
@@ -1046,10 +1062,17 @@ static int make_run_dir(struct cell *c)
 	}
 	c->run_dir = strdup(tmpl);
 	{
+		/* Locked for the cell's life (the stale sweep's test); the text
+		 * is for people: this process and the cell's results. */
 		ml_autofree char *owner = ml_path_join(c->run_dir, "owner");
-		n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
-		if (ml_write_atomic(owner, pid, (size_t)n, 0644) < 0)
+		ml_autofree char *text = ml_strdup_printf("%d\n%s\n", (int)getpid(),
+							  c->res.dir);
+		c->owner_fd = open(owner, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+		if (c->owner_fd < 0 || flock(c->owner_fd, LOCK_EX | LOCK_NB) < 0 ||
+		    write(c->owner_fd, text, strlen(text)) != (ssize_t)strlen(text)) {
+			ml_error_errno(errno, "cannot create %s", owner);
 			return -1;
+		}
 	}
 	c->disk = ml_strdup_printf("%s/disk.raw", c->run_dir);
 	fd = open(c->disk, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -1134,7 +1157,7 @@ static int check_machines(struct cell *c)
 int ml_cell_run(const struct ml_cell_spec *spec, const char *run_dir, const char *run_id,
 		int attempt, enum ml_verdict *outcome)
 {
-	struct cell c = { .spec = spec };
+	struct cell c = { .spec = spec, .owner_fd = -1 };
 	ml_autofree char *cell_dir = NULL;
 	ml_autofree char *dir = NULL;
 	int ret;
@@ -1181,6 +1204,8 @@ int ml_cell_run(const struct ml_cell_spec *spec, const char *run_dir, const char
 	keep_streams(&c);
 	if (c.run_dir)
 		ml_rm_rf(c.run_dir);
+	if (c.owner_fd >= 0)
+		close(c.owner_fd);
 	ret = ml_result_write(&c.res);
 	if (outcome)
 		ml_verdict_parse(ml_json_str(c.res.doc, "outcome"), outcome);
