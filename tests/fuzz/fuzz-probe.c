@@ -30,7 +30,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		json_decref(ret);
 	else
 		(void)ml_probe_last_error_class(p);
-	if (ml_probe_abi_dump(p, 50, &dump, &meta) == 0) {
+	/* A small cap, so that the refusal of a too large dump is reached. */
+	if (ml_probe_abi_dump(p, 50, 64 << 10, &dump, &meta) == 0) {
 		json_decref(dump);
 		json_decref(meta);
 	}
