@@ -55,6 +55,13 @@ static int renames_line(void *user, const char *section, const char *key, const 
 		      : strcmp(section, "subsection") == 0 ? p->r->subsection
 							    : NULL;
 
+	/* Names become JSON member names, which must be UTF-8 (jansson
+	 * refuses others); QEMU's names are ASCII, so refuse the line. */
+	if (!ml_utf8_valid(section, NULL) || (key && !ml_utf8_valid(key, NULL)) ||
+	    (value && !ml_utf8_valid(value, NULL))) {
+		snprintf(p->error, sizeof(p->error), "not valid UTF-8");
+		return 0;
+	}
 	if (!map) {
 		snprintf(p->error, sizeof(p->error),
 			 "unknown section [%s] (expected [section], [field] or [subsection])", section);

@@ -75,7 +75,9 @@ struct ml_vmstate_options {
  * field-missing the other, at the same severity. Returns a new
  * array of findings, sorted: errors first, then warnings, then info; within
  * a severity guest devices first, then by device name. NULL (reported) when
- * a dump is malformed. Identical dumps give an empty array. */
+ * a dump is malformed. Identical dumps give an empty array, unless a
+ * description's version_id is below its own minimum_version_id: that is
+ * version-too-old even against itself (QEMU could not load it either). */
 json_t *ml_vmstate_compare(const json_t *src_dump, const json_t *dst_dump,
 			   const struct ml_vmstate_options *opts);
 

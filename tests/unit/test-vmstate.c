@@ -557,6 +557,14 @@ static void test_renames_file(void **state)
 			    "t.ini:2: unknown section [fields] (expected [section], [field] or [subsection])");
 	assert_null(ml_vmstate_renames_parse("[field]\nnodot = c\n", "t.ini"));
 	assert_non_null(strstr(ml_error_message(), "t.ini:2: field rename 'nodot'"));
+	/* A name that is not UTF-8 (it would become a JSON member name, which
+	 * must be) is refused with the line, not an abort. */
+	assert_null(ml_vmstate_renames_parse("[section]\nok = fine\nx\xc0\xaf = y\n", "t.ini"));
+	assert_string_equal(ml_error_message(), "t.ini:3: not valid UTF-8");
+	assert_null(ml_vmstate_renames_parse("[field]\nhpet.a = \xed\xa0\x80\n", "t.ini"));
+	assert_string_equal(ml_error_message(), "t.ini:2: not valid UTF-8");
+	assert_null(ml_vmstate_renames_parse("[s\x80]\na = b\n", "t.ini"));
+	assert_string_equal(ml_error_message(), "t.ini:2: not valid UTF-8");
 	/* the shipped file parses */
 	r = ml_vmstate_renames_load(ml_vmstate_renames_default_path());
 	assert_non_null(r);
