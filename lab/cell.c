@@ -126,6 +126,8 @@ char *ml_cell_id(const struct ml_cell_spec *s)
 		ml_buf_puts(&key, "reboot=off\n");
 	if (json_array_size(s->fixups_applied))
 		ml_buf_puts(&key, "fixups=on\n");
+	if (s->max_bandwidth_mib > 0)
+		ml_buf_printf(&key, "max_bandwidth=%d\n", s->max_bandwidth_mib);
 	append_args(&key, "src_arg", s->src_extra_args);
 	append_args(&key, "dst_arg", s->dst_extra_args);
 	sha256_hex(key.data, h);
@@ -759,8 +761,12 @@ static int phase_migrate(struct cell *c, const struct cell_phase *p, json_t *pha
 		return cell_fail(c, phase, "the destination refused migrate-incoming", ev);
 	}
 	/* Loopback: let the migration use what the host gives (QEMU's default cap
-	 * of 128 MiB/s models a network, not this test). */
-	r = s->runner->migrate(src, &mig, json_pack("{s:I}", "max-bandwidth", (json_int_t)(8LL << 30)),
+	 * of 128 MiB/s models a network, not this test), unless the cell asks
+	 * for a slower one. */
+	r = s->runner->migrate(src, &mig,
+			       json_pack("{s:I}", "max-bandwidth",
+					 s->max_bandwidth_mib > 0 ? (json_int_t)s->max_bandwidth_mib << 20
+								  : (json_int_t)(8LL << 30)),
 			       10000);
 	if (r < 0) {
 		ml_autofree char *ev = strdup(ml_error_message());
@@ -1082,6 +1088,8 @@ json_t *ml_cell_inputs(const struct ml_cell_spec *s)
 	ml_json_set_str(in, "accel", s->accel);
 	ml_json_set_int(in, "memory_mib", s->memory_mib);
 	ml_json_set_int(in, "workload_mib", s->workload_mib);
+	if (s->max_bandwidth_mib > 0)
+		ml_json_set_int(in, "max_bandwidth_mib", s->max_bandwidth_mib);
 	ml_json_set_str(in, "runner", s->runner->name);
 	ml_json_set(in, "lossless_capture", json_boolean(s->lossless_capture));
 	ml_json_set_str(in, "abi_severity", s->abi_severity);
