@@ -256,6 +256,10 @@ static char *local_log_tail(struct ml_vm *pub, enum ml_vm_log log, size_t max)
 	while (log == ML_VM_LOG_STDERR && len && (data[len - 1] == '\n' || data[len - 1] == ' '))
 		data[--len] = '\0';
 	start = len > max ? len - max : 0;
+	/* QEMU's stderr and the console are mostly UTF-8: a tail that starts
+	 * in the middle of a character would quote a U+FFFD that nobody wrote. */
+	for (int k = 0; k < 3 && start > 0 && start < len && ((unsigned char)data[start] & 0xc0) == 0x80; k++)
+		start++;
 	out = strdup(data + start);
 	free(data);
 	return out;
