@@ -479,6 +479,7 @@ static int phase_boot(struct cell *c, const struct cell_phase *p, json_t *phase,
 	}
 	if (ml_probe_hello(vm->probe, timeout_ms, &hello) < 0) {
 		ml_autofree char *why = strdup(ml_error_message());
+		long long waited_ms = ml_now_ms() - vm->started_ms;
 		if (ml_interrupted)
 			return cell_error(c, phase, "interrupted");
 		if (!s->runner->vm_alive(vm)) {
@@ -488,8 +489,15 @@ static int phase_boot(struct cell *c, const struct cell_phase *p, json_t *phase,
 		{
 			ml_autofree char *con = console_tail(vm, 3000);
 			ml_autofree char *ev = ml_strdup_printf("%s\nguest console (last lines):\n%s", why, con);
-			ml_autofree char *reason = ml_strdup_printf("the probe agent never said hello within %d s",
-						       timeout_ms / 1000);
+			/* The channel can fail before the time is up (an over-long
+			 * line, garbage): say so, not that the guest was slow. */
+			ml_autofree char *reason =
+				waited_ms + 500 < timeout_ms
+					? ml_strdup_printf("the probe agent never said hello: its channel failed "
+							   "after %.1f s of %d (see the evidence)",
+							   waited_ms / 1000.0, timeout_ms / 1000)
+					: ml_strdup_printf("the probe agent never said hello within %d s",
+							   timeout_ms / 1000);
 			return cell_fail(c, phase, reason, ev);
 		}
 	}
