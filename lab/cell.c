@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <time.h>
 
@@ -825,7 +826,15 @@ static int phase_migrate(struct cell *c, const struct cell_phase *p, json_t *pha
 					   ml_json_str(info, "error-desc") ? ml_json_str(info, "error-desc")
 									   : "(no error-desc)",
 					   dev);
-		ml_autofree char *reason = ml_strdup_printf("the migration %s", status);
+		/* A destination killed by a signal mid-stream (a crash, the OOM
+		 * killer, an operator) is the cause, whatever the source then saw
+		 * (a broken pipe): name it, not the pair's stream. */
+		ml_autofree char *reason =
+			dst->exited && WIFSIGNALED(dst->exit_status)
+				? ml_strdup_printf("the destination QEMU was killed by signal %d (%s) during the "
+						   "migration", WTERMSIG(dst->exit_status),
+						   strsignal(WTERMSIG(dst->exit_status)))
+				: ml_strdup_printf("the migration %s", status);
 		json_decref(info);
 		return cell_fail(c, phase, reason, ev);
 	}
