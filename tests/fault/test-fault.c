@@ -965,27 +965,33 @@ static int case_shared_cache(struct fault_ctx *ctx)
 	return 0;
 }
 
-/* Descendants of root whose name (comm) is one of names. */
-static size_t find_by_comm(pid_t root, const char *const *names, pid_t *out, size_t max)
+/* A descendant of root doing mmdebstrap's long work (apt-get fetching or
+ * installing, dpkg unpacking or configuring), not a one-shot query such as
+ * `dpkg --print-foreign-architectures`; its pid or 0. */
+static pid_t find_apt_worker(pid_t root)
 {
+	static const char *const busy[] = { "--unpack", "--install", "--configure", "--extract", "-x ", NULL };
 	pid_t all[256];
-	size_t n = find_procs(root, NULL, all, ML_ARRAY_SIZE(all)), k = 0;
+	size_t n = find_procs(root, NULL, all, ML_ARRAY_SIZE(all));
 
 	for (size_t i = 0; i < n && i < ML_ARRAY_SIZE(all); i++) {
 		char path[64];
 		ml_autofree char *comm = NULL;
+		ml_autofree char *cmd = NULL;
 		snprintf(path, sizeof(path), "/proc/%d/comm", (int)all[i]);
 		if (ml_read_file(path, 64, &comm, NULL) < 0)
 			continue;
 		comm[strcspn(comm, "\n")] = '\0';
-		for (size_t j = 0; names[j]; j++)
-			if (!strcmp(comm, names[j])) {
-				if (k < max)
-					out[k] = all[i];
-				k++;
-			}
+		if (!strcmp(comm, "apt-get") || !strcmp(comm, "http") || !strcmp(comm, "dpkg-deb"))
+			return all[i];
+		if (strcmp(comm, "dpkg") != 0)
+			continue;
+		cmd = cmdline_of(all[i]);
+		for (size_t j = 0; busy[j]; j++)
+			if (strstr(cmd, busy[j]))
+				return all[i];
 	}
-	return k;
+	return 0;
 }
 
 /* 10 and 5b. `miglab fetch --refresh debian:trixie` while a run uses that
@@ -996,7 +1002,6 @@ static size_t find_by_comm(pid_t root, const char *const *names, pid_t *out, siz
  * root. One case, so that the slow part (mmdebstrap) is paid once. */
 static int case_refresh_then_sigkill_fetch(struct fault_ctx *ctx)
 {
-	static const char *const workers[] = { "apt-get", "apt", "dpkg", "http", "gpgv", "dpkg-deb", NULL };
 	ml_autofree char *cache = ml_path_join(ctx->dir, "cache");
 	ml_autofree char *builds = ml_path_join(cache, "builds");
 	ml_autofree char *b_src = ml_path_join(ctx->cache, "builds/debian-trixie");
@@ -1012,7 +1017,6 @@ static int case_refresh_then_sigkill_fetch(struct fault_ctx *ctx)
 	ml_autofree char *flog = NULL;
 	ml_autofree char *out = NULL;
 	struct child r, f, cp;
-	pid_t w[8];
 	int rr, rf, left, waited;
 	json_t *cell;
 
@@ -1039,7 +1043,7 @@ static int case_refresh_then_sigkill_fetch(struct fault_ctx *ctx)
 	/* Now the refresh rebuilds: kill it when apt or dpkg works. */
 	for (long long end = now_ms() + 300000; now_ms() < end; usleep(50 * 1000)) {
 		int st;
-		if (find_by_comm(f.pid, workers, w, ML_ARRAY_SIZE(w)) > 0)
+		if (find_apt_worker(f.pid) > 0)
 			break;
 		if (waitpid(f.pid, &st, WNOHANG) == f.pid) {
 			f.done = true;
