@@ -779,7 +779,7 @@ static int case_interrupt_phases(struct fault_ctx *ctx)
 static int case_sigkill_run(struct fault_ctx *ctx)
 {
 	ml_autofree char *matrix = write_matrix(ctx, "kill", "debian:trixie", MACHINE_REAL,
-						"\n[migration]\nmax-bandwidth = 32\n[abi]\ndump = false\nreboot = false\n");
+						"\n[migration]\nmax-bandwidth = 64\n[abi]\ndump = false\nreboot = false\n");
 	const char *args[] = { "run", "--results-dir", ctx->results, "--run-id", "killed", matrix, NULL };
 	const char *resume[] = { "run", "--results-dir", ctx->results, "--resume", "killed", NULL };
 	ml_autofree char *cell_dir = NULL;
@@ -943,7 +943,7 @@ static int case_run_id_race(struct fault_ctx *ctx)
 /* 9b. Two runs sharing one cache at once both pass. */
 static int case_shared_cache(struct fault_ctx *ctx)
 {
-	ml_autofree char *matrix = write_matrix(ctx, "shared", BUILD_REAL, MACHINE_REAL, NULL);
+	ml_autofree char *matrix = write_matrix(ctx, "shared", BUILD_REAL, MACHINE_REAL, "\n[abi]\ndump = false\nreboot = false\n");
 	const char *a_args[] = { "run", "--results-dir", ctx->results, "--run-id", "a", matrix, NULL };
 	const char *b_args[] = { "run", "--results-dir", ctx->results, "--run-id", "b", matrix, NULL };
 	struct child a, b;
