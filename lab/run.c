@@ -35,7 +35,8 @@
 
 #define DEFAULT_GRACE_S 60
 /* After SIGTERM a cell cancels its migration and records itself; past this
- * it is killed (its QEMUs die with it through PR_SET_PDEATHSIG). */
+ * it is killed (its QEMUs die with it: PR_SET_PDEATHSIG here, PID namespaces
+ * below, see ml-proc.c). */
 #define STOP_KILL_AFTER_MS 20000
 
 /* One planned cell, ready to run. */

@@ -146,6 +146,200 @@ static void child_limits(const struct ml_proc_limits *l, int errfd)
 	}
 }
 
+/* ---- the process tree of one spawn -------------------------------------
+ *
+ * miglab (P) forks a supervisor (S). S makes a new PID namespace and forks
+ * its init (I, pid 1 there); I forks the target (T), which execs the
+ * program. P sees only S; S ends the way T ended (same exit code, or the
+ * same signal), so callers read T's status from S.
+ *
+ *   P --fork--> S --unshare(PID), fork--> I (pid 1) --fork--> T --exec
+ *
+ * Why a PID namespace: PR_SET_PDEATHSIG reaches one generation only, and a
+ * child subreaper or a cgroup needs a living miglab to do the killing. When
+ * the init of a PID namespace dies, the kernel kills every process in the
+ * namespace, whoever started it and however deep. S and I each die with
+ * their parent (PDEATHSIG), so a SIGKILLed miglab takes S, then I, then the
+ * whole namespace: mmdebstrap's apt and dpkg, helpers QEMU starts, anything.
+ * And when T exits, I exits, which ends what T left behind.
+ *
+ * S and I forward SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 to
+ * T; SIGKILL of S's process group (ml_proc_kill) reaches all three. S and I
+ * close every descriptor they do not need, so a pipe or lock miglab holds is
+ * never kept open by them. Without CAP_SYS_ADMIN (the unit tests as a user)
+ * there is no namespace and I is an ordinary child: said once on stderr. */
+
+static volatile sig_atomic_t forward_to;
+
+static void forward_signal(int sig)
+{
+	if (forward_to > 0)
+		kill((pid_t)forward_to, sig);
+}
+
+static void forward_signals_to(pid_t pid)
+{
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = forward_signal;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	forward_to = pid;
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, NULL);
+}
+
+/* Close every descriptor but keep (sorted, at most 2, -1 for none). */
+static void close_all_but(int keep_a, int keep_b)
+{
+	int lo = keep_a < keep_b ? keep_a : keep_b;
+	int hi = keep_a < keep_b ? keep_b : keep_a;
+	unsigned first = 0;
+
+	if (lo >= 0) {
+		if (lo > 0)
+			close_range(first, (unsigned)lo - 1, 0);
+		first = (unsigned)lo + 1;
+	}
+	if (hi >= 0 && hi != lo) {
+		if ((unsigned)hi > first)
+			close_range(first, (unsigned)hi - 1, 0);
+		first = (unsigned)hi + 1;
+	}
+	close_range(first, ~0U, 0);
+}
+
+static void child_default_signals(void)
+{
+	sigset_t none;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	for (int s = 1; s < NSIG; s++)
+		if (s != SIGKILL && s != SIGSTOP)
+			signal(s, SIG_DFL);
+}
+
+/* T: become the program. */
+static void __attribute__((noreturn)) spawn_target(const struct ml_proc_spec *spec, int errfd)
+{
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	child_default_signals();
+	child_redirect(spec->stdin_fd, 0, errfd);
+	child_redirect(spec->stdout_fd, 1, errfd);
+	child_redirect(spec->stderr_fd, 2, errfd);
+	if (spec->root)
+		child_enter_root(spec, errfd);
+	if (spec->chdir && chdir(spec->chdir) < 0)
+		child_fail(errfd, "chdir", errno);
+	child_limits(&spec->limits, errfd);
+	execve(spec->argv[0], (char *const *)spec->argv,
+	       (char *const *)(spec->envp ? spec->envp : default_env));
+	child_fail(errfd, "exec", errno);
+}
+
+/* I: pid 1 of the namespace. Starts T, reaps whatever is orphaned to it,
+ * reports T's wait status to S through status_fd and exits when T does. */
+static void __attribute__((noreturn)) spawn_init(const struct ml_proc_spec *spec, int errfd,
+						 int alive_fd, int status_fd)
+{
+	struct pollfd alive = { .fd = alive_fd, .events = POLLIN };
+	pid_t target;
+
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+		child_fail(errfd, "prctl(PR_SET_PDEATHSIG)", errno);
+	/* S holds the other end until it exits: a hangup means S died before
+	 * PDEATHSIG was armed. */
+	if (poll(&alive, 1, 0) > 0 && (alive.revents & (POLLHUP | POLLERR)))
+		_exit(127);
+	close(alive_fd);
+	target = fork();
+	if (target < 0)
+		child_fail(errfd, "fork", errno);
+	if (target == 0) {
+		close(status_fd);
+		spawn_target(spec, errfd);
+	}
+	forward_signals_to(target);
+	close_all_but(status_fd, -1);
+	for (;;) {
+		int st;
+		pid_t r = waitpid(-1, &st, 0);
+		if (r == target) {
+			ssize_t w;
+			do {
+				w = write(status_fd, &st, sizeof(st));
+			} while (w < 0 && errno == EINTR);
+			_exit(0);
+		}
+		if (r < 0 && errno == ECHILD)
+			_exit(127);
+	}
+}
+
+/* S: the process miglab sees. Ends as T ended. */
+static void __attribute__((noreturn)) spawn_supervisor(const struct ml_proc_spec *spec, int errfd,
+						       pid_t parent)
+{
+	struct rlimit no_core = { 0, 0 };
+	int alive[2], status[2];
+	int st = 0;
+	ssize_t n;
+	pid_t init;
+
+	/* Die with the process that started us, even if it is SIGKILLed. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+		child_fail(errfd, "prctl(PR_SET_PDEATHSIG)", errno);
+	if (getppid() != parent)
+		_exit(127); /* parent already gone */
+	setpgid(0, 0);
+	child_default_signals();
+	if (pipe2(alive, O_CLOEXEC) < 0 || pipe2(status, O_CLOEXEC) < 0)
+		child_fail(errfd, "pipe", errno);
+	if (unshare(CLONE_NEWPID) < 0) {
+		if (errno != EPERM || geteuid() == 0)
+			child_fail(errfd, "unshare(CLONE_NEWPID)", errno);
+		/* not root: ml_proc_spawn said so once */
+	}
+	init = fork();
+	if (init < 0)
+		child_fail(errfd, "fork", errno);
+	if (init == 0) {
+		close(alive[1]);
+		close(status[0]);
+		spawn_init(spec, errfd, alive[0], status[1]);
+	}
+	forward_signals_to(init);
+	close(alive[0]);
+	close(status[1]);
+	close_all_but(alive[1], status[0]);
+	setrlimit(RLIMIT_CORE, &no_core); /* S's core would be miglab's memory */
+
+	do {
+		n = read(status[0], &st, sizeof(st));
+	} while (n < 0 && errno == EINTR);
+	{
+		int ist = 0;
+		while (waitpid(init, &ist, 0) < 0 && errno == EINTR)
+			;
+		if (n != (ssize_t)sizeof(st))
+			st = ist; /* I died without a report (killed): that is the story */
+	}
+	if (WIFEXITED(st))
+		_exit(WEXITSTATUS(st));
+	if (WIFSIGNALED(st)) {
+		sigset_t none;
+		signal(WTERMSIG(st), SIG_DFL);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		raise(WTERMSIG(st));
+		_exit(128 + WTERMSIG(st));
+	}
+	_exit(127);
+}
+
 int ml_proc_spawn(const struct ml_proc_spec *spec, pid_t *pidp)
 {
 	int errpipe[2];
@@ -154,9 +348,16 @@ int ml_proc_spawn(const struct ml_proc_spec *spec, pid_t *pidp)
 	char msg[512];
 	ssize_t n;
 
+	static bool told_no_pidns;
+
 	if (!spec->argv || !spec->argv[0]) {
 		ml_error("no program to run");
 		return -1;
+	}
+	if (geteuid() != 0 && !told_no_pidns) {
+		fprintf(stderr, "miglab: not root: children run without a PID namespace, so "
+				"processes they start may outlive miglab\n");
+		told_no_pidns = true;
 	}
 	if (pipe2(errpipe, O_CLOEXEC) < 0) {
 		ml_error_errno(errno, "pipe");
@@ -170,43 +371,20 @@ int ml_proc_spawn(const struct ml_proc_spec *spec, pid_t *pidp)
 		return -1;
 	}
 	if (pid == 0) {
-		sigset_t all;
-		int fd = errpipe[1];
-
-		/* Die with the process that started us, even if it is SIGKILLed. */
-		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
-			child_fail(fd, "prctl(PR_SET_PDEATHSIG)", errno);
-		if (getppid() != parent)
-			_exit(127); /* parent already gone */
-		setpgid(0, 0);
-		sigemptyset(&all);
-		sigprocmask(SIG_SETMASK, &all, NULL);
-		for (int s = 1; s < NSIG; s++)
-			if (s != SIGKILL && s != SIGSTOP)
-				signal(s, SIG_DFL);
-
-		child_redirect(spec->stdin_fd, 0, fd);
-		child_redirect(spec->stdout_fd, 1, fd);
-		child_redirect(spec->stderr_fd, 2, fd);
-		if (spec->root)
-			child_enter_root(spec, fd);
-		if (spec->chdir && chdir(spec->chdir) < 0)
-			child_fail(fd, "chdir", errno);
-		child_limits(&spec->limits, fd);
-		execve(spec->argv[0], (char *const *)spec->argv,
-		       (char *const *)(spec->envp ? spec->envp : default_env));
-		child_fail(fd, "exec", errno);
+		close(errpipe[0]);
+		spawn_supervisor(spec, errpipe[1], parent);
 	}
 	/* Also set the group from the parent to close the race with kill(-pid). */
 	setpgid(pid, pid);
 	close(errpipe[1]);
+	/* EOF when T has exec'd (or S, I and T are all gone). */
 	do {
 		n = read(errpipe[0], msg, sizeof(msg) - 1);
 	} while (n < 0 && errno == EINTR);
 	close(errpipe[0]);
 	if (n > 0) {
 		msg[n] = '\0';
-		waitpid(pid, NULL, 0);
+		ml_proc_kill(pid);
 		ml_error("cannot start %s%s%s: %s", spec->argv[0],
 			 spec->root ? " in root " : "", spec->root ? spec->root : "", msg);
 		return -1;

@@ -1,6 +1,7 @@
-/* Process supervision: every child miglab starts gets its own process group
- * and PR_SET_PDEATHSIG(SIGKILL), so it dies with the miglab process that
- * started it, whatever way that one ends. Children start from argv arrays
+/* Process supervision: every program miglab starts runs in a PID namespace
+ * of its own, under a supervisor in its own process group, so it and all
+ * its descendants die with the miglab process that started it, whatever way
+ * that one ends (see ml-proc.c and docs/builds.md). Children start from argv arrays
  * only; optionally inside a private mount namespace chrooted into a Debian
  * root, with host directories bind-mounted into it. */
 #ifndef ML_PROC_H

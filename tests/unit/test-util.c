@@ -111,10 +111,21 @@ static void test_proc_exec_failure_named(void **state)
 	assert_non_null(strstr(ml_error_message(), "No such file"));
 }
 
+/* A marker no other process has: "sleep 3600.<pid><n>" */
+static const char *sleep_marker(void)
+{
+	static char m[64];
+	static int n;
+	snprintf(m, sizeof(m), "3600.%d%d", (int)getpid(), ++n);
+	return m;
+}
+
 static void test_proc_timeout_kills_group(void **state)
 {
 	/* The child starts a grandchild; a timeout must kill both. */
-	const char *argv[] = { "/bin/sh", "-c", "sleep 30 & echo $!; wait", NULL };
+	const char *marker = sleep_marker();
+	ml_autofree char *script = ml_strdup_printf("sleep %s & echo $!; wait", marker);
+	const char *argv[] = { "/bin/sh", "-c", script, NULL };
 	struct ml_proc_spec spec = { .argv = argv, .stdin_fd = -1 };
 	struct ml_buf out = ML_BUF_INIT(0);
 	int status;
@@ -125,8 +136,86 @@ static void test_proc_timeout_kills_group(void **state)
 	assert_true(ml_now_ms() - t0 < 5000);
 	assert_non_null(strstr(ml_error_message(), "killed"));
 	assert_true(out.len > 0);
-	assert_false(ml_test_pid_wait_dead(atoi(out.data), 2000));
+	assert_int_equal(ml_test_procs_wait_gone(marker, 2000), 0);
 	ml_buf_free(&out);
+}
+
+/* Item 8 of the hardening issue: every descendant of a child dies with the
+ * miglab process that started it, even a SIGKILLed one, even descendants
+ * that left their own process group and were orphaned (as apt's and dpkg's
+ * are under mmdebstrap). Needs root (a PID namespace). */
+static void test_proc_descendants_die_with_miglab(void **state)
+{
+	const char *marker = sleep_marker();
+	/* A daemonizing grandchild: its own session, its parent gone. */
+	ml_autofree char *script = ml_strdup_printf(
+		"setsid sh -c 'sleep %s & sleep %s' & sleep %s & wait", marker, marker, marker);
+	const char *argv[] = { "/bin/sh", "-c", script, NULL };
+	struct ml_proc_spec spec = { .argv = argv, .stdin_fd = -1 };
+	pid_t fake_miglab;
+	int st;
+	(void)state;
+
+	if (geteuid() != 0)
+		skip();
+	fake_miglab = fork();
+	assert_true(fake_miglab >= 0);
+	if (fake_miglab == 0) {
+		pid_t pid;
+		if (ml_proc_spawn(&spec, &pid) < 0)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	for (int waited = 0; waited < 5000 && ml_test_procs_with_arg(marker) < 3; waited += 10)
+		usleep(10000);
+	assert_int_equal(ml_test_procs_with_arg(marker), 3);
+	kill(fake_miglab, SIGKILL);
+	assert_int_equal(waitpid(fake_miglab, &st, 0), fake_miglab);
+	assert_int_equal(ml_test_procs_wait_gone(marker, 3000), 0);
+}
+
+/* A child's exit status comes through the supervisor unchanged: an exit
+ * code, or the signal that killed it (a crashing QEMU is named by it). */
+static void test_proc_status_passes_through(void **state)
+{
+	const char *crash[] = { "/bin/sh", "-c", "kill -SEGV $$", NULL };
+	const char *code[] = { "/bin/sh", "-c", "exit 42", NULL };
+	struct ml_proc_spec spec = { .argv = crash, .stdin_fd = -1 };
+	int status;
+	(void)state;
+
+	assert_int_equal(ml_proc_run(&spec, 10000, NULL, NULL, &status), 0);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGSEGV);
+	spec.argv = code;
+	assert_int_equal(ml_proc_run(&spec, 10000, NULL, NULL, &status), 0);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 42);
+}
+
+/* SIGTERM to the child miglab started reaches the program (QEMU stops
+ * cleanly on it), not only the supervisor. */
+static void test_proc_sigterm_reaches_program(void **state)
+{
+	const char *argv[] = { "/bin/sh", "-c", "trap 'exit 7' TERM; echo ready; while :; do sleep 0.05; done", NULL };
+	int opipe[2];
+	struct ml_proc_spec spec = { .argv = argv, .stdin_fd = -1 };
+	char buf[16];
+	pid_t pid;
+	int status;
+	(void)state;
+
+	assert_int_equal(pipe(opipe), 0);
+	spec.stdout_fd = opipe[1];
+	assert_int_equal(ml_proc_spawn(&spec, &pid), 0);
+	close(opipe[1]);
+	assert_true(read(opipe[0], buf, sizeof(buf)) > 0);
+	close(opipe[0]);
+	kill(pid, SIGTERM);
+	assert_int_equal(ml_proc_wait(pid, 10000, &status), 0);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 7);
 }
 
 /* A tool fed guest bytes runs with limits: a file larger than fsize_bytes is
@@ -309,6 +398,9 @@ int main(void)
 		cmocka_unit_test(test_proc_run_and_status),
 		cmocka_unit_test(test_proc_exec_failure_named),
 		cmocka_unit_test(test_proc_timeout_kills_group),
+		cmocka_unit_test(test_proc_descendants_die_with_miglab),
+		cmocka_unit_test(test_proc_status_passes_through),
+		cmocka_unit_test(test_proc_sigterm_reaches_program),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

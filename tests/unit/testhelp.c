@@ -1,4 +1,5 @@
 /* Helpers shared by miglab's cmocka unit tests (see testhelp.h). */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,44 @@ int ml_test_pid_wait_dead(int pid, int timeout_ms)
 	for (int waited = 0; waited < timeout_ms && ml_test_pid_live(pid); waited += 10)
 		usleep(10000);
 	return ml_test_pid_live(pid);
+}
+
+int ml_test_procs_with_arg(const char *arg)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	int n = 0;
+
+	while (d && (e = readdir(d))) {
+		char path[300], buf[4096];
+		size_t len;
+		FILE *f;
+		int pid = atoi(e->d_name);
+		if (pid <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		len = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+		buf[len] = '\0';
+		for (size_t i = 0; i < len; i += strlen(buf + i) + 1)
+			if (strcmp(buf + i, arg) == 0 && ml_test_pid_live(pid)) {
+				n++;
+				break;
+			}
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+int ml_test_procs_wait_gone(const char *arg, int timeout_ms)
+{
+	for (int waited = 0; waited < timeout_ms && ml_test_procs_with_arg(arg); waited += 10)
+		usleep(10000);
+	return ml_test_procs_with_arg(arg);
 }
 
 char *ml_test_results_dir;

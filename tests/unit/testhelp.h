@@ -18,6 +18,11 @@ void ml_test_rmtree(const char *dir);
 int ml_test_pid_live(int pid);
 /* Wait up to timeout_ms for pid to stop being live; returns ml_test_pid_live(). */
 int ml_test_pid_wait_dead(int pid, int timeout_ms);
+/* How many live processes have an argument equal to arg (a marker a test
+ * put on a command line: pids inside a PID namespace mean nothing here). */
+int ml_test_procs_with_arg(const char *arg);
+/* Wait up to timeout_ms for them to go; returns how many are left. */
+int ml_test_procs_wait_gone(const char *arg, int timeout_ms);
 
 /* cmocka group setup/teardown for integration tests: a fresh results
  * directory in ml_test_results_dir, removed afterwards unless
