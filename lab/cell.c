@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -38,11 +39,16 @@
 enum { VM_SRC, VM_DST, VM_BACK, VM_MAX };
 static const char *const vm_names[VM_MAX] = { "src", "dst", "back" };
 
+/* The first word of a run directory's "owner" file written by a cell that
+ * holds it locked (make_run_dir()). */
+#define OWNER_WORD "miglab-owner"
+
 struct cell {
 	const struct ml_cell_spec *spec;
 	struct ml_cell_result res;
 	char *id;
 	char *run_dir;  /* short directory for sockets and the shared disk */
+	int owner_fd;   /* run_dir/owner, flock()ed for as long as the cell lives */
 	char *disk;
 	const char *src_machine;
 	const char *dst_machine;
@@ -891,23 +897,33 @@ static int remove_contents_at(int dfd, dev_t dev, int depth)
 	return rc;
 }
 
-/* The pid in dfd's "owner": a small regular file of ours, opened without
- * following a link or blocking on a FIFO; 0 when there is none. */
-static long stale_dir_owner(int dfd)
+/* Whether the cell that made dfd is gone, from dfd's "owner": a small
+ * regular file of ours, opened without following a link or blocking on a
+ * FIFO. Its owner holds an flock() on it for as long as it lives (released
+ * by the kernel however the cell ends), which is true across PID
+ * namespaces: a pid is not (a miglab started in a PID namespace writes and
+ * checks pids of its own namespace, and took other cells' live directories
+ * for stale ones). An owner file without the "miglab-owner" word (an older
+ * miglab's: the pid alone) is judged by its pid, as it was then. */
+static bool stale_dir_owner_gone(int dfd)
 {
 	ml_autoclose int fd = openat(dfd, "owner", O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
 	char text[65];
 	struct stat st;
 	ssize_t n;
+	long pid;
 
 	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
 	    st.st_size > 64)
-		return 0;
+		return false;
 	n = read(fd, text, sizeof(text) - 1);
 	if (n <= 0)
-		return 0;
+		return false;
 	text[n] = '\0';
-	return strtol(text, NULL, 10);
+	if (strncmp(text, OWNER_WORD, strlen(OWNER_WORD)) == 0)
+		return flock(fd, LOCK_EX | LOCK_NB) == 0;
+	pid = strtol(text, NULL, 10);
+	return pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH;
 }
 
 int ml_cell_sweep_stale_dirs(const char *base)
@@ -926,7 +942,6 @@ int ml_cell_sweep_stale_dirs(const char *base)
 	while ((e = readdir(d))) {
 		ml_autoclose int dfd = -1;
 		struct stat st;
-		long pid;
 
 		if (strncmp(e->d_name, "miglab-", 7) != 0 || strlen(e->d_name) != 13)
 			continue;
@@ -934,8 +949,7 @@ int ml_cell_sweep_stale_dirs(const char *base)
 		dfd = openat(base_fd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (dfd < 0 || fstat(dfd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 07777) != 0700)
 			continue;
-		pid = stale_dir_owner(dfd);
-		if (pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+		if (!stale_dir_owner_gone(dfd))
 			continue;
 		if (remove_contents_at(dfd, st.st_dev, 0) == 0 && unlinkat(base_fd, e->d_name, AT_REMOVEDIR) == 0)
 			removed++;
@@ -1059,7 +1073,7 @@ static int cell_run_phases(struct cell *c)
 static int make_run_dir(struct cell *c)
 {
 	char tmpl[] = "/tmp/miglab-XXXXXX";
-	char pid[32];
+	char pid[64];
 	int fd, n;
 
 	sweep_stale_run_dirs();
@@ -1069,10 +1083,17 @@ static int make_run_dir(struct cell *c)
 	}
 	c->run_dir = strdup(tmpl);
 	{
+		/* Locked before it is named "owner", so a sweep never sees it
+		 * unlocked while this cell lives (see stale_dir_owner_gone()). */
 		ml_autofree char *owner = ml_path_join(c->run_dir, "owner");
-		n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
-		if (ml_write_atomic(owner, pid, (size_t)n, 0644) < 0)
+		ml_autofree char *tmp = ml_path_join(c->run_dir, "owner.new");
+		n = snprintf(pid, sizeof(pid), OWNER_WORD " pid=%d lock=flock\n", (int)getpid());
+		c->owner_fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		if (c->owner_fd < 0 || flock(c->owner_fd, LOCK_EX) < 0 ||
+		    write(c->owner_fd, pid, (size_t)n) != n || rename(tmp, owner) < 0) {
+			ml_error_errno(errno, "cannot make %s", owner);
 			return -1;
+		}
 	}
 	c->disk = ml_strdup_printf("%s/disk.raw", c->run_dir);
 	fd = open(c->disk, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -1159,7 +1180,7 @@ static int check_machines(struct cell *c)
 int ml_cell_run(const struct ml_cell_spec *spec, const char *run_dir, const char *run_id,
 		int attempt, enum ml_verdict *outcome)
 {
-	struct cell c = { .spec = spec };
+	struct cell c = { .spec = spec, .owner_fd = -1 };
 	ml_autofree char *cell_dir = NULL;
 	ml_autofree char *dir = NULL;
 	int ret;
@@ -1206,6 +1227,8 @@ int ml_cell_run(const struct ml_cell_spec *spec, const char *run_dir, const char
 	keep_streams(&c);
 	if (c.run_dir)
 		ml_rm_rf(c.run_dir);
+	if (c.owner_fd >= 0)
+		close(c.owner_fd);
 	ret = ml_result_write(&c.res);
 	if (outcome)
 		ml_verdict_parse(ml_json_str(c.res.doc, "outcome"), outcome);

@@ -66,7 +66,10 @@ void ml_cell_spec_defaults(struct ml_cell_spec *s);
 char *ml_cell_id(const struct ml_cell_spec *s);
 
 /* Remove base/miglab-XXXXXX directories (a cell's sockets and disk, made
- * by mkdtemp) whose "owner" pid is gone: only real directories of our uid
+ * by mkdtemp) whose owner is gone: their "owner" file ("miglab-owner
+ * pid=N lock=flock") is no longer flock()ed by the cell that made it (an
+ * older miglab's owner file holding only a pid: that pid is gone, as seen
+ * from here). Only real directories of our uid
  * with mode 0700 whose owner is a small regular file of ours (a FIFO or a
  * link there is not opened, let alone waited on); removal is relative to
  * directory fds and follows no link. Returns how many were removed. Every

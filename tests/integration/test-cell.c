@@ -568,7 +568,9 @@ static char *run_dir_owned_by(pid_t pid)
 		if (strncmp(e->d_name, "miglab-", 7) != 0 || strlen(e->d_name) != 13)
 			continue;
 		owner = ml_strdup_printf("/tmp/%s/owner", e->d_name);
-		if (ml_read_file(owner, 64, &text, NULL) == 0 && atoi(text) == (int)pid)
+		/* "miglab-owner pid=N lock=flock" */
+		if (ml_read_file(owner, 64, &text, NULL) == 0 && strstr(text, "pid=") &&
+		    atoi(strstr(text, "pid=") + 4) == (int)pid)
 			found = ml_strdup_printf("/tmp/%s", e->d_name);
 		free(text);
 	}

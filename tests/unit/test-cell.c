@@ -12,6 +12,8 @@
  * transcript of a real run, see tests/data/qmp/README.md). */
 #include <signal.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -782,6 +784,25 @@ static char *stale_dir(const char *base, const char *name, mode_t mode, pid_t pi
 	return dir;
 }
 
+/* base/name, mode 0700, with an owner file of today's format; when locked,
+ * *fd holds it flock()ed (the cell is alive), else *fd is -1. */
+static char *owned_dir(const char *base, const char *name, bool locked, int *fd)
+{
+	char *dir = ml_path_join(base, name);
+	ml_autofree char *owner = ml_path_join(dir, "owner");
+	const char text[] = "miglab-owner pid=1 lock=flock\n";
+
+	assert_int_equal(mkdir(dir, 0700), 0);
+	assert_int_equal(ml_write_atomic(owner, text, sizeof(text) - 1, 0644), 0);
+	*fd = -1;
+	if (locked) {
+		*fd = open(owner, O_RDONLY | O_CLOEXEC);
+		assert_true(*fd >= 0);
+		assert_int_equal(flock(*fd, LOCK_EX), 0);
+	}
+	return dir;
+}
+
 static void test_sweep_stale_dirs(void **state)
 {
 	ml_autofree char *base = ml_test_tmpdir();
@@ -798,6 +819,11 @@ static void test_sweep_stale_dirs(void **state)
 	ml_autofree char *in_sub = ml_path_join(sub, "x");
 	ml_autofree char *outside = ml_path_join(elsewhere, "keep");
 	ml_autofree char *to_outside = ml_path_join(sub, "to-outside");
+	int lock_fd, unlocked_fd;
+	/* Today's owners: the lock, not the pid, says whether the cell lives
+	 * (pid 1 is alive here, and means nothing across PID namespaces). */
+	ml_autofree char *locked = owned_dir(base, "miglab-lockd1", true, &lock_fd);
+	ml_autofree char *unlocked = owned_dir(base, "miglab-unlck1", false, &unlocked_fd);
 	pid_t child;
 	int status = -1;
 	(void)state;
@@ -816,7 +842,7 @@ static void test_sweep_stale_dirs(void **state)
 	assert_true(child >= 0);
 	if (child == 0) {
 		alarm(10);
-		_exit(ml_cell_sweep_stale_dirs(base) == 1 ? 0 : 1);
+		_exit(ml_cell_sweep_stale_dirs(base) == 2 ? 0 : 1);
 	}
 	assert_int_equal(waitpid(child, &status, 0), child);
 	assert_true(WIFEXITED(status));
@@ -827,6 +853,9 @@ static void test_sweep_stale_dirs(void **state)
 	assert_true(ml_is_dir(alive));
 	assert_true(ml_is_dir(victim));
 	assert_true(ml_is_dir(fifo_dir));
+	assert_true(ml_is_dir(locked));
+	assert_false(ml_path_exists(unlocked));
+	close(lock_fd);
 	ml_test_rmtree(base);
 	ml_test_rmtree(elsewhere);
 }
