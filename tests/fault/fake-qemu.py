@@ -10,6 +10,8 @@
 #                   qmp_capabilities
 #   probe-flood     answer QMP like a quiet QEMU; whoever connects to the
 #                   probe channel gets an endless line of bytes (no newline)
+#   silent          answer QMP like a quiet QEMU; the probe channel accepts and
+#                   says nothing (a guest that never boots)
 # Sockets are the -chardev socket,id=qmp0|probe0,path=... miglab gives.
 import json
 import os
@@ -139,6 +141,9 @@ def main():
     if mode == "qmp-flood":
         threading.Thread(target=serve, args=(probe, lambda c: time.sleep(3600)), daemon=True).start()
         serve(qmp, qmp_flood)
+    elif mode == "silent":
+        threading.Thread(target=serve, args=(probe, lambda c: time.sleep(3600)), daemon=True).start()
+        serve(qmp, qmp_quiet)
     elif mode == "probe-flood":
         threading.Thread(target=serve, args=(probe, probe_flood), daemon=True).start()
         serve(qmp, qmp_quiet)

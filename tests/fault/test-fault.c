@@ -73,6 +73,9 @@ struct fault_ctx {
 };
 
 static const char *fake_qemu_py = FAULT_SOURCE_DIR "/fake-qemu.py";
+/* The miglab under test: the one built beside the suite, or MIGLAB_FAULT_BIN
+ * (to show a case failing on another build). */
+static const char *miglab_bin = MIGLAB_BIN;
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -200,7 +203,7 @@ static void child_clear(struct child *c)
 /* Run miglab ARGS... to the end (timeout_ms); its output in *out (caller frees). */
 static int miglab(struct fault_ctx *ctx, const char *logname, int timeout_ms, char **out, const char *const *args)
 {
-	const char *argv[64] = { MIGLAB_BIN };
+	const char *argv[64] = { miglab_bin };
 	size_t n = 1;
 	struct child c;
 	int rc;
@@ -219,7 +222,7 @@ static int miglab(struct fault_ctx *ctx, const char *logname, int timeout_ms, ch
 
 static int spawn_miglab(struct fault_ctx *ctx, struct child *c, const char *logname, const char *const *args)
 {
-	const char *argv[64] = { MIGLAB_BIN };
+	const char *argv[64] = { miglab_bin };
 	size_t n = 1;
 	for (size_t i = 0; args[i] && n < ML_ARRAY_SIZE(argv) - 1; i++)
 		argv[n++] = args[i];
@@ -636,7 +639,7 @@ static int case_probe_flood(struct fault_ctx *ctx)
 	ml_autofree char *prov = ml_strdup_printf("path:%s", q);
 	const char *args[] = { "cell", "--results-dir", ctx->results, "--src", prov, "--dst", prov,
 			       "--machine", "pc-q35-10.0", "--confirm", "0", "--boot-timeout", "20", NULL };
-	const char *argv[64] = { MIGLAB_BIN };
+	const char *argv[64] = { miglab_bin };
 	struct child c;
 	size_t n = 1;
 	ml_autofree char *out = NULL;
@@ -1131,6 +1134,98 @@ static int case_stale_fifo(struct fault_ctx *ctx)
 	return 0;
 }
 
+/* The /tmp/miglab-XXXXXX directory whose owner names pid (or NULL). */
+static char *run_dir_of_pid(pid_t pid)
+{
+	DIR *d = opendir("/tmp");
+	struct dirent *e;
+	char *found = NULL;
+	char want[32];
+
+	snprintf(want, sizeof(want), "pid=%d ", (int)pid);
+	while (d && (e = readdir(d)) && !found) {
+		ml_autofree char *owner = NULL;
+		ml_autofree char *text = NULL;
+		if (strncmp(e->d_name, "miglab-", 7) != 0 || strlen(e->d_name) != 13)
+			continue;
+		owner = ml_strdup_printf("/tmp/%s/owner", e->d_name);
+		if (ml_read_file(owner, 64, &text, NULL) == 0 && strstr(text, want))
+			found = ml_strdup_printf("/tmp/%s", e->d_name);
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+/* 11b. A live cell's socket directory, and a cell of a miglab started in a
+ * PID namespace of its own (a container; ml_proc starts programs so): the
+ * other's sweep must not take the live directory for a stale one. */
+static int case_pidns_sweep(struct fault_ctx *ctx)
+{
+	ml_autofree char *silent = fake_qemu(ctx, "silent");
+	ml_autofree char *garbage = fake_qemu(ctx, "stderr-garbage");
+	ml_autofree char *prov_a = ml_strdup_printf("path:%s", silent);
+	ml_autofree char *prov_b = ml_strdup_printf("path:%s", garbage);
+	const char *a_args[] = { "cell", "--results-dir", ctx->results, "--src", prov_a, "--dst", prov_a,
+				 "--machine", "pc-q35-10.0", "--confirm", "0", "--boot-timeout", "8", NULL };
+	const char *b_args[] = { "cell", "--results-dir", ctx->results, "--src", prov_b, "--dst", prov_b,
+				 "--machine", "pc-q35-10.0", "--confirm", "0", NULL };
+	ml_autofree char *dir = NULL;
+	ml_autofree char *out = NULL;
+	struct child a, b;
+	json_t *cell;
+	int rc;
+
+	spawn_miglab(ctx, &a, "cell-a", a_args);
+	/* A's directory exists once its QEMU runs. */
+	CHECK(ctx, wait_proc(a.pid, "guest=miglab-src", 30000) > 0, "A's QEMU never started");
+	for (long long end = now_ms() + 5000; !dir && now_ms() < end; usleep(50 * 1000)) {
+		pid_t all[32];
+		size_t n = find_procs(a.pid, NULL, all, ML_ARRAY_SIZE(all));
+		dir = run_dir_of_pid(a.pid);
+		for (size_t i = 0; !dir && i < n && i < ML_ARRAY_SIZE(all); i++)
+			dir = run_dir_of_pid(all[i]);
+	}
+	CHECK(ctx, dir != NULL, "no socket directory names A as its owner");
+	/* B, in a PID namespace of its own. */
+	b.pid = fork();
+	if (b.pid == 0) {
+		const char *argv[64] = { miglab_bin };
+		size_t n = 1;
+		int fd = open(ml_strdup_printf("%s/cell-b.log", ctx->dir), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		pid_t inner;
+		int st;
+		for (size_t i = 0; b_args[i]; i++)
+			argv[n++] = b_args[i];
+		argv[n] = NULL;
+		if (unshare(CLONE_NEWPID) < 0)
+			_exit(126);
+		inner = fork();
+		if (inner == 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+			execve(argv[0], (char *const *)argv, environ);
+			_exit(127);
+		}
+		waitpid(inner, &st, 0);
+		_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+	}
+	b.log = ml_strdup_printf("%s/cell-b.log", ctx->dir);
+	b.done = false;
+	rc = child_wait(ctx, &b, 60000);
+	note(ctx, "B (in its own PID namespace) exit %d", rc);
+	CHECK(ctx, rc == 1, "B exit %d", rc);
+	CHECK(ctx, dir && ml_is_dir(dir), "B removed A's live directory %s", dir ? dir : "?");
+	rc = child_wait(ctx, &a, 120000);
+	out = read_text(a.log);
+	cell = cell_of_output(out);
+	observe_cell(ctx, cell, rc);
+	json_decref(cell);
+	child_clear(&a);
+	child_clear(&b);
+	return 0;
+}
+
 /* A fake-QEMU run (fast: its cell fails at start) to craft merge inputs from. */
 static int make_base_run(struct fault_ctx *ctx, const char *run_id, char **cell_dir)
 {
@@ -1230,7 +1325,7 @@ static int case_merge_crafted(struct fault_ctx *ctx)
  * 4 GiB is refused before anything is held). */
 static int stream_show(struct fault_ctx *ctx, const char *name, const char *file, long *rss_kib, char **out)
 {
-	const char *argv[] = { MIGLAB_BIN, "stream", "show", file, NULL };
+	const char *argv[] = { miglab_bin, "stream", "show", file, NULL };
 	struct child c;
 	int rc;
 
@@ -1366,6 +1461,9 @@ static const struct fault_case fault_cases[] = {
 	{ .name = "stale-fifo", .run = case_stale_fifo, .needs = NEED_KERNEL,
 	  .inject = "a FIFO as /tmp/miglab-XXXXXX/owner, a /tmp/miglab-XXXXXX symlink to a dead owner's dir",
 	  .expected = "fail/qemu-failed-to-start" },
+	{ .name = "pidns-sweep", .run = case_pidns_sweep, .needs = NEED_KERNEL,
+	  .inject = "a cell of a miglab in a PID namespace of its own sweeps /tmp while another cell lives",
+	  .expected = "fail/guest-boot-failed" },
 	{ .name = "merge-crafted", .run = case_merge_crafted, .needs = NEED_KERNEL,
 	  .inject = "merge of a run whose cell.json says cell_id ../../x, and of one with a symlink",
 	  .expected = "id:exit=2/symlink:skipped" },
@@ -1457,6 +1555,8 @@ int main(int argc, char **argv)
 	int failed = 0, ran = 0, skipped = 0;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (getenv("MIGLAB_FAULT_BIN"))
+		miglab_bin = getenv("MIGLAB_FAULT_BIN");
 	if (geteuid() != 0) {
 		printf("fault suite SKIP: needs root (Debian roots run chrooted; the ENOSPC case mounts a tmpfs)\n");
 		return 77;
