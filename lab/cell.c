@@ -817,7 +817,10 @@ static int phase_migrate(struct cell *c, const struct cell_phase *p, json_t *pha
 				return cell_fail(c, phase, reason, why);
 			}
 		}
-		if (!s->runner->vm_alive(src)) {
+		/* QMP closed under us: most likely QEMU is dying, and its exit
+		 * reaches us a moment later (through the supervisor of its PID
+		 * namespace): give it that moment before blaming the lab. */
+		if (!s->runner->vm_alive(src) || s->runner->vm_wait_exit(src, 2000)) {
 			ml_autofree char *ev = death_evidence(src);
 			return cell_fail(c, phase, "the source QEMU died during migration", ev);
 		}
