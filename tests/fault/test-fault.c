@@ -985,8 +985,16 @@ static pid_t find_apt_worker(pid_t root)
 		if (ml_read_file(path, 64, &comm, NULL) < 0)
 			continue;
 		comm[strcspn(comm, "\n")] = '\0';
-		if (!strcmp(comm, "apt-get") || !strcmp(comm, "http") || !strcmp(comm, "dpkg-deb"))
+		if (!strcmp(comm, "http") || !strcmp(comm, "dpkg-deb"))
 			return all[i];
+		if (!strcmp(comm, "apt-get")) {
+			/* Not `apt-get --version`: fetching or installing. */
+			cmd = cmdline_of(all[i]);
+			if (strstr(cmd, " update") || strstr(cmd, " install") || strstr(cmd, "download") ||
+			    strstr(cmd, "upgrade"))
+				return all[i];
+			continue;
+		}
 		if (strcmp(comm, "dpkg") != 0)
 			continue;
 		cmd = cmdline_of(all[i]);
