@@ -20,6 +20,7 @@
 
 #include <openssl/evp.h>
 
+#include "abi.h"
 #include "cell.h"
 #include "continuity.h"
 #include "ml-layout.h"
@@ -39,16 +40,12 @@
 enum { VM_SRC, VM_DST, VM_BACK, VM_MAX };
 static const char *const vm_names[VM_MAX] = { "src", "dst", "back" };
 
-/* The first word of a run directory's "owner" file written by a cell that
- * holds it locked (make_run_dir()). */
-#define OWNER_WORD "miglab-owner"
-
 struct cell {
 	const struct ml_cell_spec *spec;
 	struct ml_cell_result res;
 	char *id;
 	char *run_dir;  /* short directory for sockets and the shared disk */
-	int owner_fd;   /* run_dir/owner, flock()ed for as long as the cell lives */
+	int owner_fd;   /* run_dir/owner, locked while the cell lives */
 	char *disk;
 	const char *src_machine;
 	const char *dst_machine;
@@ -353,6 +350,19 @@ static void qemu_view(struct cell *c, json_t *phase, struct ml_vm *vm, const cha
 	json_decref(view);
 }
 
+/* A dump over its bounds (results/abi.h) is the guest's doing, not the
+ * lab's: the phase records why it has no dump ("abi_refused", which the
+ * judging stage turns into a finding) and the cell goes on. */
+static int abi_refused(struct cell *c, json_t *phase, const char *name)
+{
+	ml_autofree char *why = ml_strdup_printf("the %s ABI dump was refused: %s", name,
+						 ml_error_message());
+
+	ml_json_set_str(phase, "abi_refused", why);
+	ml_error_reset();
+	return 0;
+}
+
 /* Dump what the guest sees now into abi-<name>.json beside attempt.json; the
  * judging stage compares the dumps. */
 static int abi_dump(struct cell *c, json_t *phase, struct ml_vm *vm, const char *name,
@@ -368,10 +378,17 @@ static int abi_dump(struct cell *c, json_t *phase, struct ml_vm *vm, const char 
 
 	if (s->skip_abi)
 		return 0;
-	if (ml_probe_abi_dump(vm->probe, timeout_ms, &dump, &meta) < 0) {
+	if (ml_probe_abi_dump(vm->probe, timeout_ms, ML_ABI_MAX_BYTES, &dump, &meta) < 0) {
 		if (ml_interrupted)
 			return cell_error(c, phase, "interrupted");
+		if (ml_str_eq(ml_probe_last_error_class(vm->probe), ML_PROBE_ABI_TOO_LARGE))
+			return abi_refused(c, phase, name);
 		return cell_error(c, phase, "the probe agent could not dump the guest-visible ABI");
+	}
+	if (ml_abi_check_bounds(dump, "the ABI dump") < 0) {
+		json_decref(dump);
+		json_decref(meta);
+		return abi_refused(c, phase, name);
 	}
 	ml_json_set_int(fig, "abi_collect_ms", ml_json_int(meta, "collect_ms", -1));
 	ml_json_set_int(fig, "abi_transfer_ms", ml_json_int(meta, "transfer_ms", -1));
@@ -900,33 +917,19 @@ static int remove_contents_at(int dfd, dev_t dev, int depth)
 	return rc;
 }
 
-/* Whether the cell that made dfd is gone, from dfd's "owner": a small
- * regular file of ours, opened without following a link or blocking on a
- * FIFO. Its owner holds an flock() on it for as long as it lives (released
- * by the kernel however the cell ends), which is true across PID
- * namespaces: a pid is not (a miglab started in a PID namespace writes and
- * checks pids of its own namespace, and took other cells' live directories
- * for stale ones). An owner file without the "miglab-owner" word (an older
- * miglab's: the pid alone) is judged by its pid, as it was then. */
+/* True if dfd's "owner" says its cell is gone: a regular file of ours
+ * (opened without following a link or blocking on a FIFO) that nobody holds
+ * locked. The living cell keeps it locked (make_run_dir); the lock dies with
+ * the process, whatever PID namespace it ran in, where a pid written in the
+ * file would mean another process or none. */
 static bool stale_dir_owner_gone(int dfd)
 {
 	ml_autoclose int fd = openat(dfd, "owner", O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
-	char text[65];
 	struct stat st;
-	ssize_t n;
-	long pid;
 
-	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
-	    st.st_size > 64)
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid())
 		return false;
-	n = read(fd, text, sizeof(text) - 1);
-	if (n <= 0)
-		return false;
-	text[n] = '\0';
-	if (strncmp(text, OWNER_WORD, strlen(OWNER_WORD)) == 0)
-		return flock(fd, LOCK_EX | LOCK_NB) == 0;
-	pid = strtol(text, NULL, 10);
-	return pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+	return flock(fd, LOCK_EX | LOCK_NB) == 0;
 }
 
 int ml_cell_sweep_stale_dirs(const char *base)
@@ -1076,8 +1079,7 @@ static int cell_run_phases(struct cell *c)
 static int make_run_dir(struct cell *c)
 {
 	char tmpl[] = "/tmp/miglab-XXXXXX";
-	char pid[64];
-	int fd, n;
+	int fd;
 
 	sweep_stale_run_dirs();
 	if (!mkdtemp(tmpl)) {
@@ -1086,15 +1088,15 @@ static int make_run_dir(struct cell *c)
 	}
 	c->run_dir = strdup(tmpl);
 	{
-		/* Locked before it is named "owner", so a sweep never sees it
-		 * unlocked while this cell lives (see stale_dir_owner_gone()). */
+		/* Locked for the cell's life (the stale sweep's test); the text
+		 * is for people: this process and the cell's results. */
 		ml_autofree char *owner = ml_path_join(c->run_dir, "owner");
-		ml_autofree char *tmp = ml_path_join(c->run_dir, "owner.new");
-		n = snprintf(pid, sizeof(pid), OWNER_WORD " pid=%d lock=flock\n", (int)getpid());
-		c->owner_fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-		if (c->owner_fd < 0 || flock(c->owner_fd, LOCK_EX) < 0 ||
-		    write(c->owner_fd, pid, (size_t)n) != n || rename(tmp, owner) < 0) {
-			ml_error_errno(errno, "cannot make %s", owner);
+		ml_autofree char *text = ml_strdup_printf("%d\n%s\n", (int)getpid(),
+							  c->res.dir);
+		c->owner_fd = open(owner, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+		if (c->owner_fd < 0 || flock(c->owner_fd, LOCK_EX | LOCK_NB) < 0 ||
+		    write(c->owner_fd, text, strlen(text)) != (ssize_t)strlen(text)) {
+			ml_error_errno(errno, "cannot create %s", owner);
 			return -1;
 		}
 	}

@@ -66,12 +66,9 @@ void ml_cell_spec_defaults(struct ml_cell_spec *s);
 char *ml_cell_id(const struct ml_cell_spec *s);
 
 /* Remove base/miglab-XXXXXX directories (a cell's sockets and disk, made
- * by mkdtemp) whose owner is gone: their "owner" file ("miglab-owner
- * pid=N lock=flock") is no longer flock()ed by the cell that made it (an
- * older miglab's owner file holding only a pid: that pid is gone, as seen
- * from here). Only real directories of our uid
- * with mode 0700 whose owner is a small regular file of ours (a FIFO or a
- * link there is not opened, let alone waited on); removal is relative to
+ * by mkdtemp) whose cell is gone (nobody holds "owner" locked): only real
+ * directories of our uid with mode 0700 whose owner is a regular file of
+ * ours (a FIFO or a link there is not opened, let alone waited on); removal is relative to
  * directory fds and follows no link. Returns how many were removed. Every
  * cell calls it with "/tmp"; tests with their own base. */
 int ml_cell_sweep_stale_dirs(const char *base);

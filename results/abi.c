@@ -45,22 +45,114 @@ bool ml_abi_parse_hex64(const char *s, uint64_t *out)
 	return n > 0;
 }
 
-/* What each list's elements must carry: the member the diff matches on. */
+/* What each list's elements must carry: the member the diff matches on;
+ * and how many elements it may have (the most seen in 1,886 dumps, and why
+ * the cap is enough). */
 struct list_rule {
 	const char *section, *list;
 	const char *keys[3];
 	enum { K_INT, K_STR, K_HEX } kinds[3];
+	size_t max;
 };
 
 static const struct list_rule list_rules[] = {
-	{ "cpuid", "leaves", { "leaf", "subleaf", NULL }, { K_INT, K_INT } },
-	{ "msr", "registers", { "index", NULL }, { K_HEX } },
-	{ "pci", "devices", { "bdf", NULL }, { K_STR } },
-	{ "acpi", "tables", { "signature", "instance", NULL }, { K_STR, K_INT } },
-	{ "smbios", "structures", { "type", NULL }, { K_INT } },
-	{ "virtio", "devices", { "name", NULL }, { K_STR } },
-	{ "memory_map", "entries", { "start", NULL }, { K_HEX } },
+	/* 34 seen; the agent reads at most 64 subleaves of a leaf */
+	{ "cpuid", "leaves", { "leaf", "subleaf", NULL }, { K_INT, K_INT }, 1024 },
+	/* 40 seen; the agent reads a fixed list */
+	{ "msr", "registers", { "index", NULL }, { K_HEX }, 256 },
+	/* 8 seen; 256 is eight full buses of single-function slots */
+	{ "pci", "devices", { "bdf", NULL }, { K_STR }, 256 },
+	/* 7 seen; each differing table costs an iasl run */
+	{ "acpi", "tables", { "signature", "instance", NULL }, { K_STR, K_INT }, 64 },
+	/* 10 seen */
+	{ "smbios", "structures", { "type", NULL }, { K_INT }, 256 },
+	/* 4 seen */
+	{ "virtio", "devices", { "name", NULL }, { K_STR }, 256 },
+	/* 9 seen; the boot protocol's e820 table holds 128 */
+	{ "memory_map", "entries", { "start", NULL }, { K_HEX }, 256 },
 };
+
+static const char *where(const struct ml_buf *path)
+{
+	return path->len ? path->data : "the dump";
+}
+
+/* Walk v (at path, depth levels down) against the generic bounds. The
+ * walk stops at the depth limit, so its recursion is bounded too. */
+static int check_node(const json_t *v, struct ml_buf *path, size_t depth, const char *what)
+{
+	size_t plen = path->len;
+
+	if (depth > ML_ABI_MAX_DEPTH) {
+		ml_error("%s: %s is nested %zu levels deep, more than the limit of %d", what,
+			 where(path), depth, ML_ABI_MAX_DEPTH);
+		return -1;
+	}
+	if (json_is_string(v) && json_string_length(v) > ML_ABI_MAX_STRING) {
+		ml_error("%s: %s is a string of %zu bytes, more than the limit of %zu", what,
+			 where(path), json_string_length(v), ML_ABI_MAX_STRING);
+		return -1;
+	}
+	if (json_is_object(v)) {
+		const char *key;
+		json_t *m;
+
+		if (json_object_size(v) > ML_ABI_MAX_MEMBERS) {
+			ml_error("%s: %s has %zu members, more than the limit of %d", what,
+				 where(path), json_object_size(v), ML_ABI_MAX_MEMBERS);
+			return -1;
+		}
+		json_object_foreach((json_t *)v, key, m) {
+			/* Keys are guest text too: in errors only short and made safe. */
+			if (strlen(key) > 64) {
+				ml_buf_printf(path, "%s<a %zu-byte name>", plen ? "." : "", strlen(key));
+			} else {
+				ml_autofree char *safe = ml_text_safe(key, false);
+				ml_buf_printf(path, "%s%s", plen ? "." : "", safe);
+			}
+			if (check_node(m, path, depth + 1, what) < 0)
+				return -1;
+			path->len = plen;
+			path->data[plen] = '\0';
+		}
+	} else if (json_is_array(v)) {
+		json_t *e;
+		size_t i;
+
+		if (json_array_size(v) > ML_ABI_MAX_ARRAY) {
+			ml_error("%s: %s has %zu elements, more than the limit of %d", what,
+				 where(path), json_array_size(v), ML_ABI_MAX_ARRAY);
+			return -1;
+		}
+		json_array_foreach(v, i, e) {
+			ml_buf_printf(path, "[%zu]", i);
+			if (check_node(e, path, depth + 1, what) < 0)
+				return -1;
+			path->len = plen;
+			path->data[plen] = '\0';
+		}
+	}
+	return 0;
+}
+
+int ml_abi_check_bounds(const json_t *doc, const char *what)
+{
+	ml_autobuf struct ml_buf path = ML_BUF_INIT(0);
+
+	for (size_t r = 0; r < ML_ARRAY_SIZE(list_rules); r++) {
+		const struct list_rule *lr = &list_rules[r];
+		json_t *l = json_object_get(json_object_get(doc, lr->section), lr->list);
+
+		if (json_array_size(l) > lr->max) {
+			ml_error("%s: %s.%s has %zu elements, more than the limit of %zu", what,
+				 lr->section, lr->list, json_array_size(l), lr->max);
+			return -1;
+		}
+	}
+	if (check_node(doc, &path, 0, what) < 0)
+		return -1;
+	return 0;
+}
 
 static int check_string_list(const json_t *sec, const char *section, const char *key,
 			     const char *what)
@@ -101,6 +193,8 @@ int ml_abi_validate(const json_t *doc, const char *what)
 		ml_error("%s: schema is \"%s\", this miglab reads \"%s\"", what, schema, ML_ABI_SCHEMA);
 		return -1;
 	}
+	if (ml_abi_check_bounds(doc, what) < 0)
+		return -1;
 	for (size_t i = 0; i < ML_ARRAY_SIZE(sections); i++) {
 		json_t *s = json_object_get(doc, sections[i]);
 		if (!s) {

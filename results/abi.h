@@ -16,8 +16,20 @@
 #include <stdint.h>
 
 #define ML_ABI_SCHEMA "miglab-abi/1"
-/* Dumps are a few MiB at most; anything larger is not a dump. */
-#define ML_ABI_MAX_BYTES ((size_t)64 << 20)
+/* Bounds on a dump, which a guest writes (docs/abi.md, "Bounds"). The
+ * largest of 1,886 recorded dumps is 53,561 bytes, 6 levels deep; a guest
+ * could legitimately reach about half a MiB (QEMU's ACPI blob, padded to
+ * 128 KiB, as hex; 32 PCI Express functions with their 4 KiB config space
+ * as hex), so 1 MiB refuses nothing real and keeps what a hostile guest can
+ * make the host parse and hold (jansson needs some 20 to 70 times the text)
+ * small. The element counts bound the work of the diff (one iasl run per
+ * differing ACPI table, one finding per difference) where the byte cap
+ * alone allows hundreds of thousands of small elements. */
+#define ML_ABI_MAX_BYTES ((size_t)1 << 20)
+#define ML_ABI_MAX_DEPTH 16            /* nesting; 6 in every dump */
+#define ML_ABI_MAX_STRING ((size_t)256 << 10) /* 128 KiB of ACPI as hex; 17,188 seen */
+#define ML_ABI_MAX_ARRAY 4096          /* any other list (cpu.flags, queues); 85 seen */
+#define ML_ABI_MAX_MEMBERS 1024        /* members of one object; 14 seen */
 /* What a volatile value becomes in a redacted dump (baselines store it). */
 #define ML_ABI_VOLATILE_MARK "<volatile>"
 
@@ -25,8 +37,15 @@
  * naming the file and what is wrong ("x.json: pci.devices[2]: 'bdf' is
  * missing or not a string"). */
 json_t *ml_abi_load(const char *path);
-/* Validate a parsed document; what names it in errors. */
+/* Validate a parsed document; what names it in errors. Includes
+ * ml_abi_check_bounds(). */
 int ml_abi_validate(const json_t *doc, const char *what);
+/* Check a dump against the bounds above: nesting depth, string length,
+ * members per object, elements per list (the lists the diff matches have
+ * their own, smaller caps: pci.devices 256, acpi.tables 64, ...). -1 with an
+ * error naming the place, the figure and the limit ("x.json: pci.devices
+ * has 5000 elements, more than the limit of 256"). */
+int ml_abi_check_bounds(const json_t *doc, const char *what);
 
 /* Parse "0x..." (hex, at most 64 bits) into *out; false if it is not one. */
 bool ml_abi_parse_hex64(const char *s, uint64_t *out);

@@ -18,6 +18,10 @@
 #include "ml-layout.h"
 #include "ml-common.h"
 
+/* QEMU's own view of a phase (qemu-<phase>.json, QMP answers the guest
+ * partly shapes): the largest of 928 is 54,081 bytes. */
+#define QEMU_VIEW_MAX_BYTES ((size_t)4 << 20)
+
 /* The phases with an ABI dump, in cell order. */
 static const char *const abi_phases[] = { "boot-src", "live-dst", "reboot-dst", "back-src" };
 enum { ABI_BOOT_SRC, ABI_LIVE_DST, ABI_REBOOT_DST, ABI_BACK_SRC, ABI_NPHASES };
@@ -82,6 +86,22 @@ int ml_judge_abi_attempt(const struct ml_judge_rules *r, json_t *doc, const char
 	int ret = 0;
 
 	*worst = NULL;
+	/* A phase whose dump the cell refused (over its bounds, results/abi.h)
+	 * has nothing to compare: say so, or its absence would pass unseen. */
+	{
+		json_t *ph;
+		size_t k;
+
+		json_array_foreach(json_object_get(doc, "phases"), k, ph) {
+			const char *why = ml_json_str(ph, "abi_refused");
+			if (why)
+				json_array_append_new(
+					findings, json_pack("{s:s, s:s, s:s, s:s}", "kind",
+							    "abi-dump-refused", "phase",
+							    ml_json_str(ph, "name") ? ml_json_str(ph, "name") : "?",
+							    "severity", "warn", "error", why));
+		}
+	}
 	for (int i = 0; i < ABI_NPHASES; i++) {
 		ml_autofree char *key = ml_strdup_printf("abi_%s", abi_phases[i]);
 		ml_autofree char *path = NULL;
@@ -179,7 +199,7 @@ void ml_judge_abi_crosscheck(json_t *doc, const char *dir)
 		if (!qname || strchr(qname, '/'))
 			continue;
 		qpath = ml_path_join(dir, qname);
-		views[i] = ml_json_load_file(qpath, 64 << 20);
+		views[i] = ml_json_load_file(qpath, QEMU_VIEW_MAX_BYTES);
 		if (!aname || strchr(aname, '/') || !views[i])
 			continue;
 		apath = ml_path_join(dir, aname);

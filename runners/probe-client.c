@@ -1,6 +1,7 @@
 /* Host side of the probe protocol (see probe-client.h and
  * docs/probe-protocol.md). */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -239,8 +240,6 @@ int ml_probe_hello(struct ml_probe *p, int timeout_ms, json_t **ret)
 
 /* --- abi-dump: paged transfer of one snapshot ------------------------------ */
 
-/* The largest dump accepted (the agent's are a few MiB). */
-#define ABI_MAX_TOTAL ((size_t)256 << 20)
 /* One request waits at most this share of the whole timeout (at least 1 s)
  * before the page is asked for again. */
 #define ABI_ATTEMPTS 4
@@ -287,9 +286,9 @@ static int abi_fetch(struct ml_probe *p, json_t *args, long long deadline, int a
 }
 
 /* Check one page against the request and the pages before it. */
-static int abi_check_page(struct ml_probe *p, json_t *page, json_int_t *snap, size_t cursor,
-			  json_int_t *total, char sha[65], const char **data, size_t *dlen,
-			  json_t **next)
+static int abi_check_page(struct ml_probe *p, json_t *page, size_t max, json_int_t *snap,
+			  size_t cursor, json_int_t *total, char sha[65], const char **data,
+			  size_t *dlen, json_t **next)
 {
 	json_t *js = json_object_get(page, "snapshot"), *jo = json_object_get(page, "offset");
 	json_t *jd = json_object_get(page, "data"), *jt = json_object_get(page, "total");
@@ -313,8 +312,14 @@ static int abi_check_page(struct ml_probe *p, json_t *page, json_int_t *snap, si
 			 (long long)json_integer_value(jo));
 		return -1;
 	}
-	if (json_integer_value(jt) < 0 || (size_t)json_integer_value(jt) > ABI_MAX_TOTAL ||
-	    (*total >= 0 && json_integer_value(jt) != *total) || (sha[0] && strcmp(sha, jsha))) {
+	/* Refused before its bytes are fetched, let alone parsed. */
+	if (json_integer_value(jt) > 0 && (uint64_t)json_integer_value(jt) > max) {
+		ml_error("%s: abi-dump: the agent announces %lld bytes, more than the limit of %zu "
+			 "bytes for an ABI dump", p->peer, (long long)json_integer_value(jt), max);
+		snprintf(p->last_class, sizeof(p->last_class), "%s", ML_PROBE_ABI_TOO_LARGE);
+		return -1;
+	}
+	if (json_integer_value(jt) < 0 || (*total >= 0 && json_integer_value(jt) != *total) || (sha[0] && strcmp(sha, jsha))) {
 		ml_error("%s: abi-dump: the page at offset %zu announces another total or sha256 "
 			 "(%lld bytes, %s) than the first page", p->peer, cursor,
 			 (long long)json_integer_value(jt), jsha);
@@ -341,6 +346,7 @@ static int abi_check_page(struct ml_probe *p, json_t *page, json_int_t *snap, si
 
 struct abi_transfer {
 	struct ml_buf text;
+	size_t max;
 	json_int_t snap, total, collect_ms;
 	char sha[65];
 	int pages, retries;
@@ -370,7 +376,7 @@ static int abi_transfer(struct ml_probe *p, long long deadline, int attempt_ms,
 					 (json_int_t)cursor);
 		if (abi_fetch(p, args, deadline, attempt_ms, &t->retries, &page) < 0)
 			return ml_error_context("after %d pages (%zu bytes)", t->pages, t->text.len);
-		if (abi_check_page(p, page, &t->snap, cursor, &t->total, t->sha, &data, &dlen,
+		if (abi_check_page(p, page, t->max, &t->snap, cursor, &t->total, t->sha, &data, &dlen,
 				   &next) < 0)
 			return -1;
 		if (!t->pages)
@@ -389,12 +395,13 @@ static int abi_transfer(struct ml_probe *p, long long deadline, int attempt_ms,
 	}
 }
 
-int ml_probe_abi_dump(struct ml_probe *p, int timeout_ms, json_t **dump, json_t **meta)
+int ml_probe_abi_dump(struct ml_probe *p, int timeout_ms, size_t max_bytes, json_t **dump,
+		      json_t **meta)
 {
 	long long t0 = ml_now_ms(), deadline = t0 + timeout_ms;
 	int attempt_ms = timeout_ms / ABI_ATTEMPTS > ABI_MIN_ATTEMPT_MS ? timeout_ms / ABI_ATTEMPTS
 									 : ABI_MIN_ATTEMPT_MS;
-	struct abi_transfer t = { .text = ML_BUF_INIT(ABI_MAX_TOTAL) };
+	struct abi_transfer t = { .text = ML_BUF_INIT(max_bytes), .max = max_bytes };
 	char got[65];
 	json_t *doc = NULL;
 	int ret = -1;

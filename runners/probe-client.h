@@ -47,11 +47,18 @@ int ml_probe_hello(struct ml_probe *p, int timeout_ms, json_t **ret);
  * transfer_ms}; the caller owns both. -1 with the reason: an agent error
  * (its class, e.g. "abi-dump: CommandNotFound: ..."), a timeout, a broken
  * page ("truncated", "sha256 mismatch", a page that contradicts the
- * others) or a text that is not the document. */
-int ml_probe_abi_dump(struct ml_probe *p, int timeout_ms, json_t **dump, json_t **meta);
+ * others) or a text that is not the document. A dump whose announced total
+ * is over max_bytes is refused at its first page, before any more is
+ * fetched: the error names both figures and ml_probe_last_error_class()
+ * is then ML_PROBE_ABI_TOO_LARGE (the channel stays usable). */
+int ml_probe_abi_dump(struct ml_probe *p, int timeout_ms, size_t max_bytes, json_t **dump,
+		      json_t **meta);
+/* The class of a dump refused by the host for its size (not the agent's). */
+#define ML_PROBE_ABI_TOO_LARGE "TooLarge"
 
 /* The error class of the last error reply received ("CommandNotFound"...),
- * or "" if the last failure was not an error reply. */
+ * ML_PROBE_ABI_TOO_LARGE after a refused dump, or "" if the last failure was
+ * neither. */
 const char *ml_probe_last_error_class(const struct ml_probe *p);
 
 /* Low level, for tests and diagnostics: send bytes as they are, and receive

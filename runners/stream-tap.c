@@ -21,6 +21,7 @@
 
 #include "jsonline.h"
 #include "ml-error.h"
+#include "ml-fs.h"
 #include "ml-json.h"
 #include "ml-proc.h"
 #include "stream-tap.h"
@@ -60,7 +61,9 @@ struct ml_stream_tap {
 	char cap_err[512];
 	struct chunk *q_head, *q_tail, *free_list;
 	size_t n_chunks, max_chunks;
-	/* Writer-owned. */
+	/* Writer-owned. The capture is written to a temporary name beside
+	 * capture_path and renamed into place by finish() (ml_atomic_file). */
+	struct ml_atomic_file cap_file;
 	int cap_fd;
 	ZSTD_CCtx *zc;
 	void *zout;
@@ -512,7 +515,7 @@ int ml_stream_tap_start_opts(const struct ml_stream_tap_opts *opts, struct ml_st
 	if (!t)
 		abort();
 	t->o = *opts;
-	t->listen_fd = t->src_fd = t->dst_fd = t->cap_fd = -1;
+	t->listen_fd = t->src_fd = t->dst_fd = t->cap_fd = t->cap_file.fd = -1;
 	t->listen_path = strdup(opts->listen_path);
 	t->dst_path = strdup(opts->dst_path);
 	t->capture_path = opts->capture_path ? strdup(opts->capture_path) : NULL;
@@ -530,10 +533,22 @@ int ml_stream_tap_start_opts(const struct ml_stream_tap_opts *opts, struct ml_st
 	t->finished = true; /* nothing to finish until the threads run */
 
 	if (t->capture_path) {
-		t->cap_fd = open(t->capture_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-		if (t->cap_fd < 0) {
-			ml_error_errno(errno, "cannot create the stream capture %s", t->capture_path);
-			goto fail;
+		struct stat st;
+
+		if (stat(t->capture_path, &st) == 0 && !S_ISREG(st.st_mode)) {
+			/* A pipe or a device: a stream, not a file to replace. */
+			t->cap_fd = open(t->capture_path, O_WRONLY | O_CLOEXEC);
+			if (t->cap_fd < 0) {
+				ml_error_errno(errno, "cannot open the stream capture %s",
+					       t->capture_path);
+				goto fail;
+			}
+		} else {
+			if (ml_atomic_open(&t->cap_file, t->capture_path, 0644) < 0) {
+				ml_error_context("the stream capture");
+				goto fail;
+			}
+			t->cap_fd = t->cap_file.fd;
 		}
 		if (ends_with(t->capture_path, ".zst")) {
 			t->zc = ZSTD_createCCtx();
@@ -659,10 +674,23 @@ int ml_stream_tap_finish(struct ml_stream_tap *t, json_t **stats)
 		if (t->writer_started)
 			pthread_join(t->writer, NULL);
 		t->fwd_started = t->back_started = t->writer_started = false;
-		if (t->cap_fd >= 0 && close(t->cap_fd) < 0 && !t->cap_err[0])
-			snprintf(t->cap_err, sizeof(t->cap_err), "closing %s: %s", t->capture_path,
-				 strerror(errno));
-		t->cap_fd = -1;
+		/* A capture that could not be written whole (a full disk) never
+		 * appears under its name; one the writer stopped on purpose is
+		 * whole up to where stats say it stops. */
+		if (t->cap_fd >= 0 && t->cap_file.fd < 0) {
+			if (close(t->cap_fd) < 0 && !t->cap_err[0])
+				snprintf(t->cap_err, sizeof(t->cap_err), "closing %s: %s",
+					 t->capture_path, strerror(errno));
+			t->cap_fd = -1;
+		} else if (t->cap_fd >= 0) {
+			t->cap_fd = -1;
+			if (t->cap_err[0]) {
+				ml_atomic_abort(&t->cap_file);
+			} else if (ml_atomic_commit(&t->cap_file) < 0) {
+				snprintf(t->cap_err, sizeof(t->cap_err), "%s", ml_error_message());
+				ml_error_reset();
+			}
+		}
 		if (t->listen_fd >= 0) {
 			close(t->listen_fd);
 			t->listen_fd = -1;
@@ -693,8 +721,9 @@ void ml_stream_tap_free(struct ml_stream_tap *t)
 		close(t->src_fd);
 	if (t->dst_fd >= 0)
 		close(t->dst_fd);
-	if (t->cap_fd >= 0)
+	if (t->cap_fd >= 0 && t->cap_file.fd < 0)
 		close(t->cap_fd);
+	ml_atomic_abort(&t->cap_file); /* only when finish() did not commit it */
 	if (t->listen_fd >= 0) {
 		close(t->listen_fd);
 		unlink(t->listen_path);

@@ -42,7 +42,11 @@ struct ml_stream_tap;
 struct ml_stream_tap_opts {
 	const char *listen_path;  /* created here (an old socket file is replaced) */
 	const char *dst_path;     /* the destination's incoming socket */
-	const char *capture_path; /* NULL: proxy only; "*.zst": zstd-compressed */
+	/* NULL: proxy only; "*.zst": zstd-compressed. Written under a temporary
+	 * name beside it and renamed into place by finish(): a capture that
+	 * could not be written whole (a full disk) is never there. An existing
+	 * FIFO or device is written to directly. */
+	const char *capture_path;
 	int zstd_level;           /* 0: 1 (fast); used for "*.zst" */
 	size_t max_buffer;        /* 0: ML_STREAM_TAP_DEFAULT_BUFFER */
 	/* false (default): the writer runs at SCHED_IDLE (it only uses CPU the

@@ -4,12 +4,14 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include <openssl/evp.h>
 
+#include "ml-buf.h"
 #include "ml-error.h"
 #include "ml-fs.h"
 #include "ml-common.h"
@@ -86,38 +88,117 @@ static void fsync_parent(const char *path)
 	}
 }
 
+int ml_atomic_open(struct ml_atomic_file *f, const char *path, mode_t mode)
+{
+	size_t n = strlen(path);
+
+	f->fd = -1;
+	f->path = NULL;
+	f->tmp = NULL;
+	if (n == 0 || n + sizeof(".tmp.XXXXXX") > PATH_MAX) {
+		ml_error("bad path for a file: '%s'", path);
+		return -1;
+	}
+	f->path = strdup(path);
+	f->tmp = ml_strdup_printf("%s.tmp.XXXXXX", path);
+	if (!f->path)
+		abort();
+	f->fd = mkostemp(f->tmp, O_CLOEXEC);
+	if (f->fd < 0) {
+		ml_error_errno(errno, "cannot create a temporary file for %s", path);
+		ml_atomic_abort(f);
+		return -1;
+	}
+	if (fchmod(f->fd, mode) < 0) {
+		ml_error_errno(errno, "cannot set the mode of the temporary file for %s", path);
+		ml_atomic_abort(f);
+		return -1;
+	}
+	return 0;
+}
+
+int ml_atomic_write(struct ml_atomic_file *f, const void *data, size_t len)
+{
+	if (write_all(f->fd, data, len) < 0) {
+		ml_error_errno(errno, "cannot write %s", f->path);
+		return -1;
+	}
+	return 0;
+}
+
+/* rename that fails with EEXIST rather than replace; link + unlink where
+ * the file system lacks RENAME_NOREPLACE (NFS, older kernels). */
+static int rename_noreplace(const char *from, const char *to)
+{
+	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -1;
+	if (link(from, to) < 0)
+		return -1;
+	unlink(from);
+	return 0;
+}
+
+static int atomic_commit(struct ml_atomic_file *f, bool replace)
+{
+	int fd = f->fd;
+
+	f->fd = -1;
+	if (fsync(fd) < 0) {
+		ml_error_errno(errno, "cannot write %s", f->path);
+		close(fd);
+		ml_atomic_abort(f);
+		return -1;
+	}
+	/* Delayed allocation can report ENOSPC only at close on some file systems. */
+	if (close(fd) < 0) {
+		ml_error_errno(errno, "cannot write %s", f->path);
+		ml_atomic_abort(f);
+		return -1;
+	}
+	if (replace ? rename(f->tmp, f->path) < 0 : rename_noreplace(f->tmp, f->path) < 0) {
+		ml_error_errno(errno, "cannot move the new %s into place", f->path);
+		ml_atomic_abort(f);
+		return -1;
+	}
+	fsync_parent(f->path);
+	free(f->tmp);
+	f->tmp = NULL;
+	free(f->path);
+	f->path = NULL;
+	return 0;
+}
+
+int ml_atomic_commit(struct ml_atomic_file *f)
+{
+	return atomic_commit(f, true);
+}
+
+void ml_atomic_abort(struct ml_atomic_file *f)
+{
+	if (f->fd >= 0)
+		close(f->fd);
+	f->fd = -1;
+	if (f->tmp && f->path)
+		unlink(f->tmp);
+	free(f->tmp);
+	f->tmp = NULL;
+	free(f->path);
+	f->path = NULL;
+}
+
 int ml_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
 {
-	char tmp[PATH_MAX];
-	int fd;
+	struct ml_atomic_file f;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= (int)sizeof(tmp)) {
-		ml_error("path too long: %s", path);
+	if (ml_atomic_open(&f, path, mode) < 0)
+		return -1;
+	if (ml_atomic_write(&f, data, len) < 0) {
+		ml_atomic_abort(&f);
 		return -1;
 	}
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
-		ml_error_errno(errno, "cannot create temporary file for %s", path);
-		return -1;
-	}
-	if (write_all(fd, data, len) < 0 || fchmod(fd, mode) < 0 || fsync(fd) < 0) {
-		ml_error_errno(errno, "cannot write %s", tmp);
-		close(fd);
-		unlink(tmp);
-		return -1;
-	}
-	if (close(fd) < 0) {
-		ml_error_errno(errno, "cannot write %s", tmp);
-		unlink(tmp);
-		return -1;
-	}
-	if (rename(tmp, path) < 0) {
-		ml_error_errno(errno, "cannot rename %s to %s", tmp, path);
-		unlink(tmp);
-		return -1;
-	}
-	fsync_parent(path);
-	return 0;
+	return ml_atomic_commit(&f);
 }
 
 int ml_read_file(const char *path, size_t limit, char **out, size_t *len_out)
@@ -255,34 +336,38 @@ cleanup:
 	return ret;
 }
 
-/* Copy the open file in to a new file dst (permission bits of in, never
- * set-id: a copy made as root of another user's file must not become a
- * set-uid root program), reading to its end. */
-static int copy_fd(int in, const struct stat *st, const char *src, const char *dst, int create_flags)
+/* Copy the open file in to dst (permission bits of in, never set-id: a copy
+ * made as root of another user's file must not become a set-uid root
+ * program), reading to its end, through a temporary file beside dst renamed
+ * into place when whole: replacing dst, or (exclusive) failing if it exists. */
+static int copy_fd(int in, const struct stat *st, const char *src, const char *dst, bool exclusive)
 {
-	ml_autoclose int out = open(dst, O_WRONLY | O_CREAT | O_CLOEXEC | create_flags, st->st_mode & 0777);
+	struct ml_atomic_file f;
 	char chunk[65536];
 
-	if (out < 0) {
-		ml_error_errno(errno, "cannot create %s", dst);
+	if (exclusive && ml_path_exists(dst)) {
+		ml_error_errno(EEXIST, "cannot create %s", dst);
 		return -1;
 	}
+	if (ml_atomic_open(&f, dst, st->st_mode & 0777) < 0)
+		return -1;
 	for (;;) {
 		ssize_t n = read(in, chunk, sizeof(chunk));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
 			ml_error_errno(errno, "cannot read %s", src);
+			ml_atomic_abort(&f);
 			return -1;
 		}
 		if (n == 0)
 			break;
-		if (write_all(out, chunk, (size_t)n) < 0) {
-			ml_error_errno(errno, "cannot write %s", dst);
+		if (ml_atomic_write(&f, chunk, (size_t)n) < 0) {
+			ml_atomic_abort(&f);
 			return -1;
 		}
 	}
-	return 0;
+	return atomic_commit(&f, !exclusive);
 }
 
 int ml_copy_file(const char *src, const char *dst)
@@ -294,7 +379,7 @@ int ml_copy_file(const char *src, const char *dst)
 		ml_error_errno(errno, "cannot open %s", src);
 		return -1;
 	}
-	return copy_fd(in, &st, src, dst, O_TRUNC);
+	return copy_fd(in, &st, src, dst, false);
 }
 
 /* Open name in dirfd as a regular file, not following a symlink and not
@@ -327,7 +412,7 @@ int ml_copy_regular_file(const char *src, const char *dst)
 		ml_error_errno(errno, "cannot open %s as a regular file (a symlink is refused)", src);
 		return -1;
 	}
-	return copy_fd(in, &st, src, dst, O_EXCL);
+	return copy_fd(in, &st, src, dst, true);
 }
 
 #define COPY_TREE_MAX_DEPTH 16
@@ -381,7 +466,7 @@ static int copy_tree_fd(int sfd, const char *src, const char *dst, int depth)
 				ml_error_errno(errno, "cannot open %s as a regular file", from);
 				rc = -1;
 			} else {
-				rc = copy_fd(fd, &est, from, to, O_EXCL);
+				rc = copy_fd(fd, &est, from, to, true);
 				close(fd);
 			}
 		} else {

@@ -93,38 +93,10 @@ static json_t *phase(json_t *cell, const char *name)
 	return NULL;
 }
 
-/* Children of pid whose command is a QEMU. */
+/* QEMUs miglab (pid) started, at any depth below it. */
 static size_t qemu_children(pid_t parent, pid_t *out, size_t max)
 {
-	DIR *d = opendir("/proc");
-	struct dirent *e;
-	size_t n = 0;
-
-	while (d && (e = readdir(d))) {
-		char path[300], line[256];
-		FILE *f;
-		pid_t ppid = -1;
-		int is_qemu = 0;
-
-		if (e->d_name[0] < '0' || e->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/status", e->d_name);
-		f = fopen(path, "r");
-		if (!f)
-			continue;
-		while (fgets(line, sizeof(line), f)) {
-			if (strncmp(line, "PPid:", 5) == 0)
-				ppid = atoi(line + 5);
-			if (strncmp(line, "Name:", 5) == 0 && (strstr(line, "qemu") || strstr(line, "miglab:")))
-				is_qemu = 1;
-		}
-		fclose(f);
-		if (ppid == parent && is_qemu && n < max)
-			out[n++] = atoi(e->d_name);
-	}
-	if (d)
-		closedir(d);
-	return n;
+	return ml_test_descendants_named(parent, "qemu|miglab:", out, max);
 }
 
 static void test_cell_passes_both_directions(void **state)
@@ -555,8 +527,10 @@ static void test_sigint_leaves_no_qemu(void **state)
 	interrupt_cell(SIGINT, "sigint-test");
 }
 
-/* The socket directory a cell of pid left in /tmp, or NULL. */
-static char *run_dir_owned_by(pid_t pid)
+/* The socket directory a cell of run run_id left in /tmp, or NULL (its
+ * owner file names the cell's results; the pid there is the one miglab had
+ * in its own PID namespace). */
+static char *run_dir_owned_by(const char *run_id)
 {
 	DIR *d = opendir("/tmp");
 	struct dirent *e;
@@ -568,9 +542,7 @@ static char *run_dir_owned_by(pid_t pid)
 		if (strncmp(e->d_name, "miglab-", 7) != 0 || strlen(e->d_name) != 13)
 			continue;
 		owner = ml_strdup_printf("/tmp/%s/owner", e->d_name);
-		/* "miglab-owner pid=N lock=flock" */
-		if (ml_read_file(owner, 64, &text, NULL) == 0 && strstr(text, "pid=") &&
-		    atoi(strstr(text, "pid=") + 4) == (int)pid)
+		if (ml_read_file(owner, 8192, &text, NULL) == 0 && strstr(text, run_id))
 			found = ml_strdup_printf("/tmp/%s", e->d_name);
 		free(text);
 	}
@@ -585,12 +557,11 @@ static void test_sigkill_leaves_no_qemu(void **state)
 			       "--machine", "q35", "--boot-timeout", "1", "--confirm", "0", NULL };
 	ml_autofree char *stale = NULL;
 	struct run r;
-	pid_t pid;
 	(void)state;
 
-	pid = interrupt_cell(SIGKILL, "sigkill-test");
+	interrupt_cell(SIGKILL, "sigkill-test");
 	/* A killed miglab cannot clean its socket directory; the next cell does. */
-	stale = run_dir_owned_by(pid);
+	stale = run_dir_owned_by("/sigkill-test/");
 	assert_non_null(stale);
 	run_miglab(&r, args);
 	run_clear(&r);
@@ -687,5 +658,8 @@ int main(void)
 		print_message("integration tests need root (chroot in a mount namespace)\n");
 		return 77;
 	}
+	/* MIGLAB_TEST_FILTER=test_sigint* runs the matching tests only. */
+	if (getenv("MIGLAB_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("MIGLAB_TEST_FILTER"));
 	return cmocka_run_group_tests(tests, ml_test_results_setup, ml_test_results_teardown);
 }

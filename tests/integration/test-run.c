@@ -201,45 +201,10 @@ static void wait_done_cells(const char *run, size_t n, pid_t pid)
 	fail_msg("cells did not finish");
 }
 
-/* QEMU processes that are descendants of pid (cell processes' children). */
+/* QEMU processes that are descendants of pid (at any depth). */
 static size_t qemu_descendants(pid_t root, pid_t *out, size_t max)
 {
-	DIR *d = opendir("/proc");
-	struct dirent *e;
-	size_t n = 0;
-
-	while (d && (e = readdir(d))) {
-		char path[300], line[256];
-		FILE *f;
-		pid_t ppid = -1, gppid = -1;
-		int is_qemu = 0;
-		if (e->d_name[0] < '0' || e->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/status", e->d_name);
-		if (!(f = fopen(path, "r")))
-			continue;
-		while (fgets(line, sizeof(line), f)) {
-			if (strncmp(line, "PPid:", 5) == 0)
-				ppid = atoi(line + 5);
-			if (strncmp(line, "Name:", 5) == 0 && (strstr(line, "qemu") || strstr(line, "miglab:")))
-				is_qemu = 1;
-		}
-		fclose(f);
-		if (!is_qemu || ppid <= 0)
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/status", ppid);
-		if ((f = fopen(path, "r"))) {
-			while (fgets(line, sizeof(line), f))
-				if (strncmp(line, "PPid:", 5) == 0)
-					gppid = atoi(line + 5);
-			fclose(f);
-		}
-		if ((ppid == root || gppid == root) && n < max)
-			out[n++] = atoi(e->d_name);
-	}
-	if (d)
-		closedir(d);
-	return n;
+	return ml_test_descendants_named(root, "qemu|miglab:", out, max);
 }
 
 static void test_interrupt_then_resume(void **state)
@@ -373,5 +338,8 @@ int main(void)
 		print_message("integration tests need root (chroot in a mount namespace)\n");
 		return 77;
 	}
+	/* MIGLAB_TEST_FILTER=test_sigint* runs the matching tests only. */
+	if (getenv("MIGLAB_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("MIGLAB_TEST_FILTER"));
 	return cmocka_run_group_tests(tests, ml_test_results_setup, ml_test_results_teardown);
 }

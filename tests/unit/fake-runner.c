@@ -87,6 +87,7 @@ struct probe_peer_arg {
 	const char *ram_verify_reply;
 	bool interrupt_in_verify;
 	const char *dead_device;
+	bool abi_too_large;
 	char *console_path; /* the VM's console log */
 };
 
@@ -155,6 +156,12 @@ static json_t *probe_answer(const struct probe_peer_arg *a, const char *cmd, con
 		ret = json_pack("{s:b, s:i, s:i}", "ok", 1, "pages", 16384, "bad_pages", 0);
 	else if (strcmp(cmd, "continuity") == 0)
 		ret = continuity_answer(a, args);
+	else if (strcmp(cmd, "abi-dump") == 0 && a->abi_too_large)
+		/* The first page of a 512 MiB dump. */
+		ret = json_pack("{s:i, s:i, s:s, s:i, s:I, s:s, s:i}", "snapshot", 7, "offset", 0,
+				"data", FAKE_ABI_TEXT, "next_cursor", (int)strlen(FAKE_ABI_TEXT),
+				"total", (json_int_t)512 << 20, "sha256", FAKE_ABI_SHA256,
+				"collect_ms", 1);
 	else if (strcmp(cmd, "abi-dump") == 0)
 		ret = json_pack("{s:i, s:i, s:s, s:n, s:i, s:s, s:i}", "snapshot", 7, "offset", 0,
 				"data", FAKE_ABI_TEXT, "next_cursor", "total",
@@ -284,6 +291,7 @@ static int fake_probe_connect(struct ml_vm *vm, int timeout_ms)
 	a->ram_verify_reply = fv->plan->ram_verify_reply;
 	a->interrupt_in_verify = fv->plan->interrupt_in_verify;
 	a->dead_device = fv->plan->dead_device;
+	a->abi_too_large = fv->plan->abi_too_large;
 	a->console_path = ml_path_join(fv->out_dir, vm->console_log);
 	if (fv->plan->guest_rebooted) {
 		pthread_mutex_lock(&guest.lock);

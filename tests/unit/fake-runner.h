@@ -39,6 +39,9 @@ struct fake_vm_plan {
 	 * in the probe's continuity readings while the guest runs here; NULL:
 	 * every device works. */
 	const char *dead_device;
+	/* The guest's ABI dump here announces more bytes than the host takes
+	 * (results/abi.h): a guest that would make the host parse a huge dump. */
+	bool abi_too_large;
 	/* Set ml_interrupted (SIGTERM) when the cell waits for this VM's
 	 * migration, as a signal arriving then would. */
 	bool interrupt_in_migrate_wait;

@@ -12,7 +12,6 @@
  * transcript of a real run, see tests/data/qmp/README.md). */
 #include <signal.h>
 #include <string.h>
-#include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -279,6 +278,48 @@ static void test_pass(void **state)
 		assert_null(json_object_get(view, "canary"));
 		json_decref(view);
 	}
+}
+
+/* A guest whose ABI dump is over the host's bound (here 512 MiB announced
+ * after the migration): the dump is refused before it is fetched, the phase
+ * says why, and the cell goes on to the end. */
+static void test_abi_dump_too_large_refused(void **state)
+{
+	struct cell_test *t = *state;
+	struct qr_script *src = qemu_started(FX_SRC), *dst = qemu_started(FX_DST);
+	struct qr_script *back = qemu_started(FX_SRC);
+	ml_autofree char *phases = NULL;
+	json_t *live;
+
+	query_kvm(src);
+	migrates_out(src, FX_SRC);
+	qr_load(src, FX_SRC, "quit", QR_BOTH);
+	hand_ok(dst, INCOMING("/w/in.sock"));
+	qr_load(dst, FX_DST, "query-status-running", QR_BOTH);
+	migrates_out(dst, FX_DST);
+	qr_load(dst, FX_DST, "quit", QR_BOTH);
+	hand_ok(back, INCOMING("/w/in.sock"));
+	qr_load(back, FX_SRC, "query-status-running", QR_BOTH);
+	qr_load(back, FX_SRC, "quit", QR_BOTH);
+
+	t->world.src.qmp = src;
+	t->world.dst.qmp = dst;
+	t->world.back.qmp = back;
+	t->world.dst.abi_too_large = true;
+	t->spec.skip_reboot = true;
+	run_cell(t);
+
+	assert_string_equal(t->world.qmp_errors, "");
+	assert_outcome(t, "pass", NULL, "forward and back migrations passed");
+	phases = phase_list(t->attempt);
+	assert_string_equal(phases, "boot-src:pass migrate-forward:pass live-dst:pass "
+				    "migrate-back:pass back-src:pass");
+	live = phase_named(t->attempt, "live-dst");
+	assert_non_null(strstr(ml_json_str(live, "abi_refused"),
+			       "more than the limit of 1048576 bytes for an ABI dump"));
+	assert_null(json_object_get(json_object_get(t->attempt, "logs"), "abi_live-dst"));
+	assert_string_equal(ml_json_str(json_object_get(t->attempt, "logs"), "abi_back-src"),
+			    "abi-back-src.json");
 }
 
 /* skip_reboot and skip_abi leave their rows out of the table's run. */
@@ -771,7 +812,8 @@ static pid_t dead_pid(void)
 	return pid;
 }
 
-/* base/name, mode 0700, with an owner file naming pid. */
+/* base/name, mode 0700, with an owner file naming pid (unlocked: a cell
+ * that is gone, unless the test locks it). */
 static char *stale_dir(const char *base, const char *name, mode_t mode, pid_t pid)
 {
 	char *dir = ml_path_join(base, name);
@@ -784,25 +826,6 @@ static char *stale_dir(const char *base, const char *name, mode_t mode, pid_t pi
 	return dir;
 }
 
-/* base/name, mode 0700, with an owner file of today's format; when locked,
- * *fd holds it flock()ed (the cell is alive), else *fd is -1. */
-static char *owned_dir(const char *base, const char *name, bool locked, int *fd)
-{
-	char *dir = ml_path_join(base, name);
-	ml_autofree char *owner = ml_path_join(dir, "owner");
-	const char text[] = "miglab-owner pid=1 lock=flock\n";
-
-	assert_int_equal(mkdir(dir, 0700), 0);
-	assert_int_equal(ml_write_atomic(owner, text, sizeof(text) - 1, 0644), 0);
-	*fd = -1;
-	if (locked) {
-		*fd = open(owner, O_RDONLY | O_CLOEXEC);
-		assert_true(*fd >= 0);
-		assert_int_equal(flock(*fd, LOCK_EX), 0);
-	}
-	return dir;
-}
-
 static void test_sweep_stale_dirs(void **state)
 {
 	ml_autofree char *base = ml_test_tmpdir();
@@ -811,6 +834,12 @@ static void test_sweep_stale_dirs(void **state)
 	ml_autofree char *stale = stale_dir(base, "miglab-stale1", 0700, gone);
 	ml_autofree char *open_mode = stale_dir(base, "miglab-stale2", 0755, gone);
 	ml_autofree char *alive = stale_dir(base, "miglab-alive1", 0700, getpid());
+	/* Alive in another PID namespace: its pid means nothing here, its lock does. */
+	ml_autofree char *alive_ns = stale_dir(base, "miglab-alive2", 0700, gone);
+	ml_autofree char *alive_owner = ml_path_join(alive, "owner");
+	ml_autofree char *alive_ns_owner = ml_path_join(alive_ns, "owner");
+	int lock1 = open(alive_owner, O_RDONLY | O_CLOEXEC);
+	int lock2 = open(alive_ns_owner, O_RDONLY | O_CLOEXEC);
 	ml_autofree char *victim = stale_dir(elsewhere, "miglab-victim", 0700, gone);
 	ml_autofree char *link = ml_path_join(base, "miglab-link01");
 	ml_autofree char *fifo_dir = ml_path_join(base, "miglab-fifo01");
@@ -819,11 +848,6 @@ static void test_sweep_stale_dirs(void **state)
 	ml_autofree char *in_sub = ml_path_join(sub, "x");
 	ml_autofree char *outside = ml_path_join(elsewhere, "keep");
 	ml_autofree char *to_outside = ml_path_join(sub, "to-outside");
-	int lock_fd, unlocked_fd;
-	/* Today's owners: the lock, not the pid, says whether the cell lives
-	 * (pid 1 is alive here, and means nothing across PID namespaces). */
-	ml_autofree char *locked = owned_dir(base, "miglab-lockd1", true, &lock_fd);
-	ml_autofree char *unlocked = owned_dir(base, "miglab-unlck1", false, &unlocked_fd);
 	pid_t child;
 	int status = -1;
 	(void)state;
@@ -835,6 +859,9 @@ static void test_sweep_stale_dirs(void **state)
 	assert_int_equal(symlink(victim, link), 0);
 	assert_int_equal(mkdir(fifo_dir, 0700), 0);
 	assert_int_equal(mkfifo(fifo, 0600), 0);
+	/* What a living cell does to its owner file. */
+	assert_int_equal(flock(lock1, LOCK_EX), 0);
+	assert_int_equal(flock(lock2, LOCK_EX), 0);
 
 	/* In a child, so that a sweep blocked on the FIFO fails the test
 	 * instead of hanging it. */
@@ -842,7 +869,7 @@ static void test_sweep_stale_dirs(void **state)
 	assert_true(child >= 0);
 	if (child == 0) {
 		alarm(10);
-		_exit(ml_cell_sweep_stale_dirs(base) == 2 ? 0 : 1);
+		_exit(ml_cell_sweep_stale_dirs(base) == 1 ? 0 : 1);
 	}
 	assert_int_equal(waitpid(child, &status, 0), child);
 	assert_true(WIFEXITED(status));
@@ -851,11 +878,11 @@ static void test_sweep_stale_dirs(void **state)
 	assert_true(ml_path_exists(outside));
 	assert_true(ml_is_dir(open_mode));
 	assert_true(ml_is_dir(alive));
+	assert_true(ml_is_dir(alive_ns));
+	close(lock1);
+	close(lock2);
 	assert_true(ml_is_dir(victim));
 	assert_true(ml_is_dir(fifo_dir));
-	assert_true(ml_is_dir(locked));
-	assert_false(ml_path_exists(unlocked));
-	close(lock_fd);
 	ml_test_rmtree(base);
 	ml_test_rmtree(elsewhere);
 }
@@ -865,6 +892,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_pass, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pass_without_reboot_and_abi, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_abi_dump_too_large_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migration_failed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dst_dies_after_completed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dst_stays_paused, setup, teardown),

@@ -735,6 +735,72 @@ static void test_tap_capture(void **state)
 	free(cap);
 }
 
+/* A capture on a full disk: the migration goes through, the capture is
+ * reported failed with the file named, and neither the capture nor its
+ * temporary file is left (a half capture would decode as a broken stream). */
+static void test_tap_capture_full_disk(void **state)
+{
+	char *disk = ml_test_tiny_fs(64);
+	char *dir = ml_test_tmpdir();
+	char *tap_sock = ml_path_join(dir, "tap.sock");
+	char *dst_sock = ml_path_join(dir, "dst.sock");
+	char *cap = NULL;
+	struct peer dst = { 0 }, src = { 0 };
+	struct ml_stream_tap_opts o = { 0 };
+	struct ml_stream_tap *t = NULL;
+	pthread_t td, ts;
+	json_t *stats = NULL;
+	size_t len = 1 << 20;
+	char *data = malloc(len);
+	DIR *d;
+	struct dirent *e;
+	(void)state;
+
+	if (!disk) {
+		skip();
+		return;
+	}
+	for (size_t i = 0; i < len; i++)
+		data[i] = (char)(i * 2654435761u >> 13);
+	cap = ml_path_join(disk, "stream-dst.bin");
+	o.listen_path = tap_sock;
+	o.dst_path = dst_sock;
+	o.capture_path = cap;
+	o.lossless = true; /* the writer takes every byte: it meets the full disk */
+	dst.listen_fd = unix_listen(dst_sock);
+	assert_int_equal(ml_stream_tap_start_opts(&o, &t), 0);
+	pthread_create(&td, NULL, fake_dst, &dst);
+	snprintf(src.path, sizeof(src.path), "%s", tap_sock);
+	src.data = data;
+	src.len = len;
+	pthread_create(&ts, NULL, fake_src, &src);
+	pthread_join(ts, NULL);
+	pthread_join(td, NULL);
+	assert_int_equal(src.rc, 0);
+	assert_int_equal(dst.got, len);
+	assert_int_equal(ml_stream_tap_finish(t, &stats), -1);
+	assert_non_null(strstr(ml_error_message(), cap));
+	assert_non_null(strstr(ml_error_message(), "No space left on device"));
+	assert_false(ml_json_bool(json_object_get(stats, "capture"), "complete", true));
+	assert_false(ml_path_exists(cap));
+	d = opendir(disk);
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			fail_msg("left on the full disk: %s", e->d_name);
+	closedir(d);
+	json_decref(stats);
+	ml_stream_tap_free(t);
+	close(dst.listen_fd);
+	ml_test_rmtree(dir);
+	ml_test_tiny_fs_free(disk);
+	free(data);
+	free(dir);
+	free(tap_sock);
+	free(dst_sock);
+	free(cap);
+}
+
 /* The destination leaves mid-stream: the source's sends fail as they would on
  * a direct connection, and the tap stops cleanly. */
 static void test_tap_dst_closes(void **state)
@@ -932,6 +998,8 @@ int main(void)
 		cmocka_unit_test(test_tap_dst_closes),
 		cmocka_unit_test(test_tap_slow_writer),
 		cmocka_unit_test(test_tap_no_peer),
+		/* Last: it moves the process into a mount namespace of its own. */
+		cmocka_unit_test(test_tap_capture_full_disk),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
