@@ -1157,8 +1157,8 @@ static char *run_dir_of_pid(pid_t pid)
 		if (strncmp(e->d_name, "miglab-", 7) != 0 || strlen(e->d_name) != 13)
 			continue;
 		owner = ml_strdup_printf("/tmp/%s/owner", e->d_name);
-		/* "miglab-owner pid=N lock=flock", or an older miglab's "N" */
-		if (ml_read_file(owner, 64, &text, NULL) == 0 && (strstr(text, want) || atoi(text) == (int)pid))
+		/* "PID\nRESULTS\n" (or "miglab-owner pid=N ...", a branch's) */
+		if (ml_read_file(owner, 4096, &text, NULL) == 0 && (strstr(text, want) || atoi(text) == (int)pid))
 			found = ml_strdup_printf("/tmp/%s", e->d_name);
 	}
 	if (d)
