@@ -1089,9 +1089,13 @@ static int make_run_dir(struct cell *c)
 	c->run_dir = strdup(tmpl);
 	{
 		/* Locked for the cell's life (the stale sweep's test); the text
-		 * is for people: this process and the cell's results. */
+		 * is for people: this process and the cell's results. It starts
+		 * with a word, not the pid: a miglab from before the lock reads
+		 * a leading pid, and from another PID namespace would take this
+		 * live directory for a dead owner's; strtol() of a word is 0,
+		 * which those leave alone. */
 		ml_autofree char *owner = ml_path_join(c->run_dir, "owner");
-		ml_autofree char *text = ml_strdup_printf("%d\n%s\n", (int)getpid(),
+		ml_autofree char *text = ml_strdup_printf("miglab-owner pid=%d\n%s\n", (int)getpid(),
 							  c->res.dir);
 		c->owner_fd = open(owner, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 		if (c->owner_fd < 0 || flock(c->owner_fd, LOCK_EX | LOCK_NB) < 0 ||
