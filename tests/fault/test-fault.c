@@ -985,8 +985,15 @@ static pid_t find_apt_worker(pid_t root)
 		if (ml_read_file(path, 64, &comm, NULL) < 0)
 			continue;
 		comm[strcspn(comm, "\n")] = '\0';
-		if (!strcmp(comm, "http") || !strcmp(comm, "dpkg-deb"))
+		if (!strcmp(comm, "http"))
 			return all[i];
+		if (!strcmp(comm, "dpkg-deb")) {
+			/* Not `dpkg-deb --version`: unpacking. */
+			cmd = cmdline_of(all[i]);
+			if (!strstr(cmd, "--version"))
+				return all[i];
+			continue;
+		}
 		if (!strcmp(comm, "apt-get")) {
 			/* Not `apt-get --version`: fetching or installing. */
 			cmd = cmdline_of(all[i]);
@@ -998,6 +1005,8 @@ static pid_t find_apt_worker(pid_t root)
 		if (strcmp(comm, "dpkg") != 0)
 			continue;
 		cmd = cmdline_of(all[i]);
+		if (strstr(cmd, "--version"))
+			continue;
 		for (size_t j = 0; busy[j]; j++)
 			if (strstr(cmd, busy[j]))
 				return all[i];
@@ -1150,14 +1159,14 @@ static char *run_dir_of_pid(pid_t pid)
 	char *found = NULL;
 	char want[32];
 
-	snprintf(want, sizeof(want), "pid=%d ", (int)pid);
+	snprintf(want, sizeof(want), "pid=%d\n", (int)pid);
 	while (d && (e = readdir(d)) && !found) {
 		ml_autofree char *owner = NULL;
 		ml_autofree char *text = NULL;
 		if (strncmp(e->d_name, "miglab-", 7) != 0 || strlen(e->d_name) != 13)
 			continue;
 		owner = ml_strdup_printf("/tmp/%s/owner", e->d_name);
-		/* "PID\nRESULTS\n" (or "miglab-owner pid=N ...", a branch's) */
+		/* "miglab-owner pid=N\nRESULTS\n" (an older miglab's: "N") */
 		if (ml_read_file(owner, 4096, &text, NULL) == 0 && (strstr(text, want) || atoi(text) == (int)pid))
 			found = ml_strdup_printf("/tmp/%s", e->d_name);
 	}
