@@ -909,7 +909,11 @@ static int case_results_enospc(struct fault_ctx *ctx)
 	CHECK(ctx, rc == 2, "exit %d", rc);
 	CHECK(ctx, strstr(out, "No space left on device") != NULL, "ENOSPC not named");
 	CHECK(ctx, strstr(out, ctx->results) != NULL, "the file is not named");
+	/* (b) reads what miglab left there; then the tmpfs goes, so that the
+	 * case directory can be removed. */
 	unlink(filler);
+	CHECK(ctx, count_lost(ctx) == 0, "a record on the full disk is half-written or lost");
+	umount2(ctx->results, MNT_DETACH);
 	return 0;
 }
 
