@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <time.h>
 
@@ -136,6 +137,8 @@ char *ml_cell_id(const struct ml_cell_spec *s)
 		ml_buf_printf(&key, "kernel_boot=%s\n", s->kernel_boot);
 	if (json_array_size(s->fixups_applied))
 		ml_buf_puts(&key, "fixups=on\n");
+	if (s->max_bandwidth_mib > 0)
+		ml_buf_printf(&key, "max_bandwidth=%d\n", s->max_bandwidth_mib);
 	append_args(&key, "src_arg", s->src_extra_args);
 	append_args(&key, "dst_arg", s->dst_extra_args);
 	sha256_hex(key.data, h);
@@ -538,6 +541,7 @@ static int phase_boot(struct cell *c, const struct cell_phase *p, json_t *phase,
 	}
 	if (ml_probe_hello(vm->probe, timeout_ms, &hello) < 0) {
 		ml_autofree char *why = strdup(ml_error_message());
+		long long waited_ms = ml_now_ms() - vm->started_ms;
 		if (ml_interrupted)
 			return cell_error(c, phase, "interrupted");
 		if (!s->runner->vm_alive(vm)) {
@@ -547,8 +551,15 @@ static int phase_boot(struct cell *c, const struct cell_phase *p, json_t *phase,
 		{
 			ml_autofree char *con = console_tail(vm, 3000);
 			ml_autofree char *ev = ml_strdup_printf("%s\nguest console (last lines):\n%s", why, con);
-			ml_autofree char *reason = ml_strdup_printf("the probe agent never said hello within %d s",
-						       timeout_ms / 1000);
+			/* The channel can fail before the time is up (an over-long
+			 * line, garbage): say so, not that the guest was slow. */
+			ml_autofree char *reason =
+				waited_ms + 500 < timeout_ms
+					? ml_strdup_printf("the probe agent never said hello: its channel failed "
+							   "after %.1f s of %d (see the evidence)",
+							   waited_ms / 1000.0, timeout_ms / 1000)
+					: ml_strdup_printf("the probe agent never said hello within %d s",
+							   timeout_ms / 1000);
 			return cell_fail(c, phase, reason, ev);
 		}
 	}
@@ -820,8 +831,12 @@ static int phase_migrate(struct cell *c, const struct cell_phase *p, json_t *pha
 		return cell_fail(c, phase, "the destination refused migrate-incoming", ev);
 	}
 	/* Loopback: let the migration use what the host gives (QEMU's default cap
-	 * of 128 MiB/s models a network, not this test). */
-	r = s->runner->migrate(src, &mig, json_pack("{s:I}", "max-bandwidth", (json_int_t)(8LL << 30)),
+	 * of 128 MiB/s models a network, not this test), unless the cell asks
+	 * for a slower one. */
+	r = s->runner->migrate(src, &mig,
+			       json_pack("{s:I}", "max-bandwidth",
+					 s->max_bandwidth_mib > 0 ? (json_int_t)s->max_bandwidth_mib << 20
+								  : (json_int_t)(8LL << 30)),
 			       10000);
 	if (r < 0) {
 		ml_autofree char *ev = strdup(ml_error_message());
@@ -857,7 +872,10 @@ static int phase_migrate(struct cell *c, const struct cell_phase *p, json_t *pha
 				return cell_fail(c, phase, reason, why);
 			}
 		}
-		if (!s->runner->vm_alive(src)) {
+		/* QMP closed under us: most likely QEMU is dying, and its exit
+		 * reaches us a moment later (through the supervisor of its PID
+		 * namespace): give it that moment before blaming the lab. */
+		if (!s->runner->vm_alive(src) || s->runner->vm_wait_exit(src, 2000)) {
 			ml_autofree char *ev = death_evidence(src);
 			return cell_fail(c, phase, "the source QEMU died during migration", ev);
 		}
@@ -872,7 +890,15 @@ static int phase_migrate(struct cell *c, const struct cell_phase *p, json_t *pha
 					   ml_json_str(info, "error-desc") ? ml_json_str(info, "error-desc")
 									   : "(no error-desc)",
 					   dev);
-		ml_autofree char *reason = ml_strdup_printf("the migration %s", status);
+		/* A destination killed by a signal mid-stream (a crash, the OOM
+		 * killer, an operator) is the cause, whatever the source then saw
+		 * (a broken pipe): name it, not the pair's stream. */
+		ml_autofree char *reason =
+			dst->exited && WIFSIGNALED(dst->exit_status)
+				? ml_strdup_printf("the destination QEMU was killed by signal %d (%s) during the "
+						   "migration", WTERMSIG(dst->exit_status),
+						   strsignal(WTERMSIG(dst->exit_status)))
+				: ml_strdup_printf("the migration %s", status);
 		json_decref(info);
 		return cell_fail(c, phase, reason, ev);
 	}
@@ -1101,9 +1127,13 @@ static int make_run_dir(struct cell *c)
 	c->run_dir = strdup(tmpl);
 	{
 		/* Locked for the cell's life (the stale sweep's test); the text
-		 * is for people: this process and the cell's results. */
+		 * is for people: this process and the cell's results. It starts
+		 * with a word, not the pid: a miglab from before the lock reads
+		 * a leading pid, and from another PID namespace would take this
+		 * live directory for a dead owner's; strtol() of a word is 0,
+		 * which those leave alone. */
 		ml_autofree char *owner = ml_path_join(c->run_dir, "owner");
-		ml_autofree char *text = ml_strdup_printf("%d\n%s\n", (int)getpid(),
+		ml_autofree char *text = ml_strdup_printf("miglab-owner pid=%d\n%s\n", (int)getpid(),
 							  c->res.dir);
 		c->owner_fd = open(owner, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 		if (c->owner_fd < 0 || flock(c->owner_fd, LOCK_EX | LOCK_NB) < 0 ||
@@ -1161,6 +1191,8 @@ json_t *ml_cell_inputs(const struct ml_cell_spec *s)
 	}
 	ml_json_set_int(in, "memory_mib", s->memory_mib);
 	ml_json_set_int(in, "workload_mib", s->workload_mib);
+	if (s->max_bandwidth_mib > 0)
+		ml_json_set_int(in, "max_bandwidth_mib", s->max_bandwidth_mib);
 	ml_json_set_str(in, "runner", s->runner->name);
 	ml_json_set(in, "lossless_capture", json_boolean(s->lossless_capture));
 	ml_json_set_str(in, "abi_severity", s->abi_severity);

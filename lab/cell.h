@@ -39,6 +39,10 @@ struct ml_cell_spec {
 	int verify_timeout_ms;       /* probe answers after a migration, default 30 s */
 	int resume_timeout_ms;       /* the destination runs the guest after the source
 					completed, default 10 s */
+	int max_bandwidth_mib;       /* migrate-set-parameters max-bandwidth in MiB/s; 0
+					(default): 8 GiB/s, what loopback gives. A small
+					value slows migrations on purpose (a window to
+					interrupt one, a migration that cannot converge) */
 	bool skip_abi;               /* do not dump the guest-visible ABI */
 	bool skip_reboot;            /* do not reset the guest on the destination */
 	const char *abi_severity;    /* an ABI change: "warn" (default: a finding) or "fail"; for the judge */

@@ -43,6 +43,8 @@ static void help(void)
 	       "  --run-id ID         results go to RESULTS/ID (default: a new timestamped id)\n"
 	       "  --boot-timeout S    seconds for the guest's first hello (default 60)\n"
 	       "  --migrate-timeout S seconds for one migration (default 120)\n"
+	       "  --max-bandwidth MIB migration bandwidth cap in MiB/s (default: 8 GiB/s,\n"
+	       "                      what loopback gives); a small one slows migrations\n"
 	       "  --apply-fixups      add the fixup of the known issues (matrix/known-issues.ini)\n"
 	       "                      that match the builds and machine to the destination\n"
 	       "  --confirm N         a cell that does not pass runs again up to N more times,\n"
@@ -139,6 +141,7 @@ int cmd_cell(int argc, char **argv)
 		{ "run-id", required_argument, NULL, 'r' },
 		{ "boot-timeout", required_argument, NULL, 'B' },
 		{ "migrate-timeout", required_argument, NULL, 'T' },
+		{ "max-bandwidth", required_argument, NULL, 'w' },
 		{ "no-abi", no_argument, NULL, 'n' },
 		{ "apply-fixups", no_argument, NULL, 'F' },
 		{ "lossless-capture", no_argument, NULL, 'L' },
@@ -207,6 +210,11 @@ int cmd_cell(int argc, char **argv)
 				dst_args[n_dst++] = optarg;
 			break;
 		case 'r': run_id = strdup(optarg); break;
+		case 'w':
+			if (parse_positive(optarg, &spec.max_bandwidth_mib) < 0 || spec.max_bandwidth_mib > 1048576)
+				return ml_cli_usage_error("cell", "--max-bandwidth needs a number of MiB/s from 1 to "
+							  "1048576, not '%s'", optarg);
+			break;
 		case 'n': spec.skip_abi = true; break;
 		case 'F': fixups = true; break;
 		case 'C': {

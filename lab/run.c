@@ -181,6 +181,7 @@ static int make_plan(struct run *r)
 		s->boot_timeout_ms = r->m.boot_timeout_s * 1000;
 		s->migrate_timeout_ms = r->m.migrate_timeout_s * 1000;
 		s->verify_timeout_ms = r->m.verify_timeout_s * 1000;
+		s->max_bandwidth_mib = r->m.max_bandwidth_mib;
 		s->skip_abi = !r->m.abi_dump;
 		s->skip_reboot = !r->m.abi_reboot;
 		s->abi_severity = r->m.abi_severity;

@@ -29,6 +29,7 @@ enum section_type {
 	SEC_PAIR,
 	SEC_GUEST,
 	SEC_TIMEOUTS,
+	SEC_MIGRATION,
 	SEC_ABI,
 };
 
@@ -48,12 +49,13 @@ static const struct section_desc sections[] = {
 	[SEC_PAIR] = { "pair", true, { "src", "dst", NULL } },
 	[SEC_GUEST] = { "guest", false, { "memory", "workload", "kernel-boot", NULL } },
 	[SEC_TIMEOUTS] = { "timeouts", false, { "boot", "migrate", "verify", NULL } },
+	[SEC_MIGRATION] = { "migration", false, { "max-bandwidth", NULL } },
 	[SEC_ABI] = { "abi", false, { "dump", "reboot", "severity", "baselines", NULL } },
 };
 
 #define SECTIONS_EXPECTED                                                      \
 	"[matrix], [build NAME], [kernel NAME], [machines FAMILY], [pair NAME], " \
-	"[guest], [timeouts] or [abi]"
+	"[guest], [timeouts], [migration] or [abi]"
 #define BUILD_PROVIDERS "debian:SUITE or path:/absolute/path/to/qemu-system-x86_64"
 #define SELECT_RULES "newest-common, oldest-common, all-common"
 
@@ -785,6 +787,12 @@ static int handler(void *user, const char *section, const char *key, const char 
 			p->m->migrate_timeout_s = n;
 		else
 			p->m->verify_timeout_s = n;
+		break;
+	case SEC_MIGRATION:
+		if (!parse_number(value, 1, 1048576, &n))
+			bad_value(p, key, value, "MiB/s, a whole number from 1 to 1048576");
+		else
+			p->m->max_bandwidth_mib = n;
 		break;
 	case SEC_ABI:
 		if (strcmp(key, "baselines") == 0) {

@@ -71,6 +71,7 @@ struct ml_matrix {
 	int boot_timeout_s;    /* [timeouts] boot, default 60 */
 	int migrate_timeout_s; /* [timeouts] migrate, default 120 */
 	int verify_timeout_s;  /* [timeouts] verify, default 30 */
+	int max_bandwidth_mib; /* [migration] max-bandwidth in MiB/s; 0 (default): 8 GiB/s */
 	bool abi_dump;         /* [abi] dump: dump the guest-visible ABI per phase, default true */
 	bool abi_reboot;       /* [abi] reboot: reset the guest on the destination, default true */
 	const char *abi_severity; /* [abi] severity of an ABI change: "warn" (default) or "fail" (static) */

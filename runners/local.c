@@ -436,8 +436,15 @@ static char *local_log_tail(struct ml_vm *pub, enum ml_vm_log log, size_t max)
 	len = strlen(out);
 	while (log == ML_VM_LOG_STDERR && len && (out[len - 1] == '\n' || out[len - 1] == ' '))
 		out[--len] = '\0';
-	if (len > max)
-		memmove(out, out + len - max, max + 1);
+	if (len > max) {
+		/* QEMU's stderr and the console are mostly UTF-8: a tail that
+		 * starts in the middle of a character would quote a U+FFFD that
+		 * nobody wrote. */
+		size_t start = len - max;
+		for (int k = 0; k < 3 && start < len && ((unsigned char)out[start] & 0xc0) == 0x80; k++)
+			start++;
+		memmove(out, out + start, len - start + 1);
+	}
 	return out;
 }
 
