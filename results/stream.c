@@ -1515,7 +1515,7 @@ out:
  * stops and refuses at the first byte beyond max; with out (out_size bytes,
  * the count of a first pass), the output is written there. A capture cut
  * short (the lab died mid-write) decodes up to the cut, as a stream does. */
-static int zstd_pass(const char *path, const void *in, size_t in_len, size_t max,
+static int zstd_pass(const char *path, const void *in, size_t in_len, size_t max, bool by_ratio,
 		     char *out, size_t out_size, size_t *total)
 {
 	ZSTD_DStream *ds = ZSTD_createDStream();
@@ -1545,7 +1545,13 @@ static int zstd_pass(const char *path, const void *in, size_t in_len, size_t max
 			break; /* the input is used up and the decoder holds nothing more */
 	}
 	if (n > max) {
-		ml_error("%s decompresses to more than %zu bytes: refused", path, max);
+		if (by_ratio)
+			ml_error("%s decompresses to more than %zu bytes (the larger of %zu MiB and %d "
+				 "times its %zu compressed bytes): refused (a migration stream does not "
+				 "compress that well; a zstd bomb?)", path, max,
+				 ML_STREAM_ZSTD_FLOOR >> 20, ML_STREAM_ZSTD_RATIO, in_len);
+		else
+			ml_error("%s decompresses to more than %zu bytes: refused", path, max);
 		goto out;
 	}
 	*total = n;
@@ -1560,19 +1566,19 @@ out:
  * only the scratch buffer, and a good one is held once, in one allocation of
  * exactly its size (no doubling growth). */
 static int zstd_decompress(const char *path, const void *in, size_t in_len, size_t max,
-			   char **out, size_t *out_len)
+			   bool by_ratio, char **out, size_t *out_len)
 {
 	size_t size = 0, again = 0;
 	char *buf;
 
-	if (zstd_pass(path, in, in_len, max, NULL, 0, &size) < 0)
+	if (zstd_pass(path, in, in_len, max, by_ratio, NULL, 0, &size) < 0)
 		return -1;
 	buf = malloc(size ? size : 1);
 	if (!buf) {
 		ml_error("%s: no memory for its %zu decompressed bytes", path, size);
 		return -1;
 	}
-	if (zstd_pass(path, in, in_len, max, buf, size, &again) < 0 || again != size) {
+	if (zstd_pass(path, in, in_len, max, by_ratio, buf, size, &again) < 0 || again != size) {
 		if (again != size)
 			ml_error("%s: zstd: %zu bytes on the second pass, %zu on the first", path, again, size);
 		free(buf);
@@ -1595,7 +1601,10 @@ int ml_stream_decode_file_max(const char *path, size_t max, json_t **summary)
 	if (len >= 4 && be_n((const uint8_t *)raw, 4) == 0x28b52ffdU) {
 		char *plain = NULL;
 		size_t plain_len = 0;
-		if (zstd_decompress(path, raw, len, max, &plain, &plain_len) < 0)
+		size_t by_ratio = len > ML_STREAM_ZSTD_FLOOR / ML_STREAM_ZSTD_RATIO
+					  ? len * ML_STREAM_ZSTD_RATIO : ML_STREAM_ZSTD_FLOOR;
+		if (zstd_decompress(path, raw, len, by_ratio < max ? by_ratio : max, by_ratio < max,
+				    &plain, &plain_len) < 0)
 			return -1;
 		free(raw);
 		raw = plain;

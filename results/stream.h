@@ -21,6 +21,14 @@
  * decompresses to (a zstd capture expanding past it is refused before it is
  * held in memory). */
 #define ML_STREAM_FILE_MAX ((size_t)4 << 30)
+/* A zstd capture may expand to ML_STREAM_ZSTD_FLOOR bytes whatever its
+ * size, and past that to at most ML_STREAM_ZSTD_RATIO times its compressed
+ * size. A migration stream is mostly RAM pages the guest dirtied (zero pages
+ * travel as flags): the 385 captures of this lab's runs expand at most 1.5
+ * times. A file past the ratio is a zstd bomb, refused having held only the
+ * scratch buffer, so a small file cannot make miglab hold more than the floor. */
+#define ML_STREAM_ZSTD_FLOOR ((size_t)256 << 20)
+#define ML_STREAM_ZSTD_RATIO 64
 /* Field entries kept per stream; past it `fields_truncated` is set. */
 #define ML_STREAM_MAX_FIELDS 100000
 /* Bytes of a field value shown as hex; longer values are cut (`truncated`). */
@@ -48,6 +56,7 @@ int ml_stream_decode_file(const char *path, json_t **summary);
 /* The same with another limit than ML_STREAM_FILE_MAX on the file and on the
  * stream it decompresses to: past it, the error "FILE decompresses to more
  * than N bytes: refused" (or the file is too large to read), *summary NULL.
+ * A zstd file is also held to ML_STREAM_ZSTD_RATIO (above the floor).
  * Decompressing holds at most about 128 KiB beyond the stream itself. */
 int ml_stream_decode_file_max(const char *path, size_t max, json_t **summary);
 

@@ -1421,7 +1421,8 @@ static int case_stream_crafted(struct fault_ctx *ctx)
 	return 0;
 }
 
-/* 13b. A bomb under the 4 GiB limit: decoded, and memory must stay bounded. */
+/* 13b. A bomb under the 4 GiB file limit but past the ratio a migration
+ * stream can have (64:1 above 256 MiB): refused, memory bounded. */
 static int case_stream_bomb_under_limit(struct fault_ctx *ctx)
 {
 	ml_autofree char *bomb = ml_path_join(ctx->dir, "bomb-600m.bin.zst");
@@ -1439,7 +1440,8 @@ static int case_stream_bomb_under_limit(struct fault_ctx *ctx)
 	child_clear(&c);
 	rc = stream_show(ctx, "show-bomb", bomb, &rss, &out);
 	note(ctx, "exit %d, max RSS %ld KiB", rc, rss);
-	set_observed(ctx, "exit=%d/rss%s512MiB", rc, rss < 512 * 1024 ? "<" : ">=");
+	CHECK(ctx, out && strstr(out, "zstd bomb?"), "the refusal does not say why: %s", out ? out : "");
+	set_observed(ctx, "exit=%d/rss%s64MiB", rc, rss < 64 * 1024 ? "<" : ">=");
 	return 0;
 }
 
@@ -1494,7 +1496,7 @@ static const struct fault_case fault_cases[] = {
 	  .expected = "truncated:exit=1/bomb:exit=2/garbage:exit=1" },
 	{ .name = "stream-bomb-under-limit", .run = case_stream_bomb_under_limit, .needs = 0,
 	  .inject = "stream show: a 1 MiB zstd file that decompresses to 600 MiB (under the 4 GiB limit)",
-	  .expected = "exit=1/rss<512MiB" },
+	  .expected = "exit=2/rss<64MiB" },
 };
 
 /* ---- the generic routine --------------------------------------------------- */
