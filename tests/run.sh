@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command: set up everything (packages, build, QEMU builds from
-# Debian, guest kernel), then run every test with ctest: unit tests (cmocka)
-# and integration tests with real QEMU.
+# Debian, guest kernel), then run every test with ctest: unit tests (cmocka),
+# integration tests with real QEMU, the fault suite and a short run of every
+# fuzz target (label fault: tests/fault, tests/fuzz).
 #   tests/run.sh            all tests
 #   tests/run.sh -L unit    only the unit tests (no network, no root needed)
 set -euo pipefail
