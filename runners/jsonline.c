@@ -289,3 +289,29 @@ int ml_unix_connect(const char *path, int timeout_ms, int (*alive)(void *), void
 		nanosleep(&ts, NULL);
 	}
 }
+
+int ml_unix_listen(const char *path, int extra_flags, int *fdp)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		ml_error("socket path too long (%zu bytes, at most %zu): %s", strlen(path),
+			 sizeof(sa.sun_path) - 1, path);
+		return -1;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | extra_flags, 0);
+	if (fd < 0) {
+		ml_error_errno(errno, "socket");
+		return -1;
+	}
+	unlink(path);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 1) < 0) {
+		ml_error_errno(errno, "cannot listen on %s", path);
+		close(fd);
+		return -1;
+	}
+	*fdp = fd;
+	return 0;
+}

@@ -76,4 +76,8 @@ int ml_jsonline_recv(struct ml_jsonline *c, long long deadline_ms, json_t **msg)
  * returns 0, e.g. because the QEMU that should create the socket died. */
 int ml_unix_connect(const char *path, int timeout_ms, int (*alive)(void *), void *opaque, int *fd);
 
+/* Listen on a unix socket at path (a stale socket file there is replaced),
+ * backlog 1, close-on-exec; extra_flags may add SOCK_NONBLOCK. */
+int ml_unix_listen(const char *path, int extra_flags, int *fd);
+
 #endif

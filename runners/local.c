@@ -260,32 +260,6 @@ static void pump_finish(struct local_vm *vm)
 	vm->console_listen_fd = vm->console_fd = vm->stderr_fd = -1;
 }
 
-static int listen_unix(const char *path, int *fdp)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
-
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		ml_error("socket path too long (%zu bytes, at most %zu): %s", strlen(path),
-			 sizeof(sa.sun_path) - 1, path);
-		return -1;
-	}
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0) {
-		ml_error_errno(errno, "socket");
-		return -1;
-	}
-	unlink(path);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 1) < 0) {
-		ml_error_errno(errno, "cannot listen on %s", path);
-		close(fd);
-		return -1;
-	}
-	*fdp = fd;
-	return 0;
-}
-
 static void argv_push(json_t *argv, const char *s)
 {
 	json_array_append_new(argv, json_string(s));
@@ -532,7 +506,7 @@ static int local_vm_start(const struct ml_vm_spec *s, struct ml_vm **out)
 		vm->stderr_fd = errpipe[0];
 		errfd = errpipe[1];
 	}
-	if (listen_unix(vm->console_sock, &vm->console_listen_fd) < 0)
+	if (ml_unix_listen(vm->console_sock, SOCK_NONBLOCK, &vm->console_listen_fd) < 0)
 		return ml_error_context("the console of %s", s->name);
 	argv = calloc(json_array_size(pub->argv) + 1, sizeof(*argv));
 	if (!argv)

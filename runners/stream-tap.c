@@ -452,32 +452,6 @@ out:
 
 /* ---- API --------------------------------------------------------------- */
 
-static int listen_on(const char *path, int *fdp)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
-
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		ml_error("socket path too long (%zu bytes, at most %zu): %s", strlen(path),
-			 sizeof(sa.sun_path) - 1, path);
-		return -1;
-	}
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		ml_error_errno(errno, "socket");
-		return -1;
-	}
-	unlink(path);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 1) < 0) {
-		ml_error_errno(errno, "cannot listen on %s", path);
-		close(fd);
-		return -1;
-	}
-	*fdp = fd;
-	return 0;
-}
-
 /* Threads start with every signal blocked: the lab's handlers stay on the
  * thread that installed them, and a signal never interrupts a copy. */
 static int start_thread(pthread_t *th, void *(*fn)(void *), void *arg)
@@ -564,7 +538,7 @@ int ml_stream_tap_start_opts(const struct ml_stream_tap_opts *opts, struct ml_st
 		}
 		t->capturing = true;
 	}
-	if (listen_on(t->listen_path, &t->listen_fd) < 0)
+	if (ml_unix_listen(t->listen_path, 0, &t->listen_fd) < 0)
 		goto fail;
 	t->finished = false;
 	if (t->capture_path) {
