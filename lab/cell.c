@@ -872,10 +872,9 @@ static int phase_migrate(struct cell *c, const struct cell_phase *p, json_t *pha
 				return cell_fail(c, phase, reason, why);
 			}
 		}
-		/* QMP closed under us: most likely QEMU is dying, and its exit
-		 * reaches us a moment later (through the supervisor of its PID
-		 * namespace): give it that moment before blaming the lab. */
-		if (!s->runner->vm_alive(src) || s->runner->vm_wait_exit(src, 2000)) {
+		/* QMP closed under us: the runner gives a dying QEMU a moment
+		 * to be seen dead (local.c, local_vm_alive). */
+		if (!s->runner->vm_alive(src)) {
 			ml_autofree char *ev = death_evidence(src);
 			return cell_fail(c, phase, "the source QEMU died during migration", ev);
 		}

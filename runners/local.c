@@ -35,6 +35,8 @@
 #define ROOT_GUEST_DIR "/miglab/guest"
 #define QMP_START_TIMEOUT_MS 30000
 #define QMP_HANDSHAKE_TIMEOUT_MS 10000
+/* How long a QEMU whose QMP connection broke gets to be seen exiting. */
+#define QMP_LOST_EXIT_WAIT_MS 2000
 
 /* Log caps (docs/results.md, "Logs"): the first and the last part of each
  * log are kept, the middle is cut with a "[miglab: N bytes cut]" line.
@@ -375,7 +377,13 @@ static bool local_vm_alive(struct ml_vm *pub)
 
 	if (pub->exited || vm->pid <= 0)
 		return false;
-	if (ml_proc_exited(vm->pid, &st)) {
+	/* A lost QMP connection most likely means QEMU is dying: its exit
+	 * reaches us a moment after its sockets close (through the supervisor
+	 * of its PID namespace, ml-proc.c), so give it that moment before
+	 * saying it lives and letting the lab take the blame. */
+	if (ml_proc_exited(vm->pid, &st) ||
+	    (vm->qmp && ml_qmp_last_err(vm->qmp) == ML_QMP_ERR_IO &&
+	     ml_proc_wait(vm->pid, QMP_LOST_EXIT_WAIT_MS, &st) == 0)) {
 		pub->exited = true;
 		pub->exit_status = st;
 		return false;
