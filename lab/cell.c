@@ -31,19 +31,24 @@
 #include "ml-proc.h"
 #include "probe-client.h"
 #include "qemu-view.h"
+#include "saved-state.h"
 #include "vmstate-dump.h"
 #include "ml-common.h"
 
 #define DISK_MIB 16
 #define HEARTBEAT_STALL_MS 2000
 
-enum { VM_SRC, VM_DST, VM_BACK, VM_MAX };
-static const char *const vm_names[VM_MAX] = { "src", "dst", "back" };
+/* VM_BOOT boots the guest that is then saved (boot = saved, the first cell
+ * of a key); VM_SRC runs the guest on the source build, restored or booted. */
+enum { VM_SRC, VM_DST, VM_BACK, VM_BOOT, VM_MAX };
+static const char *const vm_names[VM_MAX] = { "src", "dst", "back", "boot" };
 
 struct cell {
 	const struct ml_cell_spec *spec;
 	struct ml_cell_result res;
 	char *id;
+	const char *results_run; /* the run's results directory (<results>/<run>) */
+	int attempt;
 	char *run_dir;  /* short directory for sockets and the shared disk */
 	int owner_fd;   /* run_dir/owner, locked while the cell lives */
 	char *disk;
@@ -56,6 +61,7 @@ struct cell {
 	size_t n_captures;
 	struct ml_vm *vms[VM_MAX];
 	const char *kernel_boot;  /* "pvh" or "bzimage" (ml_cell_kernel_boot) */
+	const char *boot;         /* "saved" or "cold" (ml_cell_boot) */
 	char *boot_id;            /* the guest's boot, from its first hello */
 	long long heartbeat;      /* the last heartbeat seen */
 	json_t *continuity;       /* the continuity reading before this migration */
@@ -70,6 +76,8 @@ void ml_cell_spec_defaults(struct ml_cell_spec *s)
 		s->scenario = "forward-back";
 	if (!s->kernel_boot)
 		s->kernel_boot = "auto";
+	if (!s->boot)
+		s->boot = "saved";
 	if (s->memory_mib <= 0)
 		s->memory_mib = 256;
 	if (s->workload_mib <= 0)
@@ -187,6 +195,26 @@ int ml_cell_kernel_boot(const struct ml_cell_spec *s, const char **boot, char **
 	return 0;
 }
 
+void ml_cell_boot(const struct ml_cell_spec *s, const char **used, char **why)
+{
+	if (why)
+		*why = NULL;
+	*used = "cold";
+	if (strcmp(s->boot, "cold") == 0)
+		return;
+	if (!s->runner->save_state || !s->runner->restore_state) {
+		if (why)
+			*why = ml_strdup_printf("the %s runner cannot save a guest", s->runner->name);
+		return;
+	}
+	*used = "saved";
+}
+
+char *ml_cell_append(const struct ml_cell_spec *s)
+{
+	return ml_strdup_printf("console=ttyS0 panic=-1 quiet miglab.ram_mib=%d", s->workload_mib);
+}
+
 /* ---- outcomes ---------------------------------------------------------- */
 
 /* End the current phase and the attempt with its outcome. Returns -1 so step
@@ -269,8 +297,7 @@ static int start_vm(struct cell *c, json_t *phase, int which, const struct ml_bu
 		    const char *machine, bool incoming, const char *const *extra)
 {
 	const struct ml_cell_spec *s = c->spec;
-	ml_autofree char *append = ml_strdup_printf("console=ttyS0 panic=-1 quiet miglab.ram_mib=%d",
-				       s->workload_mib);
+	ml_autofree char *append = ml_cell_append(s);
 	ml_autofree char *label = ml_strdup_printf("%s/%s", c->id, vm_names[which]);
 	struct ml_vm_spec vs = {
 		.name = vm_names[which],
@@ -516,17 +543,19 @@ static int start_workload(struct cell *c, json_t *phase, struct ml_vm *vm)
 	return 0;
 }
 
-/* Boot on the source build, wait for the probe's hello, start the workload. */
-static int phase_boot(struct cell *c, const struct cell_phase *p, json_t *phase, int timeout_ms)
+/* Boot the guest on the source build in vms[which] (VM_SRC, or VM_BOOT for
+ * a guest to be saved), wait for the probe's hello, start the workload and
+ * dump the ABI (boot-src). */
+static int boot_cold(struct cell *c, json_t *phase, int which, int timeout_ms)
 {
 	const struct ml_cell_spec *s = c->spec;
 	json_t *fig = json_object_get(phase, "figures");
 	struct ml_vm *vm;
 	json_t *hello = NULL, *kvm = NULL;
 
-	if (start_vm(c, phase, p->vm, s->src, c->src_machine, false, s->src_extra_args) < 0)
+	if (start_vm(c, phase, which, s->src, c->src_machine, false, s->src_extra_args) < 0)
 		return -1;
-	vm = c->vms[p->vm];
+	vm = c->vms[which];
 	if (s->runner->qmp(vm, "query-kvm", NULL, 5000, &kvm) == 0) {
 		ml_json_set(c->res.doc, "accel_actual",
 			    json_string(ml_json_bool(kvm, "enabled", false) ? "kvm" : "tcg"));
@@ -569,7 +598,7 @@ static int phase_boot(struct cell *c, const struct cell_phase *p, json_t *phase,
 	json_decref(hello);
 
 	if (start_workload(c, phase, vm) < 0 ||
-	    abi_dump(c, phase, vm, p->name, s->verify_timeout_ms) < 0)
+	    abi_dump(c, phase, vm, "boot-src", s->verify_timeout_ms) < 0)
 		return -1;
 	return 0;
 }
@@ -646,10 +675,21 @@ static int wait_running(struct cell *c, json_t *phase, struct ml_vm *to, int tim
 	}
 }
 
-/* After a migration: the guest is the same boot, its heartbeat goes on, its
- * memory verifies. */
-static int verify_guest(struct cell *c, json_t *phase, struct ml_vm *to)
+/* After a migration, or the restore of a saved guest (restored): the guest
+ * is the same boot, its heartbeat goes on, its memory verifies. */
+static int verify_guest(struct cell *c, json_t *phase, struct ml_vm *to, bool restored)
 {
+	/* The words of the reasons: "after migration" or "after the restore of
+	 * its saved state" (the failure catalogue matches their beginnings). */
+	const char *after = restored ? "after the restore of the source build's saved guest"
+				     : "after migration";
+	const char *who = restored ? "source" : "destination";
+	ml_autofree char *r_died = ml_strdup_printf("the %s QEMU died %s", who, after);
+	ml_autofree char *r_hangs = ml_strdup_printf("the guest hangs %s: the probe does not answer", after);
+	ml_autofree char *r_silent = ml_strdup_printf("the probe stopped answering %s", after);
+	ml_autofree char *r_stopped = ml_strdup_printf("the guest hangs %s: its heartbeat stopped", after);
+	ml_autofree char *r_corrupt = ml_strdup_printf("memory corruption %s: the RAM workload does not verify",
+						       after);
 	const struct ml_cell_spec *s = c->spec;
 	json_t *fig = json_object_get(phase, "figures");
 	json_t *st = NULL, *st2 = NULL, *ver = NULL;
@@ -657,7 +697,8 @@ static int verify_guest(struct cell *c, json_t *phase, struct ml_vm *to)
 	const char *boot_id;
 
 	if (s->runner->probe_connect(to, 10000) < 0)
-		return cell_error(c, phase, "cannot reach the probe channel on the destination");
+		return cell_error(c, phase, restored ? "cannot reach the probe channel of the restored source"
+						    : "cannot reach the probe channel on the destination");
 	/* The first request may cross a reply lost in the switch-over: retry. */
 	if (ml_probe_hello(to->probe, s->verify_timeout_ms, &st) < 0) {
 		ml_autofree char *why = strdup(ml_error_message());
@@ -667,21 +708,22 @@ static int verify_guest(struct cell *c, json_t *phase, struct ml_vm *to)
 			return cell_error(c, phase, "interrupted");
 		if (!s->runner->vm_alive(to)) {
 			ml_autofree char *dev = death_evidence(to);
-			return cell_fail(c, phase, "the destination QEMU died after migration", dev);
+			return cell_fail(c, phase, r_died, dev);
 		}
-		return cell_fail(c, phase, "the guest hangs after migration: the probe does not answer",
-				 ev);
+		return cell_fail(c, phase, r_hangs, ev);
 	}
 	boot_id = ml_json_str(st, "boot_id");
 	if (c->boot_id && boot_id && strcmp(boot_id, c->boot_id) != 0) {
 		ml_autofree char *ev = ml_strdup_printf("boot_id before: %s, after: %s", c->boot_id, boot_id);
 		json_decref(st);
-		return cell_fail(c, phase, "the guest rebooted during migration", ev);
+		return cell_fail(c, phase,
+				 restored ? "the guest rebooted in the source build's saved state"
+					  : "the guest rebooted during migration",
+				 ev);
 	}
 	json_decref(st);
 	if (probe_status(c, to, s->verify_timeout_ms, &st) < 0)
-		return cell_fail(c, phase, "the probe stopped answering after migration",
-				 ml_error_message());
+		return cell_fail(c, phase, r_silent, ml_error_message());
 	hb1 = heartbeat_of(st);
 	json_decref(st);
 	/* The heartbeat ticks every 10 ms: poll until it moves, and call the
@@ -690,8 +732,7 @@ static int verify_guest(struct cell *c, json_t *phase, struct ml_vm *to)
 	for (long long until = ml_now_ms() + HEARTBEAT_STALL_MS; hb2 <= hb1 && ml_now_ms() < until;) {
 		usleep(50 * 1000);
 		if (probe_status(c, to, s->verify_timeout_ms, &st2) < 0)
-			return cell_fail(c, phase, "the probe stopped answering after migration",
-					 ml_error_message());
+			return cell_fail(c, phase, r_silent, ml_error_message());
 		hb2 = heartbeat_of(st2);
 		json_decref(st2);
 	}
@@ -702,8 +743,7 @@ static int verify_guest(struct cell *c, json_t *phase, struct ml_vm *to)
 							"then %lld %d ms later",
 							c->heartbeat, hb1, hb2, HEARTBEAT_STALL_MS);
 		return cell_fail(c, phase,
-				 hb1 < c->heartbeat ? "the guest's heartbeat went backwards"
-						    : "the guest hangs after migration: its heartbeat stopped",
+				 hb1 < c->heartbeat ? "the guest's heartbeat went backwards" : r_stopped,
 				 ev);
 	}
 	c->heartbeat = hb2;
@@ -713,7 +753,8 @@ static int verify_guest(struct cell *c, json_t *phase, struct ml_vm *to)
 	if (!ml_json_bool(ver, "ok", false)) {
 		ml_autofree char *ev = json_dumps(ver, JSON_COMPACT | JSON_SORT_KEYS);
 		json_decref(ver);
-		return cell_fail(c, phase, "memory corruption: the RAM workload does not verify", ev);
+		return cell_fail(c, phase, restored ? r_corrupt : "memory corruption: the RAM workload does not verify",
+				 ev);
 	}
 	ml_json_set_int(fig, "ram_verified_pages", ml_json_int(ver, "pages", 0));
 	json_decref(ver);
@@ -739,6 +780,313 @@ static int continuity_after(struct cell *c, json_t *phase, struct ml_vm *to)
 }
 
 static const char *const migration_done_states[] = { "completed", "failed", "cancelled", NULL };
+
+/* ---- the source guest: booted, or restored from a saved guest ---------- */
+
+/* Where this cell's saved guests live (lab/saved-state.h). */
+static char *saved_base(const struct cell *c)
+{
+	return c->spec->saved_dir ? strdup(c->spec->saved_dir) : ml_saved_run_base(c->results_run);
+}
+
+static char *saved_key_of(const struct cell *c, char **text)
+{
+	const struct ml_cell_spec *s = c->spec;
+	ml_autofree char *append = ml_cell_append(s);
+	struct ml_saved_key_in in = {
+		.build = s->src,
+		.guest = s->guest,
+		.machine = c->src_machine,
+		.accel = s->accel,
+		.kernel_boot = c->kernel_boot,
+		.append = append,
+		.memory_mib = s->memory_mib,
+		.workload_mib = s->workload_mib,
+		.smp = 1,
+		.extra_args = s->src_extra_args,
+	};
+	return ml_saved_key(&in, text);
+}
+
+/* Wait until a QEMU loading a stream (started with -incoming) is past it:
+ * its status is then "paused" (a guest saved paused) or "running". */
+static int wait_loaded(struct ml_vm *vm, int timeout_ms, char **status)
+{
+	long long deadline = ml_now_ms() + timeout_ms;
+
+	for (;;) {
+		if (query_status(vm, 5000, status) < 0)
+			return -1;
+		if (strcmp(*status, "inmigrate") != 0)
+			return 0;
+		if (ml_now_ms() > deadline) {
+			ml_error("QEMU (%s) still loads the saved guest after %d s", vm->name, timeout_ms / 1000);
+			return -1;
+		}
+		free(*status);
+		*status = NULL;
+		usleep(20 * 1000);
+	}
+}
+
+/* Copy one of the boot's files between the attempt and the saved guest's
+ * directory; a file the boot did not write (no ABI dump with skip_abi) is
+ * not an error. */
+static int copy_boot_file(const char *from_dir, const char *to_dir, const char *name)
+{
+	ml_autofree char *from = ml_path_join(from_dir, name);
+	ml_autofree char *to = ml_path_join(to_dir, name);
+
+	if (!ml_path_exists(from))
+		return 0;
+	return ml_copy_file(from, to);
+}
+
+static const char *const boot_files[] = { "abi-boot-src.json", "qemu-boot-src.json", "console-boot.log" };
+static const char *const boot_file_keys[] = { "abi_boot-src", "qemu_boot-src", "console_boot" };
+
+/* The first cell of a key: boot the guest in VM_BOOT (checked and dumped as
+ * any boot-src), pause it, save it to <dir>/state with the source build
+ * itself, and write the record that makes the state valid (*rec). */
+static int save_guest(struct cell *c, json_t *phase, const char *dir, const char *key,
+		      const char *key_text, int timeout_ms, json_t **rec)
+{
+	const struct ml_cell_spec *s = c->spec;
+	json_t *fig = json_object_get(phase, "figures");
+	ml_autofree char *part = ml_path_join(dir, "state.part");
+	ml_autofree char *state = ml_path_join(dir, "state");
+	ml_autofree char *why = NULL;
+	struct ml_vm *vm;
+	json_t *info = NULL, *r, *boot;
+	long long t0;
+	int fd, ret, waited;
+
+	*rec = NULL;
+	if (boot_cold(c, phase, VM_BOOT, timeout_ms) < 0)
+		return -1;
+	vm = c->vms[VM_BOOT];
+	t0 = ml_now_ms();
+	/* Paused, the guest is saved in one pass and restores paused: each
+	 * cell then starts it when it is ready to watch it. */
+	if (s->runner->qmp(vm, "stop", NULL, 10000, NULL) < 0)
+		return cell_fail(c, phase, "the source QEMU refused to pause the guest to save it",
+				 ml_error_message());
+	if (ml_rm_rf(dir) < 0 || ml_mkdir_p(dir, 0755) < 0)
+		return cell_error(c, phase, "lab setup: the saved guest's directory");
+	fd = open(part, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		ml_error_errno(errno, "cannot create %s", part);
+		return cell_error(c, phase, "lab setup");
+	}
+	ret = s->runner->save_state(vm, fd, json_pack("{s:I}", "max-bandwidth", (json_int_t)(8LL << 30)),
+				    10000);
+	close(fd); /* QEMU has its own copy */
+	if (ret < 0) {
+		ml_autofree char *ev = strdup(ml_error_message());
+		return cell_fail(c, phase, "the source QEMU refused to save the guest", ev);
+	}
+	waited = s->runner->migrate_wait(vm, migration_done_states, s->migrate_timeout_ms, &info);
+	why = waited != 0 ? strdup(ml_error_message()) : NULL;
+	if (waited != 0 || !ml_str_eq(ml_json_str(info, "status"), "completed")) {
+		ml_autofree char *ev = NULL;
+		ml_autofree char *reason = NULL;
+		if (waited == ML_RUNNER_TIMEOUT || ml_interrupted)
+			s->runner->migrate_cancel(vm, 5000);
+		if (ml_interrupted) {
+			json_decref(info);
+			return cell_error(c, phase, "interrupted");
+		}
+		ev = waited == 0 ? ml_strdup_printf("%s", ml_json_str(info, "error-desc")
+								  ? ml_json_str(info, "error-desc")
+								  : "(no error-desc)")
+				 : death_evidence(vm);
+		reason = waited == ML_RUNNER_TIMEOUT
+				 ? ml_strdup_printf("saving the guest on the source build did not end within %d s",
+						    s->migrate_timeout_ms / 1000)
+			 : waited == 0 ? ml_strdup_printf("saving the guest on the source build %s",
+							  ml_json_str(info, "status"))
+				       : strdup("the source QEMU died saving the guest");
+		json_decref(info);
+		if (waited != 0 && why)
+			ev = ml_strdup_printf("%s\n%s", why, ev ? ev : "");
+		return cell_fail(c, phase, reason, ev);
+	}
+	ml_json_set_int(fig, "save_ms", ml_now_ms() - t0);
+	if (json_object_get(info, "total-time"))
+		ml_json_set(fig, "save_total_time_ms", json_incref(json_object_get(info, "total-time")));
+	json_decref(info);
+	if (rename(part, state) < 0) {
+		ml_error_errno(errno, "cannot rename %s", part);
+		return cell_error(c, phase, "lab setup");
+	}
+	/* The boot's QEMU is done; its console is whole once it stopped. */
+	s->runner->qmp(vm, "quit", NULL, 2000, NULL);
+	s->runner->vm_wait_exit(vm, 2000);
+	s->runner->vm_stop(vm);
+	for (size_t i = 0; i < ML_ARRAY_SIZE(boot_files); i++)
+		if (copy_boot_file(c->res.dir, dir, boot_files[i]) < 0)
+			return cell_error(c, phase, "lab setup: the saved guest's evidence");
+	r = ml_saved_record(dir, key, key_text);
+	if (!r)
+		return cell_error(c, phase, "lab setup: the saved guest's record");
+	ml_json_set(r, "made_by", json_pack("{s:s, s:s, s:i}", "run", ml_json_str(c->res.doc, "run_id"),
+					    "cell", c->id, "attempt", c->attempt));
+	ml_json_set(r, "source", json_pack("{s:s, s:s, s:s}", "build", s->src->spec, "qemu",
+					   s->src->version, "machine", c->src_machine));
+	boot = json_object();
+	ml_json_set_str(boot, "boot_id", c->boot_id);
+	ml_json_set_int(boot, "heartbeat", c->heartbeat);
+	ml_json_set_int(boot, "boot_to_hello_ms", ml_json_int(fig, "boot_to_hello_ms", -1));
+	ml_json_set(boot, "hello", json_incref(json_object_get(c->res.doc, "guest_hello")));
+	ml_json_set_int(boot, "save_ms", ml_json_int(fig, "save_ms", -1));
+	ml_json_set(r, "boot", boot);
+	if (ml_saved_commit(dir, r) < 0) {
+		json_decref(r);
+		return cell_error(c, phase, "lab setup: the saved guest's record");
+	}
+	*rec = r;
+	return 0;
+}
+
+/* Start the source QEMU from the saved guest in dir, let it run, and check
+ * it as after a migration: the same boot, a heartbeat that goes on, memory
+ * that verifies. */
+static int restore_guest(struct cell *c, json_t *phase, const char *dir, const json_t *rec,
+			 int timeout_ms)
+{
+	const struct ml_cell_spec *s = c->spec;
+	json_t *fig = json_object_get(phase, "figures");
+	const json_t *boot = json_object_get(rec, "boot");
+	ml_autofree char *state = ml_path_join(dir, "state");
+	ml_autofree char *status = NULL;
+	struct ml_vm *vm;
+	json_t *kvm = NULL;
+	long long t0 = ml_now_ms(), t_loaded;
+	int fd, r;
+
+	free(c->boot_id);
+	c->boot_id = ml_json_str(boot, "boot_id") ? strdup(ml_json_str(boot, "boot_id")) : NULL;
+	c->heartbeat = ml_json_int(boot, "heartbeat", -1);
+	if (start_vm(c, phase, VM_SRC, s->src, c->src_machine, true, s->src_extra_args) < 0)
+		return -1;
+	vm = c->vms[VM_SRC];
+	fd = open(state, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		ml_error_errno(errno, "cannot open %s", state);
+		return cell_error(c, phase, "lab setup");
+	}
+	r = s->runner->restore_state(vm, fd, 10000);
+	close(fd);
+	if (r == 0)
+		r = wait_loaded(vm, timeout_ms, &status);
+	if (r < 0) {
+		ml_autofree char *why = strdup(ml_error_message());
+		ml_autofree char *ev = NULL;
+		if (ml_interrupted)
+			return cell_error(c, phase, "interrupted");
+		if (!s->runner->vm_alive(vm)) {
+			ml_autofree char *dev = death_evidence(vm);
+			return cell_fail(c, phase, "the source QEMU died loading the guest it saved itself", dev);
+		}
+		ev = ml_strdup_printf("%s", why);
+		return cell_fail(c, phase, "the source QEMU could not load the guest it saved itself", ev);
+	}
+	t_loaded = ml_now_ms();
+	if (strcmp(status, "paused") == 0 && s->runner->qmp(vm, "cont", NULL, 10000, NULL) < 0)
+		return cell_fail(c, phase, "the source QEMU refused to run the restored guest",
+				 ml_error_message());
+	if (strcmp(status, "paused") != 0 && strcmp(status, "running") != 0) {
+		ml_autofree char *reason = ml_strdup_printf("the restored guest is '%s', not paused or running",
+							    status);
+		return cell_fail(c, phase, reason, NULL);
+	}
+	ml_json_set_int(fig, "restore_ms", t_loaded - t0);
+	if (s->runner->qmp(vm, "query-kvm", NULL, 5000, &kvm) == 0) {
+		ml_json_set(c->res.doc, "accel_actual",
+			    json_string(ml_json_bool(kvm, "enabled", false) ? "kvm" : "tcg"));
+		json_decref(kvm);
+	}
+	if (verify_guest(c, phase, vm, true) < 0)
+		return -1;
+	ml_json_set_int(fig, "restore_to_verified_ms", ml_now_ms() - t0);
+	return 0;
+}
+
+/* boot = saved: the saved guest of this cell's key, made now if no whole one
+ * is there (a damaged one is made again), then restored. Its facts go to the
+ * attempt's "saved_state". */
+static int boot_saved(struct cell *c, json_t *phase, int timeout_ms)
+{
+	ml_autofree char *base = saved_base(c);
+	ml_autofree char *key_text = NULL;
+	ml_autofree char *key = saved_key_of(c, &key_text);
+	ml_autofree char *dir = ml_saved_dir(base, key);
+	ml_autofree char *why = NULL;
+	json_t *rec = NULL, *info = json_object();
+	int lock, st, ret;
+	bool made = false;
+
+	ml_json_set(c->res.doc, "saved_state", info);
+	ml_json_set_str(info, "key", key);
+	ml_json_set_str(info, "dir", dir);
+	lock = ml_saved_lock(base, key);
+	if (lock < 0)
+		return cell_error(c, phase, ml_interrupted ? "interrupted" : "lab setup: the saved guest's lock");
+	st = ml_saved_check(dir, key, &rec, &why);
+	if (st < 0) {
+		close(lock);
+		return cell_error(c, phase, "lab setup: checking the saved guest");
+	}
+	if (st == ML_SAVED_DAMAGED) {
+		/* Made again below; the cell says why. */
+		ml_json_set_str(info, "remade_because", why);
+		fprintf(stderr, "miglab: warning: saved guest %s is damaged (%s): making it again\n", key, why);
+	}
+	if (st != ML_SAVED_VALID) {
+		ret = save_guest(c, phase, dir, key, key_text, timeout_ms, &rec);
+		if (ret < 0 && !rec)
+			ml_rm_rf(dir); /* nothing half made stays */
+		made = ret == 0;
+		if (ret < 0) {
+			close(lock);
+			return -1;
+		}
+	}
+	close(lock);
+	ml_json_set(info, "made_here", json_boolean(made));
+	ml_json_set_str(info, "sha256", ml_json_str(rec, "sha256"));
+	ml_json_set_int(info, "bytes", ml_json_int(rec, "bytes", -1));
+	ml_json_set_str(info, "made_at", ml_json_str(rec, "made_at"));
+	ml_json_set(info, "made_by", json_incref(json_object_get(rec, "made_by")));
+	ml_json_set_int(info, "boot_to_hello_ms",
+			ml_json_int(json_object_get(rec, "boot"), "boot_to_hello_ms", -1));
+	if (!made) {
+		/* The boot's evidence, as the cell that booted recorded it. */
+		for (size_t i = 0; i < ML_ARRAY_SIZE(boot_files); i++) {
+			ml_autofree char *there = ml_path_join(dir, boot_files[i]);
+			if (!ml_path_exists(there))
+				continue;
+			if (copy_boot_file(dir, c->res.dir, boot_files[i]) < 0) {
+				json_decref(rec);
+				return cell_error(c, phase, "lab setup: copying the saved guest's evidence");
+			}
+			ml_result_add_log(&c->res, boot_file_keys[i], boot_files[i]);
+		}
+		ml_json_set(c->res.doc, "guest_hello",
+			    json_incref(json_object_get(json_object_get(rec, "boot"), "hello")));
+	}
+	ret = restore_guest(c, phase, dir, rec, timeout_ms);
+	json_decref(rec);
+	return ret;
+}
+
+/* boot-src: the guest runs on the source build, checked, its ABI dumped. */
+static int phase_boot(struct cell *c, const struct cell_phase *p, json_t *phase, int timeout_ms)
+{
+	if (strcmp(c->boot, "saved") == 0)
+		return boot_saved(c, phase, timeout_ms);
+	return boot_cold(c, phase, p->vm, timeout_ms);
+}
 
 /* End the runner's part of a migration (the stream tap); its figures go to
  * the phase. The capture stays in the run directory until the cell knows
@@ -905,7 +1253,7 @@ static int phase_migrate(struct cell *c, const struct cell_phase *p, json_t *pha
 	/* "completed" on the source is not enough: the destination must run. */
 	if (wait_running(c, phase, dst, s->resume_timeout_ms) < 0)
 		return -1;
-	if (verify_guest(c, phase, dst) < 0)
+	if (verify_guest(c, phase, dst, false) < 0)
 		return -1;
 	if (continuity_after(c, phase, dst) < 0)
 		return -1;
@@ -1188,6 +1536,19 @@ json_t *ml_cell_inputs(const struct ml_cell_spec *s)
 		free(why);
 		ml_json_set(in, "kernel_boot", kb);
 	}
+	{
+		/* asked for, used, and why saved cannot be */
+		json_t *b = json_object();
+		const char *used;
+		char *why;
+		ml_cell_boot(s, &used, &why);
+		ml_json_set_str(b, "requested", s->boot);
+		ml_json_set_str(b, "used", used);
+		if (why)
+			ml_json_set_str(b, "why", why);
+		free(why);
+		ml_json_set(in, "boot", b);
+	}
 	ml_json_set_int(in, "memory_mib", s->memory_mib);
 	ml_json_set_int(in, "workload_mib", s->workload_mib);
 	if (s->max_bandwidth_mib > 0)
@@ -1244,7 +1605,7 @@ static int check_machines(struct cell *c)
 int ml_cell_run(const struct ml_cell_spec *spec, const char *run_dir, const char *run_id,
 		int attempt, enum ml_verdict *outcome)
 {
-	struct cell c = { .spec = spec, .owner_fd = -1 };
+	struct cell c = { .spec = spec, .owner_fd = -1, .results_run = run_dir, .attempt = attempt };
 	ml_autofree char *cell_dir = NULL;
 	ml_autofree char *dir = NULL;
 	int ret;
@@ -1267,6 +1628,7 @@ int ml_cell_run(const struct ml_cell_spec *spec, const char *run_dir, const char
 	} else if (ml_cell_kernel_boot(spec, &c.kernel_boot, NULL) < 0) {
 		cell_error(&c, ml_result_phase_begin(&c.res, "plan"), "the guest kernel");
 	} else {
+		ml_cell_boot(spec, &c.boot, NULL);
 		vmstate_check(&c);
 		if (make_run_dir(&c) < 0)
 			cell_error(&c, NULL, "lab setup");

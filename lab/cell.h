@@ -32,6 +32,9 @@ struct ml_cell_spec {
 	const char *accel;           /* "tcg" (default) or "kvm" */
 	const char *scenario;        /* "forward-back" */
 	const char *kernel_boot;     /* "auto" (default), "pvh" or "bzimage": see ml_cell_kernel_boot */
+	const char *boot;            /* "saved" (default) or "cold": see ml_cell_boot */
+	const char *saved_dir;       /* where saved guests live (lab/saved-state.h);
+					NULL: <run>/saved, removed when the run ends */
 	int memory_mib;              /* guest RAM, default 256 */
 	int workload_mib;            /* RAM integrity region, default 64 */
 	int boot_timeout_ms;         /* source boot to the probe's hello, default 60 s */
@@ -74,6 +77,18 @@ void ml_cell_spec_defaults(struct ml_cell_spec *s);
  * *boot gets "pvh" or "bzimage"; *why (may be NULL; caller frees) says why
  * auto chose bzimage, NULL otherwise. */
 int ml_cell_kernel_boot(const struct ml_cell_spec *s, const char **boot, char **why);
+
+/* How the cell's source guest comes to run, for boot:
+ *   "saved"  restored from a saved guest (lab/saved-state.h): the first cell
+ *            of its key boots, checks and dumps the guest (boot-src), then
+ *            saves it; each cell of the key restores it and checks it again;
+ *   "cold"   booted in every cell.
+ * *used gets "saved" or "cold"; *why (may be NULL; caller frees) says why
+ * saved was asked for and cannot be (a runner without save_state). */
+void ml_cell_boot(const struct ml_cell_spec *s, const char **used, char **why);
+
+/* The guest kernel's command line of the cell's QEMUs (caller frees). */
+char *ml_cell_append(const struct ml_cell_spec *s);
 
 /* The cell's stable id: a readable slug plus a hash of every input that
  * changes what runs ("bookworm-to-trixie-pc-q35-7.2-k-bookworm-1a2b3c4d"). */

@@ -16,6 +16,7 @@
 #include "ml-proc.h"
 #include "result.h"
 #include "run-file.h"
+#include "saved-state.h"
 #include "ml-common.h"
 
 #define MAX_EXTRA 64
@@ -35,6 +36,11 @@ static void help(void)
 	       "                      its PVH entry (no real-mode setup, no decompression);\n"
 	       "                      bzimage: boot vmlinuz as shipped; auto (default): pvh\n"
 	       "                      when the kernel and both builds can, else bzimage\n"
+	       "  --boot saved|cold   saved (default): boot the source guest once per build,\n"
+	       "                      machine and kernel, save it, and start each cell's source\n"
+	       "                      from it; cold: boot it in every cell (docs/saved-state.md)\n"
+	       "  --saved-dir DIR     keep saved guests in DIR and reuse them in later cells\n"
+	       "                      (default: the run's own, removed when it ends)\n"
 	       "  --accel tcg|kvm     accelerator (default tcg)\n"
 	       "  --memory MIB        guest memory (default 256)\n"
 	       "  --workload MIB      RAM integrity region in the guest (default 64)\n"
@@ -150,6 +156,8 @@ int cmd_cell(int argc, char **argv)
 		{ "abi-severity", required_argument, NULL, 'V' },
 		{ "baselines", required_argument, NULL, 'b' },
 		{ "kernel-boot", required_argument, NULL, 'K' },
+		{ "boot", required_argument, NULL, 'O' },
+		{ "saved-dir", required_argument, NULL, 'A' },
 		ML_COMMON_LONG_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
@@ -170,7 +178,7 @@ int cmd_cell(int argc, char **argv)
 	json_t *doc = NULL, *facts = NULL;
 	bool fixups = false;
 	long long t0 = ml_now_ms();
-	int opt, secs, confirm = ML_CONFIRM_DEFAULT, rc = ML_EXIT_LAB;
+	int opt, secs, ret, confirm = ML_CONFIRM_DEFAULT, rc = ML_EXIT_LAB;
 
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		if (ml_cli_common_option(opt, optarg, &cfg))
@@ -233,6 +241,16 @@ int cmd_cell(int argc, char **argv)
 			    strcmp(optarg, "bzimage") != 0)
 				return ml_cli_usage_error("cell", "--kernel-boot must be auto, pvh or bzimage, not '%s'", optarg);
 			spec.kernel_boot = optarg;
+			break;
+		case 'O':
+			if (strcmp(optarg, "saved") != 0 && strcmp(optarg, "cold") != 0)
+				return ml_cli_usage_error("cell", "--boot must be saved or cold, not '%s'", optarg);
+			spec.boot = optarg;
+			break;
+		case 'A':
+			if (!*optarg)
+				return ml_cli_usage_error("cell", "--saved-dir needs a directory");
+			spec.saved_dir = optarg;
 			break;
 		case 'b':
 			if (!ml_is_dir(optarg))
@@ -318,7 +336,10 @@ int cmd_cell(int argc, char **argv)
 	fprintf(stderr, "miglab: cell %s: %s (QEMU %s) -> %s (QEMU %s), %s, kernel %s (%s boot%s%s), %s\n",
 		cell_id, src.spec, src.version, dst.spec, dst.version, spec.machine,
 		guest.kernel_release, boot, boot_why ? ": " : "", boot_why ? boot_why : "", spec.accel);
-	if (ml_cell_run_confirmed(&spec, run_dir, run_id, confirm, &rules, &doc) < 0)
+	ret = ml_cell_run_confirmed(&spec, run_dir, run_id, confirm, &rules, &doc);
+	if (!spec.saved_dir)
+		ml_saved_remove_run(run_dir);
+	if (ret < 0)
 		goto lab_error;
 	/* run.json: this run's facts, then the judgement of all its cells. */
 	facts = run_facts(run_id, &spec, ml_now_ms() - t0);

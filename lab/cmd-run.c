@@ -26,7 +26,12 @@ static void help(void)
 	       "  --confirm N         a cell that does not pass runs again up to N more times\n"
 	       "                      (default: the matrix's confirm, else 2); the judgement\n"
 	       "                      says deterministic (n/n) or intermittent (k/n)\n"
-	       "  --refresh           rebuild QEMU builds and guests even when cached\n" ML_COMMON_HELP
+	       "  --refresh           rebuild QEMU builds and guests even when cached\n"
+	       "  --boot saved|cold   overrides [guest] boot: saved (default) boots each source\n"
+	       "                      guest once per build, machine and kernel and restores it\n"
+	       "                      in each cell; cold boots it in every cell\n"
+	       "  --saved-dir DIR     keep saved guests in DIR (default: the run's own, removed\n"
+	       "                      when its cells are done)\n" ML_COMMON_HELP
 	       "\nexit status: 0 all passed (or skipped, or failed as a known issue), 1 a cell\n"
 	       "failed (or a known issue passed), 2 a cell errored or the lab failed, 128+N\n"
 	       "interrupted by signal N (the run is resumable)\n");
@@ -41,6 +46,8 @@ int cmd_run(int argc, char **argv)
 		{ "run-id", required_argument, NULL, 'i' },
 		{ "grace", required_argument, NULL, 'g' },
 		{ "refresh", no_argument, NULL, 'R' },
+		{ "boot", required_argument, NULL, 'O' },
+		{ "saved-dir", required_argument, NULL, 'A' },
 		{ "confirm", required_argument, NULL, 'c' },
 		ML_COMMON_LONG_OPTIONS,
 		{ NULL, 0, NULL, 0 },
@@ -78,6 +85,16 @@ int cmd_run(int argc, char **argv)
 			o.grace_s = (int)v;
 			break;
 		case 'R': o.refresh = true; break;
+		case 'O':
+			if (strcmp(optarg, "saved") != 0 && strcmp(optarg, "cold") != 0)
+				return ml_cli_usage_error("run", "--boot must be saved or cold, not '%s'", optarg);
+			o.boot = optarg;
+			break;
+		case 'A':
+			if (!*optarg)
+				return ml_cli_usage_error("run", "--saved-dir needs a directory");
+			o.saved_dir = optarg;
+			break;
 		case 'c':
 			v = strtol(optarg, &end, 10);
 			if (!*optarg || *end || v < 0 || v > 20)

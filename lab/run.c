@@ -29,6 +29,7 @@
 #include "plan.h"
 #include "result.h"
 #include "run.h"
+#include "saved-state.h"
 #include "run-file.h"
 #include "web.h"
 #include "ml-common.h"
@@ -74,6 +75,8 @@ struct run {
 	struct ml_judge_rules rules;
 	json_t *abi_severities;   /* [abi] severity.KIND, checked against the kinds table */
 	char *resumed_baselines;  /* run.json matrix.abi_baselines of the run resumed */
+	const char *boot;         /* --boot, or NULL */
+	const char *saved_dir;    /* --saved-dir, or NULL */
 };
 
 /* ---- preparing: builds, guests, plan ------------------------------------ */
@@ -178,6 +181,8 @@ static int make_plan(struct run *r)
 		s->memory_mib = r->m.memory_mib;
 		s->workload_mib = r->m.workload_mib;
 		s->kernel_boot = r->m.kernel_boot;
+		s->boot = r->boot ? r->boot : r->m.boot;
+		s->saved_dir = r->saved_dir;
 		s->boot_timeout_ms = r->m.boot_timeout_s * 1000;
 		s->migrate_timeout_ms = r->m.migrate_timeout_s * 1000;
 		s->verify_timeout_ms = r->m.verify_timeout_s * 1000;
@@ -841,7 +846,8 @@ static void mark_done_cells(struct run *r)
 
 int ml_run_matrix(const struct ml_config *cfg, const struct ml_run_options *o)
 {
-	struct run r = { .cfg = cfg, .started_ms = ml_now_ms() };
+	struct run r = { .cfg = cfg, .started_ms = ml_now_ms(), .boot = o->boot,
+			 .saved_dir = o->saved_dir };
 	ml_autofree char *matrix_copy = NULL;
 	const char *matrix_path = o->matrix_path;
 	size_t todo = 0;
@@ -882,6 +888,9 @@ int ml_run_matrix(const struct ml_config *cfg, const struct ml_run_options *o)
 	sched = schedule(&r, o->grace_s >= 0 ? o->grace_s : DEFAULT_GRACE_S);
 	if (sched == 0 && r.confirm > 0)
 		sched = settle_controls(&r, o->grace_s >= 0 ? o->grace_s : DEFAULT_GRACE_S);
+	/* Saved guests are for this run's cells only (about 100 MiB each). */
+	if (!o->saved_dir)
+		ml_saved_remove_run(r.dir);
 	rc = finish_run(&r, sched != 0);
 out:
 	if (rc == ML_EXIT_LAB && !r.n)

@@ -29,6 +29,9 @@ struct ml_run_options {
 	int grace_s;              /* after the first interrupt; < 0: the default, 60 */
 	int confirm;              /* confirming attempts; < 0: the matrix's value (default 2) */
 	bool refresh;             /* rebuild builds and guests */
+	const char *boot;         /* "saved" or "cold": overrides [guest] boot; NULL: the matrix's */
+	const char *saved_dir;    /* keep saved guests there (lab/saved-state.h); NULL: the
+				     run's own, removed when its cells are done */
 };
 
 /* Run a matrix. Returns the exit status for miglab (0 all passed, 1 a cell

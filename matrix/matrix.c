@@ -47,7 +47,7 @@ static const struct section_desc sections[] = {
 	[SEC_KERNEL] = { "kernel", true, { "provider", NULL } },
 	[SEC_MACHINES] = { "machines", true, { "select", "list", NULL } },
 	[SEC_PAIR] = { "pair", true, { "src", "dst", NULL } },
-	[SEC_GUEST] = { "guest", false, { "memory", "workload", "kernel-boot", NULL } },
+	[SEC_GUEST] = { "guest", false, { "memory", "workload", "kernel-boot", "boot", NULL } },
 	[SEC_TIMEOUTS] = { "timeouts", false, { "boot", "migrate", "verify", NULL } },
 	[SEC_MIGRATION] = { "migration", false, { "max-bandwidth", NULL } },
 	[SEC_ABI] = { "abi", false, { "dump", "reboot", "severity", "baselines", NULL } },
@@ -761,6 +761,14 @@ static int handler(void *user, const char *section, const char *key, const char 
 					p->m->kernel_boot = boots[i];
 			if (!p->m->kernel_boot)
 				bad_value(p, key, value, "auto, pvh, bzimage");
+		} else if (strcmp(key, "boot") == 0) {
+			static const char *const boots[] = { "saved", "cold" };
+			p->m->boot = NULL;
+			for (size_t i = 0; i < ML_ARRAY_SIZE(boots); i++)
+				if (strcmp(value, boots[i]) == 0)
+					p->m->boot = boots[i];
+			if (!p->m->boot)
+				bad_value(p, key, value, "saved, cold");
 		} else if (strcmp(key, "memory") == 0) {
 			p->memory_line = p->line;
 			if (!parse_number(value, 64, 65536, &n))
@@ -920,6 +928,7 @@ int ml_matrix_parse(const char *text, size_t len, const char *file, struct ml_ma
 	out->memory_mib = 256;
 	out->workload_mib = 64;
 	out->kernel_boot = "auto";
+	out->boot = "saved";
 	out->boot_timeout_s = 60;
 	out->migrate_timeout_s = 120;
 	out->verify_timeout_s = 30;

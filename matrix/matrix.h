@@ -68,6 +68,7 @@ struct ml_matrix {
 	int memory_mib;        /* [guest] memory, default 256 */
 	int workload_mib;      /* [guest] workload, default 64, at most memory / 2 */
 	const char *kernel_boot; /* [guest] kernel-boot: "auto" (default), "pvh", "bzimage" */
+	const char *boot;      /* [guest] boot: "saved" (default) or "cold" (lab/cell.h ml_cell_boot) */
 	int boot_timeout_s;    /* [timeouts] boot, default 60 */
 	int migrate_timeout_s; /* [timeouts] migrate, default 120 */
 	int verify_timeout_s;  /* [timeouts] verify, default 30 */

@@ -79,7 +79,48 @@ int ml_jsonline_send_raw(struct ml_jsonline *c, const char *data, size_t len)
 	return 0;
 }
 
-int ml_jsonline_send(struct ml_jsonline *c, json_t *msg)
+/* The first byte of data with fd as SCM_RIGHTS ancillary data; the rest by
+ * ml_jsonline_send_raw. */
+static int send_with_fd(struct ml_jsonline *c, const char *data, size_t len, int fd)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { .iov_base = (void *)data, .iov_len = 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+			     .msg_controllen = sizeof(u.buf) };
+	struct cmsghdr *cm;
+	ssize_t n;
+
+	memset(&u, 0, sizeof(u));
+	cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	for (;;) {
+		n = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			struct pollfd p = { .fd = c->fd, .events = POLLOUT };
+			if (poll(&p, 1, 10000) <= 0) {
+				ml_error("%s: cannot send: peer does not read", c->peer);
+				return -1;
+			}
+			continue;
+		}
+		break;
+	}
+	if (n < 0) {
+		ml_error_errno(errno, "%s: cannot send a file descriptor", c->peer);
+		return -1;
+	}
+	return ml_jsonline_send_raw(c, data + 1, len - 1);
+}
+
+static int send_line(struct ml_jsonline *c, json_t *msg, int fd)
 {
 	ml_autofree char *text = json_dumps(msg, JSON_COMPACT);
 	ml_autofree char *line = NULL;
@@ -96,7 +137,17 @@ int ml_jsonline_send(struct ml_jsonline *c, json_t *msg)
 	memcpy(line, text, len);
 	line[len] = '\n';
 	ml_jsonline_log(c, '>', text, len);
-	return ml_jsonline_send_raw(c, line, len + 1);
+	return fd >= 0 ? send_with_fd(c, line, len + 1, fd) : ml_jsonline_send_raw(c, line, len + 1);
+}
+
+int ml_jsonline_send(struct ml_jsonline *c, json_t *msg)
+{
+	return send_line(c, msg, -1);
+}
+
+int ml_jsonline_send_fd(struct ml_jsonline *c, json_t *msg, int fd)
+{
+	return send_line(c, msg, fd);
 }
 
 static int is_blank(const char *s, size_t n)

@@ -55,6 +55,10 @@ void ml_jsonline_log(struct ml_jsonline *c, char dir, const char *line, size_t l
 
 /* Send one JSON value as a line. */
 int ml_jsonline_send(struct ml_jsonline *c, json_t *msg);
+/* Send one JSON value as a line with fd attached (SCM_RIGHTS, on a unix
+ * socket): QMP's getfd and add-fd take a descriptor this way. The caller
+ * keeps its fd. */
+int ml_jsonline_send_fd(struct ml_jsonline *c, json_t *msg, int fd);
 /* Send raw bytes (for tests and protocols that need them). */
 int ml_jsonline_send_raw(struct ml_jsonline *c, const char *data, size_t len);
 

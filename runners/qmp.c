@@ -387,7 +387,7 @@ static int await_reply(struct ml_qmp *q, const char *cmd, long long deadline, in
 }
 
 static int execute_until(struct ml_qmp *q, const char *cmd, json_t *args, long long deadline,
-			 int timeout_ms, json_t **ret)
+			 int timeout_ms, json_t **ret, int fd)
 {
 	json_auto_t *owned_args = args;
 	json_auto_t *msg = NULL;
@@ -405,7 +405,7 @@ static int execute_until(struct ml_qmp *q, const char *cmd, json_t *args, long l
 		ml_json_set(msg, "arguments", ml_steal_pointer(&owned_args));
 	q->inflight = q->next_id++;
 	ml_json_set_int(msg, "id", q->inflight);
-	if (ml_jsonline_send(&q->jl, msg) < 0) {
+	if ((fd >= 0 ? ml_jsonline_send_fd(&q->jl, msg, fd) : ml_jsonline_send(&q->jl, msg)) < 0) {
 		q->inflight = 0;
 		ml_error_context("%s", cmd);
 		return send_failed(q, cmd);
@@ -418,7 +418,14 @@ static int execute_until(struct ml_qmp *q, const char *cmd, json_t *args, long l
 int ml_qmp_execute(struct ml_qmp *q, const char *cmd, json_t *args, int timeout_ms, json_t **ret)
 {
 	call_begin(q);
-	return execute_until(q, cmd, args, deadline_after(timeout_ms), timeout_ms, ret);
+	return execute_until(q, cmd, args, deadline_after(timeout_ms), timeout_ms, ret, -1);
+}
+
+int ml_qmp_execute_fd(struct ml_qmp *q, const char *cmd, json_t *args, int fd, int timeout_ms,
+		      json_t **ret)
+{
+	call_begin(q);
+	return execute_until(q, cmd, args, deadline_after(timeout_ms), timeout_ms, ret, fd);
 }
 
 static int parse_greeting(struct ml_qmp *q, const json_t *msg)
@@ -472,7 +479,7 @@ int ml_qmp_handshake(struct ml_qmp *q, int timeout_ms)
 	if (parse_greeting(q, msg) < 0)
 		return -1;
 	q->greeting = ml_steal_pointer(&msg);
-	if (execute_until(q, "qmp_capabilities", NULL, deadline, timeout_ms, NULL) < 0)
+	if (execute_until(q, "qmp_capabilities", NULL, deadline, timeout_ms, NULL, -1) < 0)
 		return -1;
 	q->have_version = true;
 	return 0;

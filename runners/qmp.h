@@ -82,6 +82,11 @@ const json_t *ml_qmp_greeting(const struct ml_qmp *q);
  * parts. *ret is NULL whenever -1 is returned. */
 int ml_qmp_execute(struct ml_qmp *q, const char *cmd, json_t *args, int timeout_ms, json_t **ret);
 
+/* ml_qmp_execute with fd passed along (SCM_RIGHTS), for getfd: QEMU keeps
+ * its own copy under the name the arguments give; the caller keeps fd. */
+int ml_qmp_execute_fd(struct ml_qmp *q, const char *cmd, json_t *args, int fd, int timeout_ms,
+		      json_t **ret);
+
 /* Wait for an event by name: the oldest queued one first, else read until it
  * comes (other events queue behind). 0 with *ev (the whole event object with
  * "event", "data", "timestamp"; caller owns), -1 on timeout/IO (last_err). */

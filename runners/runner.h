@@ -124,6 +124,15 @@ struct ml_runner_ops {
 	 * up for m (the tap: drained and stopped, its figures in m->stream).
 	 * Safe on a migration that never started. */
 	void (*migrate_end)(struct ml_migration *m);
+	/* Save the guest to fd, a regular file open for writing at its start:
+	 * the migration stream goes there (QEMU gets its own copy of fd). The
+	 * caller waits with migrate_wait. params as for migrate. NULL in a
+	 * runner that cannot: cells then boot every source cold. */
+	int (*save_state)(struct ml_vm *src, int fd, json_t *params, int timeout_ms);
+	/* Load a saved guest from fd (open for reading at its start) into dst,
+	 * started with spec->incoming; dst's status leaves "inmigrate" when the
+	 * load is over. NULL when save_state is. */
+	int (*restore_state)(struct ml_vm *dst, int fd, int timeout_ms);
 	/* The last bytes (at most max) of one of the VM's logs; NULL when the log
 	 * cannot be read. Caller frees. */
 	char *(*log_tail)(struct ml_vm *vm, enum ml_vm_log log, size_t max);
