@@ -856,6 +856,7 @@ static int save_guest(struct cell *c, json_t *phase, const char *dir, const char
 	ml_autofree char *part = ml_path_join(dir, "state.part");
 	ml_autofree char *state = ml_path_join(dir, "state");
 	ml_autofree char *why = NULL;
+	struct ml_migration m = { 0 };
 	struct ml_vm *vm;
 	json_t *info = NULL, *r, *boot;
 	long long t0;
@@ -878,11 +879,15 @@ static int save_guest(struct cell *c, json_t *phase, const char *dir, const char
 		ml_error_errno(errno, "cannot create %s", part);
 		return cell_error(c, phase, "lab setup");
 	}
-	ret = s->runner->save_state(vm, fd, json_pack("{s:I}", "max-bandwidth", (json_int_t)(8LL << 30)),
-				    10000);
-	close(fd); /* QEMU has its own copy */
+	ret = s->runner->save_state(vm, &m, fd,
+				    json_pack("{s:I}", "max-bandwidth", (json_int_t)(8LL << 30)), 10000);
+	close(fd); /* the runner has its own */
 	if (ret < 0) {
 		ml_autofree char *ev = strdup(ml_error_message());
+		s->runner->vm_stop(vm);
+		s->runner->migrate_end(&m);
+		if (ret == ML_RUNNER_LAB_ERROR)
+			return cell_error(c, phase, "lab setup");
 		return cell_fail(c, phase, "the source QEMU refused to save the guest", ev);
 	}
 	waited = s->runner->migrate_wait(vm, migration_done_states, s->migrate_timeout_ms, &info);
@@ -892,14 +897,18 @@ static int save_guest(struct cell *c, json_t *phase, const char *dir, const char
 		ml_autofree char *reason = NULL;
 		if (waited == ML_RUNNER_TIMEOUT || ml_interrupted)
 			s->runner->migrate_cancel(vm, 5000);
+		/* the evidence first: stopping the QEMU ends its logs */
+		if (!ml_interrupted && waited != 0)
+			ev = death_evidence(vm);
+		s->runner->vm_stop(vm);
+		s->runner->migrate_end(&m);
 		if (ml_interrupted) {
 			json_decref(info);
 			return cell_error(c, phase, "interrupted");
 		}
-		ev = waited == 0 ? ml_strdup_printf("%s", ml_json_str(info, "error-desc")
-								  ? ml_json_str(info, "error-desc")
-								  : "(no error-desc)")
-				 : death_evidence(vm);
+		if (waited == 0)
+			ev = ml_strdup_printf("%s", ml_json_str(info, "error-desc") ? ml_json_str(info, "error-desc")
+									: "(no error-desc)");
 		reason = waited == ML_RUNNER_TIMEOUT
 				 ? ml_strdup_printf("saving the guest on the source build did not end within %d s",
 						    s->migrate_timeout_ms / 1000)
@@ -911,10 +920,17 @@ static int save_guest(struct cell *c, json_t *phase, const char *dir, const char
 			ev = ml_strdup_printf("%s\n%s", why, ev ? ev : "");
 		return cell_fail(c, phase, reason, ev);
 	}
-	ml_json_set_int(fig, "save_ms", ml_now_ms() - t0);
 	if (json_object_get(info, "total-time"))
 		ml_json_set(fig, "save_total_time_ms", json_incref(json_object_get(info, "total-time")));
 	json_decref(info);
+	/* QEMU closes its end when the migration is over: the file is whole
+	 * once the runner has moved the last byte. */
+	s->runner->migrate_end(&m);
+	ml_json_set_int(fig, "save_ms", ml_now_ms() - t0);
+	if (m.error) {
+		ml_error("saving the guest to %s: %s", part, m.error);
+		return cell_error(c, phase, "lab setup");
+	}
 	if (rename(part, state) < 0) {
 		ml_error_errno(errno, "cannot rename %s", part);
 		return cell_error(c, phase, "lab setup");
@@ -959,6 +975,7 @@ static int restore_guest(struct cell *c, json_t *phase, const char *dir, const j
 	const json_t *boot = json_object_get(rec, "boot");
 	ml_autofree char *state = ml_path_join(dir, "state");
 	ml_autofree char *status = NULL;
+	struct ml_migration m = { 0 };
 	struct ml_vm *vm;
 	json_t *kvm = NULL;
 	long long t0 = ml_now_ms(), t_loaded;
@@ -975,10 +992,19 @@ static int restore_guest(struct cell *c, json_t *phase, const char *dir, const j
 		ml_error_errno(errno, "cannot open %s", state);
 		return cell_error(c, phase, "lab setup");
 	}
-	r = s->runner->restore_state(vm, fd, 10000);
+	r = s->runner->restore_state(vm, &m, fd, 10000);
 	close(fd);
+	if (r == ML_RUNNER_LAB_ERROR) {
+		s->runner->migrate_end(&m);
+		return cell_error(c, phase, "lab setup");
+	}
 	if (r == 0)
 		r = wait_loaded(vm, timeout_ms, &status);
+	s->runner->migrate_end(&m);
+	if (r == 0 && m.error) {
+		ml_error("restoring the guest from %s: %s", state, m.error);
+		return cell_error(c, phase, "lab setup");
+	}
 	if (r < 0) {
 		ml_autofree char *why = strdup(ml_error_message());
 		ml_autofree char *ev = NULL;

@@ -83,6 +83,14 @@ struct local_vm {
 struct local_migration {
 	struct ml_stream_tap *tap;
 	char *capture;
+	/* save_state/restore_state: a thread moves the stream between QEMU's
+	 * end of a socketpair and the file. */
+	bool copier_started;
+	pthread_t copier;
+	int sock_fd;   /* miglab's end */
+	int file_fd;
+	bool to_file;  /* save: socket -> file; restore: file -> socket */
+	char err[256]; /* set by the copier when it failed */
 };
 
 static struct local_vm *local_of(const struct ml_vm *vm)
@@ -623,6 +631,7 @@ static int local_migrate_incoming(struct ml_vm *pub, struct ml_migration *m, int
 
 	if (!lm)
 		abort();
+	lm->sock_fd = lm->file_fd = -1;
 	m->priv = lm;
 	if (!view) {
 		ml_error("the migration socket %s is not visible to QEMU (%s)", sock, pub->name);
@@ -668,38 +677,113 @@ static int local_migrate(struct ml_vm *pub, struct ml_migration *m, json_t *para
 	return local_qmp(pub, "migrate", json_pack("{s:s}", "uri", uri), timeout_ms, NULL);
 }
 
-/* QEMU takes the descriptor over its QMP socket (getfd); "fd:NAME" then
- * names it in a migration URI. Works with every QEMU this lab runs (fd:
- * migration predates 2.0), whatever root QEMU is chrooted into. */
-static int pass_fd(struct local_vm *vm, int fd, const char *name, int timeout_ms)
+/* Move the stream until the end of its source: QEMU closing its end (save)
+ * or the end of the file (restore). */
+static void *copier_main(void *arg)
 {
+	struct local_migration *lm = arg;
+	int from = lm->to_file ? lm->sock_fd : lm->file_fd;
+	int to = lm->to_file ? lm->file_fd : lm->sock_fd;
+	char *buf = malloc(1 << 20);
+
+	if (!buf)
+		abort();
+	for (;;) {
+		ssize_t n = read(from, buf, 1 << 20), off = 0;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			snprintf(lm->err, sizeof(lm->err), "reading the %s: %s",
+				 lm->to_file ? "stream from QEMU" : "saved guest", strerror(errno));
+			break;
+		}
+		if (n == 0)
+			break;
+		while (off < n) {
+			ssize_t w = lm->to_file ? write(to, buf + off, (size_t)(n - off))
+						: send(to, buf + off, (size_t)(n - off), MSG_NOSIGNAL);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0) {
+				snprintf(lm->err, sizeof(lm->err), "writing the %s: %s",
+					 lm->to_file ? "saved guest" : "stream to QEMU", strerror(errno));
+				goto out;
+			}
+			off += w;
+		}
+	}
+out:
+	free(buf);
+	/* restore: QEMU reads to the end of the stream, then sees EOF */
+	shutdown(lm->sock_fd, SHUT_RDWR);
+	return NULL;
+}
+
+/* QEMU gets one end of a socketpair over its QMP socket (getfd) under name,
+ * which "fd:NAME" then names in a migration URI; a thread of ours moves the
+ * bytes between the other end and file_fd. A socket, not the file itself:
+ * QEMU 11 refuses fd: migration to a regular file, and every QEMU of the
+ * matrix takes a socket. */
+static int start_copier(struct local_vm *vm, struct ml_migration *m, int file_fd, bool to_file,
+			const char *name, int timeout_ms)
+{
+	struct local_migration *lm = calloc(1, sizeof(*lm));
+	int sv[2];
+	int r;
+
+	if (!lm)
+		abort();
+	m->priv = lm;
+	lm->sock_fd = -1;
+	lm->file_fd = -1;
 	if (!vm->qmp) {
 		ml_error("QEMU (%s): no QMP connection", vm->vm.name);
 		return -1;
 	}
-	return ml_qmp_execute_fd(vm->qmp, "getfd", json_pack("{s:s}", "fdname", name), fd, timeout_ms,
-				 NULL);
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		ml_error_errno(errno, "socketpair");
+		return ML_RUNNER_LAB_ERROR;
+	}
+	r = ml_qmp_execute_fd(vm->qmp, "getfd", json_pack("{s:s}", "fdname", name), sv[1], timeout_ms,
+			      NULL);
+	close(sv[1]); /* QEMU holds its own copy */
+	if (r < 0) {
+		close(sv[0]);
+		return -1;
+	}
+	lm->sock_fd = sv[0];
+	lm->file_fd = dup(file_fd);
+	lm->to_file = to_file;
+	if (lm->file_fd < 0 || pthread_create(&lm->copier, NULL, copier_main, lm) != 0) {
+		ml_error_errno(errno, "cannot start the thread that moves the saved guest");
+		return ML_RUNNER_LAB_ERROR;
+	}
+	lm->copier_started = true;
+	return 0;
 }
 
-static int local_save_state(struct ml_vm *pub, int fd, json_t *params, int timeout_ms)
+static int local_save_state(struct ml_vm *pub, struct ml_migration *m, int file_fd, json_t *params,
+			    int timeout_ms)
 {
 	struct local_vm *src = local_of(pub);
+	int r = start_copier(src, m, file_fd, true, "miglab-save", timeout_ms);
 
-	if (pass_fd(src, fd, "miglab-save", timeout_ms) < 0) {
+	if (r < 0) {
 		json_decref(params);
-		return -1;
+		return r;
 	}
 	if (params)
 		local_qmp(pub, "migrate-set-parameters", params, 5000, NULL);
 	return local_qmp(pub, "migrate", json_pack("{s:s}", "uri", "fd:miglab-save"), timeout_ms, NULL);
 }
 
-static int local_restore_state(struct ml_vm *pub, int fd, int timeout_ms)
+static int local_restore_state(struct ml_vm *pub, struct ml_migration *m, int file_fd, int timeout_ms)
 {
 	struct local_vm *dst = local_of(pub);
+	int r = start_copier(dst, m, file_fd, false, "miglab-restore", timeout_ms);
 
-	if (pass_fd(dst, fd, "miglab-restore", timeout_ms) < 0)
-		return -1;
+	if (r < 0)
+		return r;
 	return local_qmp(pub, "migrate-incoming", json_pack("{s:s}", "uri", "fd:miglab-restore"),
 			 timeout_ms, NULL);
 }
@@ -733,6 +817,22 @@ static void local_migrate_end(struct ml_migration *m)
 			fprintf(stderr, "miglab: warning: stream tap: %s\n", ml_error_message());
 		ml_stream_tap_free(lm->tap);
 	}
+	free(m->error);
+	m->error = NULL;
+	if (lm && lm->copier_started) {
+		/* QEMU has closed its end (or died): the copier sees the end. A
+		 * QEMU that neither finished nor died is stopped by the caller
+		 * before; shut our end so the thread cannot wait forever. */
+		if (lm->to_file == false)
+			shutdown(lm->sock_fd, SHUT_RDWR);
+		pthread_join(lm->copier, NULL);
+		if (lm->err[0])
+			m->error = strdup(lm->err);
+	}
+	if (lm && lm->sock_fd >= 0)
+		close(lm->sock_fd);
+	if (lm && lm->file_fd >= 0)
+		close(lm->file_fd);
 	free(lm);
 	m->priv = NULL;
 	free(m->endpoint);

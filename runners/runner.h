@@ -73,6 +73,10 @@ struct ml_migration {
 	/* Set by migrate_end when a copy was asked for: the tap's figures
 	 * (runners/stream-tap.h); the caller owns it. */
 	json_t *stream;
+	/* Set by migrate_end after save_state or restore_state when moving the
+	 * stream between QEMU and the file failed (a full disk, a short read):
+	 * what went wrong (the runner owns it until the next call). */
+	char *error;
 	void *priv;
 };
 
@@ -124,15 +128,17 @@ struct ml_runner_ops {
 	 * up for m (the tap: drained and stopped, its figures in m->stream).
 	 * Safe on a migration that never started. */
 	void (*migrate_end)(struct ml_migration *m);
-	/* Save the guest to fd, a regular file open for writing at its start:
-	 * the migration stream goes there (QEMU gets its own copy of fd). The
-	 * caller waits with migrate_wait. params as for migrate. NULL in a
-	 * runner that cannot: cells then boot every source cold. */
-	int (*save_state)(struct ml_vm *src, int fd, json_t *params, int timeout_ms);
-	/* Load a saved guest from fd (open for reading at its start) into dst,
-	 * started with spec->incoming; dst's status leaves "inmigrate" when the
-	 * load is over. NULL when save_state is. */
-	int (*restore_state)(struct ml_vm *dst, int fd, int timeout_ms);
+	/* Save the guest into file_fd, a regular file open for writing at its
+	 * start: QEMU's migration stream goes there. The caller waits with
+	 * migrate_wait, then calls migrate_end(m), after which the file is
+	 * whole (m->error says when it is not). params as for migrate. NULL in
+	 * a runner that cannot: cells then boot every source cold. */
+	int (*save_state)(struct ml_vm *src, struct ml_migration *m, int file_fd, json_t *params,
+			  int timeout_ms);
+	/* Load a saved guest from file_fd (open for reading at its start) into
+	 * dst, started with spec->incoming; dst's status leaves "inmigrate" when
+	 * the load is over; then migrate_end(m). NULL when save_state is. */
+	int (*restore_state)(struct ml_vm *dst, struct ml_migration *m, int file_fd, int timeout_ms);
 	/* The last bytes (at most max) of one of the VM's logs; NULL when the log
 	 * cannot be read. Caller frees. */
 	char *(*log_tail)(struct ml_vm *vm, enum ml_vm_log log, size_t max);
