@@ -307,7 +307,7 @@ static int start_vm(struct cell *c, json_t *phase, int which, const struct ml_bu
 		.machine = machine,
 		.accel = s->accel,
 		.memory_mib = s->memory_mib,
-		.smp = 1,
+		.smp = ML_CELL_VCPUS,
 		.kernel_path = strcmp(c->kernel_boot, "pvh") == 0 ? s->guest->vmlinux_path
 								   : s->guest->kernel_path,
 		.initrd_path = s->guest->initrd_path,
@@ -789,23 +789,43 @@ static char *saved_base(const struct cell *c)
 	return c->spec->saved_dir ? strdup(c->spec->saved_dir) : ml_saved_run_base(c->results_run);
 }
 
-static char *saved_key_of(const struct cell *c, char **text)
+static char *saved_key_for(const struct ml_cell_spec *s, const char *machine, const char *kernel_boot,
+			   char **text)
 {
-	const struct ml_cell_spec *s = c->spec;
 	ml_autofree char *append = ml_cell_append(s);
 	struct ml_saved_key_in in = {
 		.build = s->src,
 		.guest = s->guest,
-		.machine = c->src_machine,
+		.machine = machine,
 		.accel = s->accel,
-		.kernel_boot = c->kernel_boot,
+		.kernel_boot = kernel_boot,
 		.append = append,
 		.memory_mib = s->memory_mib,
 		.workload_mib = s->workload_mib,
-		.smp = 1,
+		.smp = ML_CELL_VCPUS,
 		.extra_args = s->src_extra_args,
 	};
 	return ml_saved_key(&in, text);
+}
+
+static char *saved_key_of(const struct cell *c, char **text)
+{
+	return saved_key_for(c->spec, c->src_machine, c->kernel_boot, text);
+}
+
+char *ml_cell_saved_key(const struct ml_cell_spec *s)
+{
+	const char *machine = ml_build_find_machine(s->src, s->machine);
+	const char *used, *kernel_boot;
+
+	ml_cell_boot(s, &used, NULL);
+	if (strcmp(used, "saved") != 0 || !machine || !s->guest->dir)
+		return NULL;
+	if (ml_cell_kernel_boot(s, &kernel_boot, NULL) < 0) {
+		ml_error_reset();
+		return NULL;
+	}
+	return saved_key_for(s, machine, kernel_boot, NULL);
 }
 
 /* Wait until a QEMU loading a stream (started with -incoming) is past it:

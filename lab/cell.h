@@ -23,6 +23,11 @@
 #include "result.h"
 #include "runner.h"
 
+/* vCPUs of each guest: a cell keeps one busy at a time (the guest runs in
+ * one QEMU at a time), so a run schedules at most cores / ML_CELL_VCPUS
+ * cells at once. */
+#define ML_CELL_VCPUS 1
+
 struct ml_cell_spec {
 	const struct ml_build *src;
 	const struct ml_build *dst;
@@ -86,6 +91,11 @@ int ml_cell_kernel_boot(const struct ml_cell_spec *s, const char **boot, char **
  * *used gets "saved" or "cold"; *why (may be NULL; caller frees) says why
  * saved was asked for and cannot be (a runner without save_state). */
 void ml_cell_boot(const struct ml_cell_spec *s, const char **used, char **why);
+
+/* The key of the saved guest the cell's source starts from (lab/saved-state.h),
+ * or NULL when it boots cold or cannot run (caller frees): cells of one key
+ * share one boot, which the run's scheduler knows. */
+char *ml_cell_saved_key(const struct ml_cell_spec *s);
 
 /* The guest kernel's command line of the cell's QEMUs (caller frees). */
 char *ml_cell_append(const struct ml_cell_spec *s);

@@ -52,6 +52,8 @@ struct run_cell {
 	long long started_ms;
 	bool stop_sent;
 	char *verdict;            /* when finished */
+	char *saved_key;          /* the saved guest its source starts from, or NULL (cold) */
+	bool started;
 };
 
 struct run {
@@ -194,6 +196,7 @@ static int make_plan(struct run *r)
 		s->abi_severities = r->abi_severities;
 		ml_cell_spec_defaults(s);
 		c->id = ml_cell_id(s);
+		c->saved_key = ml_cell_saved_key(s);
 		c->skip_reason = pc->skip_reason;
 		if (r->build_errors[pc->src])
 			c->error = strdup(r->build_errors[pc->src]);
@@ -260,6 +263,7 @@ static void run_free(struct run *r)
 {
 	for (size_t i = 0; i < r->n; i++) {
 		free(r->cells[i].id);
+		free(r->cells[i].saved_key);
 		free(r->cells[i].error);
 		free(r->cells[i].verdict);
 	}
@@ -542,6 +546,74 @@ static void progress_cell(struct progress *p, const struct run_cell *c, long lon
 		(double)ms / 1000.0);
 }
 
+/* The order cells start in: controls first (the judging stage needs them to
+ * tell a build's own defect from the pair's); then the longest first, which
+ * with saved guests means the first cell of each saved guest (it boots and
+ * saves, about 5 s more than a cell that restores), so that the cells that
+ * restore find their guest made. Plan order otherwise. */
+static void run_order(const struct run *r, size_t *order)
+{
+	size_t *plan = calloc(r->n ? r->n : 1, sizeof(*plan));
+	bool *makes = calloc(r->n ? r->n : 1, sizeof(*makes));
+	size_t k = 0;
+
+	if (!plan || !makes)
+		abort();
+	ml_plan_run_order(&r->plan, plan);
+	/* which cell of each key comes first (and so makes it) */
+	for (size_t i = 0; i < r->n; i++) {
+		const struct run_cell *c = &r->cells[plan[i]];
+		bool first = c->saved_key != NULL && !c->done && !c->skip_reason && !c->error;
+		for (size_t j = 0; first && j < i; j++) {
+			const struct run_cell *o = &r->cells[plan[j]];
+			if (o->saved_key && !o->done && !o->skip_reason && !o->error &&
+			    strcmp(o->saved_key, c->saved_key) == 0)
+				first = false;
+		}
+		makes[plan[i]] = first;
+	}
+	for (int pass = 0; pass < 3; pass++)
+		for (size_t i = 0; i < r->n; i++) {
+			size_t ci = plan[i];
+			bool control = r->plan.cells[ci].control;
+			int group = control ? 0 : makes[ci] ? 1 : 2;
+			if (group == pass)
+				order[k++] = ci;
+		}
+	free(plan);
+	free(makes);
+}
+
+/* A cell whose saved guest another running cell is making would only wait
+ * for its lock, holding a job: start another first. */
+static bool waits_for_saved_guest(const struct run *r, const struct run_cell *c)
+{
+	if (!c->saved_key)
+		return false;
+	for (size_t i = 0; i < r->n; i++) {
+		const struct run_cell *o = &r->cells[i];
+		if (o != c && o->pid > 0 && o->saved_key && strcmp(o->saved_key, c->saved_key) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* The next cell to start (an index into order from *next on), or r->n:
+ * the first not started whose saved guest is not being made right now. */
+static size_t next_cell(struct run *r, const size_t *order, size_t *next)
+{
+	while (*next < r->n && r->cells[order[*next]].started)
+		(*next)++;
+	for (size_t i = *next; i < r->n; i++) {
+		struct run_cell *c = &r->cells[order[i]];
+		if (c->started)
+			continue;
+		if (c->done || c->skip_reason || c->error || !waits_for_saved_guest(r, c))
+			return i;
+	}
+	return r->n;
+}
+
 static int schedule(struct run *r, int grace_s)
 {
 	struct progress p = { .tty = isatty(2), .started_ms = ml_now_ms(), .counts = json_object() };
@@ -552,14 +624,21 @@ static int schedule(struct run *r, int grace_s)
 
 	if (!order)
 		abort();
-	ml_plan_run_order(&r->plan, order); /* controls first */
+	for (size_t i = 0; i < r->n; i++)
+		r->cells[i].started = false;
+	run_order(r, order);
 	for (size_t i = 0; i < r->n; i++)
 		if (!r->cells[i].done)
 			p.total++;
 	while (next < r->n || running > 0) {
 		/* Start what we may. */
 		while (!stopping && running < r->jobs && next < r->n) {
-			struct run_cell *c = &r->cells[order[next++]];
+			size_t at = next_cell(r, order, &next);
+			struct run_cell *c;
+			if (at == r->n)
+				break; /* what is left waits for a running cell's saved guest */
+			c = &r->cells[order[at]];
+			c->started = true;
 			if (c->done)
 				continue;
 			if (c->skip_reason || c->error) {
@@ -875,6 +954,18 @@ int ml_run_matrix(const struct ml_config *cfg, const struct ml_run_options *o)
 	r.jobs = o->jobs ? o->jobs : r.m.jobs ? r.m.jobs : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
 	if (r.jobs == 0)
 		r.jobs = 1;
+	{
+		/* Never more guest vCPUs busy than cores: a starved TCG vCPU
+		 * makes the heartbeat, clock and downtime checks judge the host. */
+		unsigned cores = (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
+		unsigned most = cores / ML_CELL_VCPUS ? cores / ML_CELL_VCPUS : 1;
+		if (r.jobs > most) {
+			fprintf(stderr, "miglab: %u cells at a time would keep %u guest vCPUs busy on %u "
+					"cores: running %u at a time\n",
+				r.jobs, r.jobs * ML_CELL_VCPUS, cores, most);
+			r.jobs = most;
+		}
+	}
 	if (provision_all(&r, o->refresh, true) < 0 || make_plan(&r) < 0)
 		goto out;
 	if (o->resume)

@@ -637,11 +637,122 @@ static void test_damaged_root_is_rebuilt(void **state)
 	assert_int_equal(ml_rm_rf(copy), 0);
 }
 
+/* The saved guest (docs/saved-state.md), with a saved-guest directory kept
+ * across cells: the first cell boots and saves; a cell of the same source
+ * build, machine and kernel restores it, checks it as after a migration and
+ * sees the ABI a cold boot sees; a damaged state is made again; another
+ * source build never uses it. */
+static void test_saved_guest_restores_checks_and_remakes(void **state)
+{
+	ml_autofree char *saved = ml_path_join(results_dir, "saved-guests");
+	const char *make[] = { "--src", BUILD_B, "--dst", BUILD_B, "--machine", "pc-q35-7.2",
+			       "--saved-dir", saved, NULL };
+	const char *use[] = { "--src", BUILD_B, "--dst", BUILD_A, "--machine", "pc-q35-7.2",
+			      "--saved-dir", saved, NULL };
+	const char *cold[] = { "--src", BUILD_B, "--dst", BUILD_A, "--machine", "pc-q35-7.2",
+			       "--boot", "cold", NULL };
+	const char *other[] = { "--src", BUILD_A, "--dst", BUILD_B, "--machine", "pc-q35-7.2",
+				"--saved-dir", saved, NULL };
+	struct run r1, r2, r3, r4, r5;
+	json_t *ss1, *ss2, *ss4, *ss5, *fig;
+	ml_autofree char *dir2 = NULL;
+	ml_autofree char *dir3 = NULL;
+	ml_autofree char *state_file = NULL;
+	(void)state;
+
+	ml_rm_rf(saved);
+	/* 1: made here */
+	run_miglab(&r1, make);
+	assert_int_equal(r1.status, 0);
+	ss1 = json_object_get(r1.cell, "saved_state");
+	assert_non_null(ss1);
+	assert_true(ml_json_bool(ss1, "made_here", false));
+	assert_string_equal(ml_json_str(json_object_get(json_object_get(r1.cell, "inputs"), "boot"), "used"),
+			    "saved");
+	fig = json_object_get(phase(r1.cell, "boot-src"), "figures");
+	assert_true(ml_json_int(fig, "boot_to_hello_ms", 0) > 0);
+	assert_true(ml_json_int(fig, "save_ms", 0) > 0);
+	assert_true(ml_json_int(fig, "restore_ms", 0) > 0);
+
+	/* 2: restored, and checked as after a migration */
+	run_miglab(&r2, use);
+	assert_int_equal(r2.status, 0);
+	assert_string_equal(ml_json_str(r2.cell, "verdict"), "pass");
+	ss2 = json_object_get(r2.cell, "saved_state");
+	assert_false(ml_json_bool(ss2, "made_here", true));
+	assert_string_equal(ml_json_str(ss2, "key"), ml_json_str(ss1, "key"));
+	assert_string_equal(ml_json_str(ss2, "sha256"), ml_json_str(ss1, "sha256"));
+	assert_string_equal(ml_json_str(json_object_get(ss2, "made_by"), "cell"),
+			    ml_json_str(r1.cell, "cell_id"));
+	fig = json_object_get(phase(r2.cell, "boot-src"), "figures");
+	assert_null(json_object_get(fig, "boot_to_hello_ms"));
+	assert_true(ml_json_int(fig, "restore_ms", 0) > 0);
+	assert_true(ml_json_int(fig, "ram_verified_pages", 0) >= 16384);
+	assert_true(ml_json_int(fig, "heartbeat_after", 0) > ml_json_int(fig, "heartbeat_before", 0));
+	assert_string_equal(ml_json_str(json_object_get(r2.cell, "guest_hello"), "boot_id"),
+			    ml_json_str(json_object_get(r1.cell, "guest_hello"), "boot_id"));
+
+	/* 3: the same cell booted cold sees the same ABI, at boot and after
+	 * the migration of the restored guest */
+	run_miglab(&r3, cold);
+	assert_int_equal(r3.status, 0);
+	assert_null(json_object_get(r3.cell, "saved_state"));
+	dir2 = cell_dir_of(&r2);
+	dir3 = cell_dir_of(&r3);
+	{
+		static const char *const dumps[] = { "abi-boot-src.json", "abi-live-dst.json" };
+		for (size_t i = 0; i < ML_ARRAY_SIZE(dumps); i++) {
+			ml_autofree char *rel = ml_strdup_printf("attempts/1/%s", dumps[i]);
+			ml_autofree char *a = ml_path_join(dir3, rel);
+			ml_autofree char *b = ml_path_join(dir2, rel);
+			struct ml_buf out = ML_BUF_INIT(0);
+			int rc = abi_diff(a, b, &out);
+			print_message("abi-diff cold/saved %s: %s\n", dumps[i], out.data ? out.data : "");
+			assert_int_equal(rc, 0);
+			ml_buf_free(&out);
+		}
+	}
+
+	/* 4: one byte of the state changed: detected, made again */
+	state_file = ml_strdup_printf("%s/%s/state", saved, ml_json_str(ss1, "key"));
+	{
+		FILE *f = fopen(state_file, "r+b");
+		int ch;
+		assert_non_null(f);
+		assert_int_equal(fseek(f, 4096, SEEK_SET), 0);
+		ch = fgetc(f);
+		assert_int_equal(fseek(f, 4096, SEEK_SET), 0);
+		fputc(ch ^ 0x5a, f);
+		fclose(f);
+	}
+	run_miglab(&r4, use);
+	assert_int_equal(r4.status, 0);
+	ss4 = json_object_get(r4.cell, "saved_state");
+	assert_true(ml_json_bool(ss4, "made_here", false));
+	assert_non_null(strstr(ml_json_str(ss4, "remade_because"), "sha256"));
+	assert_string_not_equal(ml_json_str(ss4, "sha256"), ml_json_str(ss1, "sha256"));
+
+	/* 5: another source build has its own */
+	run_miglab(&r5, other);
+	assert_int_equal(r5.status, 0);
+	ss5 = json_object_get(r5.cell, "saved_state");
+	assert_true(ml_json_bool(ss5, "made_here", false));
+	assert_string_not_equal(ml_json_str(ss5, "key"), ml_json_str(ss1, "key"));
+
+	run_clear(&r1);
+	run_clear(&r2);
+	run_clear(&r3);
+	run_clear(&r4);
+	run_clear(&r5);
+	ml_rm_rf(saved);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bad_input_is_named),
 		cmocka_unit_test(test_cell_passes_both_directions),
+		cmocka_unit_test(test_saved_guest_restores_checks_and_remakes),
 		cmocka_unit_test(test_abi_control_cell_has_no_differences),
 		cmocka_unit_test(test_abi_differences_are_named),
 		cmocka_unit_test(test_cpu_feature_lost_live_fails),
