@@ -307,6 +307,50 @@ static void test_sigkill_leaves_no_qemu_and_a_resumable_run(void **state)
 	}
 }
 
+/* Saved guests in a run (docs/saved-state.md): each source build boots once
+ * (its control, which runs first, makes the saved guest), its other cell
+ * restores it, and the run removes them when its cells are done. Two jobs: the
+ * scheduler never starts a cell whose guest the other job is making. */
+static void test_saved_guests_are_made_once_and_removed(void **state)
+{
+	const char *args[] = { "run", "--run-id", "saved", "--jobs", "2", MATRIX_RUN, NULL };
+	ml_autofree char *saved = ml_strdup_printf("%s/saved/saved", results_dir);
+	json_t *run, *cells, *c;
+	size_t i, made = 0, restored = 0;
+	(void)state;
+
+	assert_int_equal(miglab(args, NULL), 0);
+	run = load_run("saved");
+	assert_non_null(run);
+	cells = json_object_get(run, "cells");
+	assert_int_equal(json_array_size(cells), 4);
+	json_array_foreach(cells, i, c) {
+		json_t *cell = load_cell("saved", ml_json_str(c, "cell_id"));
+		json_t *ss = json_object_get(cell, "saved_state");
+		assert_non_null(ss);
+		assert_string_equal(ml_json_str(cell, "verdict"), "pass");
+		if (ml_json_bool(ss, "made_here", false)) {
+			/* the control makes it: it runs first */
+			assert_true(ml_json_bool(cell, "control", false));
+			made++;
+		} else {
+			const char *maker = ml_json_str(json_object_get(ss, "made_by"), "cell");
+			json_t *m = load_cell("saved", maker);
+			assert_non_null(m);
+			assert_true(ml_json_bool(m, "control", false));
+			assert_string_equal(ml_json_str(json_object_get(m, "saved_state"), "key"),
+					    ml_json_str(ss, "key"));
+			json_decref(m);
+			restored++;
+		}
+		json_decref(cell);
+	}
+	assert_int_equal(made, 2);
+	assert_int_equal(restored, 2);
+	assert_false(ml_path_exists(saved));
+	json_decref(run);
+}
+
 static void test_bad_matrix_is_named(void **state)
 {
 	ml_autofree char *bad = ml_path_join(results_dir, "bad.ini");
@@ -330,6 +374,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bad_matrix_is_named),
+		cmocka_unit_test(test_saved_guests_are_made_once_and_removed),
 		cmocka_unit_test(test_shards_merge_to_the_plan_and_pass),
 		cmocka_unit_test(test_interrupt_then_resume),
 		cmocka_unit_test(test_sigkill_leaves_no_qemu_and_a_resumable_run),
