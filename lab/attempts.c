@@ -25,6 +25,10 @@ int ml_cell_run_confirmed(const struct ml_cell_spec *s, const char *run_dir, con
 	/* Confirming attempts capture whole streams: a failure's evidence then
 	 * includes the failing device's state, whatever the host's load. */
 	confirming.lossless_capture = true;
+	/* They boot cold: a saved guest is the first attempt's start, and a flaw
+	 * in it (a build that corrupts the guest it saves) must not repeat in
+	 * every attempt as if it were deterministic (docs/saved-state.md). */
+	confirming.boot = "cold";
 	for (int n = 1; n <= 1 + confirm; n++) {
 		const char *v;
 
@@ -67,6 +71,7 @@ int ml_cell_run_more(const struct ml_cell_spec *s, const char *run_dir, const ch
 		return -1;
 	first = n ? nums[n - 1] + 1 : 1;
 	more.lossless_capture = true;
+	more.boot = "cold"; /* as confirming attempts: independent of the first's start */
 	for (int k = first; k < first + count && !ml_interrupted; k++) {
 		more.no_stream_keep = k > 2;
 		if (ml_cell_run(&more, run_dir, run_id, k, &outcome) < 0)
