@@ -77,6 +77,9 @@ static const enum ml_evidence_source search_order[ML_EVIDENCE_MAX] = {
 };
 
 static const char *const vm_names[3] = { "src", "dst", "back" };
+/* The source build's other QEMU: the one that booted the guest it then saved
+ * (docs/saved-state.md). Its logs count as the source's. */
+#define BOOT_VM "boot"
 
 const char *ml_evidence_source_key(enum ml_evidence_source s)
 {
@@ -905,6 +908,17 @@ int ml_classify_collect(json_t *cell, const char *cell_dir, char *texts[ML_EVIDE
 			texts[s] = quoted_stderr(evidence, vm_names[v]);
 		if (qlog)
 			qmp_errors(qlog, vm_names[v], &texts[ML_EVIDENCE_QMP_ERROR]);
+		if (v == 0) {
+			ml_autofree char *bpath = log_path(cell, cell_dir, "qemu_stderr_" BOOT_VM);
+			ml_autofree char *bq = log_path(cell, cell_dir, "qmp_" BOOT_VM);
+			ml_autofree char *btext = bpath ? read_tail(bpath, ML_CLASSIFY_LOG_CAP) : NULL;
+			ml_autofree char *bqlog = bq ? read_tail(bq, ML_CLASSIFY_LOG_CAP) : NULL;
+			if (!btext)
+				btext = quoted_stderr(evidence, BOOT_VM);
+			append_text(&texts[s], btext);
+			if (bqlog)
+				qmp_errors(bqlog, BOOT_VM, &texts[ML_EVIDENCE_QMP_ERROR]);
+		}
 	}
 	/* Only the console of the VM the guest failed on: an earlier boot's
 	 * panic on another VM was survived and explains nothing. */
@@ -918,6 +932,11 @@ int ml_classify_collect(json_t *cell, const char *cell_dir, char *texts[ML_EVIDE
 			continue;
 		path = log_path(cell, cell_dir, key);
 		texts[s] = path ? read_tail(path, ML_CLASSIFY_LOG_CAP) : NULL;
+		if (v == 0) {
+			ml_autofree char *bpath = log_path(cell, cell_dir, "console_" BOOT_VM);
+			ml_autofree char *btext = bpath ? read_tail(bpath, ML_CLASSIFY_LOG_CAP) : NULL;
+			append_text(&texts[s], btext);
+		}
 	}
 	return 0;
 }
@@ -1285,6 +1304,9 @@ int ml_classify(const struct ml_catalogue *c, json_t *cell, const char *cell_dir
 		ml_autofree char *key = ml_strdup_printf("exit_%s", vm_names[v]);
 		facts.exits[v] = ml_json_str(cell, key);
 	}
+	/* The guest's boot on the source build, when no restored source ran. */
+	if (!facts.exits[0])
+		facts.exits[0] = ml_json_str(cell, "exit_" BOOT_VM);
 	*classification = ml_classify_texts(c, texts, &facts);
 	for (int s = 0; s < ML_EVIDENCE_MAX; s++)
 		free(texts[s]);
