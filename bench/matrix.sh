@@ -116,7 +116,7 @@ matrix=${1:-$top/matrix/debian.ini}
 [ $# -gt 0 ] || set -- --confirm 0
 build=$("$top/lab/bootstrap.sh" | tail -n 1)
 results=$(mktemp -d /tmp/miglab-bench-matrix-XXXXXX)
-[ "${KEEP:-0}" = 1 ] || trap 'rm -rf "$results"' EXIT
+if [ "${KEEP:-0}" = 1 ]; then echo "runs kept in $results"; else trap 'rm -rf "$results"' EXIT; fi
 "$build/lab/miglab" fetch >/dev/null 2>&1 || true
 runs=()
 if [ $scale = 1 ]; then
