@@ -860,6 +860,66 @@ static int case_src_killed(struct fault_ctx *ctx)
 	return kill_qemu_mid_migration(ctx, "src");
 }
 
+/* 6b. SIGKILL of `miglab cell` while it saves the guest it booted
+ * (docs/saved-state.md): nothing it leaves counts as a saved guest (no
+ * saved.json), and the next cell with the same saved-guest directory makes a
+ * whole one and passes. The save lasts about 0.1 s: the driver polls for the
+ * stream file every millisecond. */
+static int case_saved_kill(struct fault_ctx *ctx)
+{
+	ml_autofree char *saved = ml_path_join(ctx->dir, "saved");
+	const char *args[] = { "cell", "--results-dir", ctx->results, "--src", BUILD_REAL, "--dst", BUILD_REAL,
+			       "--machine", MACHINE_REAL, "--confirm", "0", "--no-reboot", "--no-abi",
+			       "--saved-dir", saved, NULL };
+	ml_autofree char *out = NULL;
+	ml_autofree char *part = NULL;
+	struct child c;
+	json_t *cell;
+	long long end;
+	int rc, left;
+
+	spawn_miglab(ctx, &c, "cell-killed", args);
+	end = now_ms() + 180000;
+	while (!part && now_ms() < end && kill(c.pid, 0) == 0) {
+		DIR *d = opendir(saved);
+		struct dirent *e;
+		while (d && (e = readdir(d))) {
+			ml_autofree char *p = NULL;
+			if (e->d_name[0] == '.' || strstr(e->d_name, ".lock"))
+				continue;
+			p = ml_strdup_printf("%s/%s/state.part", saved, e->d_name);
+			if (access(p, F_OK) == 0)
+				part = ml_steal_pointer(&p);
+		}
+		if (d)
+			closedir(d);
+		if (!part)
+			usleep(1000);
+	}
+	CHECK(ctx, part != NULL, "miglab never began saving a guest");
+	kill(c.pid, SIGKILL);
+	child_wait(ctx, &c, 10000);
+	child_clear(&c);
+	left = count_leftovers(ctx);
+	CHECK(ctx, left == 0, "%d process(es) outlived the SIGKILLed miglab", left);
+	if (part) {
+		ml_autofree char *dir = strndup(part, strlen(part) - strlen("/state.part"));
+		ml_autofree char *rec = ml_path_join(dir, "saved.json");
+		note(ctx, "killed while saving %s", part);
+		CHECK(ctx, !ml_path_exists(rec), "a saved guest was recorded although its save was killed");
+	}
+	rc = miglab(ctx, "cell", 300000, &out, args);
+	cell = cell_of_output(out);
+	observe_cell(ctx, cell, rc);
+	{
+		json_t *ss = json_object_get(cell, "saved_state");
+		CHECK(ctx, ml_json_bool(ss, "made_here", false), "the next cell did not make the saved guest anew");
+	}
+	CHECK(ctx, rc == 0, "exit %d", rc);
+	json_decref(cell);
+	return 0;
+}
+
 /* 7. A migration throttled so that it cannot finish in its timeout. */
 static int case_no_convergence(struct fault_ctx *ctx)
 {
@@ -1468,6 +1528,9 @@ static const struct fault_case fault_cases[] = {
 	{ .name = "src-killed", .run = case_src_killed, .needs = NEED_KERNEL | NEED_BUILDS,
 	  .inject = "SIGKILL of the source QEMU mid-migration (max-bandwidth 16 MiB/s)",
 	  .expected = "fail/source-crashed" },
+	{ .name = "saved-kill", .run = case_saved_kill, .needs = NEED_KERNEL | NEED_BUILDS,
+	  .inject = "SIGKILL of miglab cell while it saves the booted guest, then the same cell again",
+	  .expected = "pass/-" },
 	{ .name = "no-convergence", .run = case_no_convergence, .needs = NEED_KERNEL | NEED_BUILDS,
 	  .inject = "max-bandwidth 1 MiB/s, migrate timeout 5 s",
 	  .expected = "fail/timeout-did-not-converge" },
