@@ -37,6 +37,19 @@
 #define DISK_MIB 16
 #define HEARTBEAT_STALL_MS 2000
 
+/* The guest kernel's command line, before miglab.ram_mib. Beyond the console
+ * and panic=-1 (a panic resets, -no-reboot turns that into QEMU's exit), the
+ * options skip work the guest does at every boot that the lab never looks at
+ * and that costs most under TCG: the crypto self-tests, which also slow the
+ * first insmods down (cryptomgr.notests), the jitter-entropy
+ * startup test (initcall_blacklist=jent_mod_init) and the read-only
+ * remapping of the kernel with its W+X check (rodata=off). None changes what
+ * QEMU shows the guest; the ABI dump records the line as kernel.cmdline,
+ * which is volatile. docs/guests.md, "Kernel command line", has the figures. */
+#define GUEST_CMDLINE                                                              \
+	"console=ttyS0 panic=-1 quiet cryptomgr.notests initcall_blacklist=jent_mod_init " \
+	"rodata=off"
+
 enum { VM_SRC, VM_DST, VM_BACK, VM_MAX };
 static const char *const vm_names[VM_MAX] = { "src", "dst", "back" };
 
@@ -269,8 +282,7 @@ static int start_vm(struct cell *c, json_t *phase, int which, const struct ml_bu
 		    const char *machine, bool incoming, const char *const *extra)
 {
 	const struct ml_cell_spec *s = c->spec;
-	ml_autofree char *append = ml_strdup_printf("console=ttyS0 panic=-1 quiet miglab.ram_mib=%d",
-				       s->workload_mib);
+	ml_autofree char *append = ml_strdup_printf(GUEST_CMDLINE " miglab.ram_mib=%d", s->workload_mib);
 	ml_autofree char *label = ml_strdup_printf("%s/%s", c->id, vm_names[which]);
 	struct ml_vm_spec vs = {
 		.name = vm_names[which],
