@@ -38,6 +38,19 @@
 #define DISK_MIB 16
 #define HEARTBEAT_STALL_MS 2000
 
+/* The guest kernel's command line, before miglab.ram_mib. Beyond the console
+ * and panic=-1 (a panic resets, -no-reboot turns that into QEMU's exit), the
+ * options skip work the guest does at every boot that the lab never looks at
+ * and that costs most under TCG: the crypto self-tests, which also slow the
+ * first insmods down (cryptomgr.notests), the jitter-entropy
+ * startup test (initcall_blacklist=jent_mod_init) and the read-only
+ * remapping of the kernel with its W+X check (rodata=off). None changes what
+ * QEMU shows the guest; the ABI dump records the line as kernel.cmdline,
+ * which is volatile. docs/guests.md, "Kernel command line", has the figures. */
+#define GUEST_CMDLINE                                                              \
+	"console=ttyS0 panic=-1 quiet cryptomgr.notests initcall_blacklist=jent_mod_init " \
+	"rodata=off"
+
 /* VM_BOOT boots the guest that is then saved (boot = saved, the first cell
  * of a key); VM_SRC runs the guest on the source build, restored or booted. */
 enum { VM_SRC, VM_DST, VM_BACK, VM_BOOT, VM_MAX };
@@ -212,7 +225,7 @@ void ml_cell_boot(const struct ml_cell_spec *s, const char **used, char **why)
 
 char *ml_cell_append(const struct ml_cell_spec *s)
 {
-	return ml_strdup_printf("console=ttyS0 panic=-1 quiet miglab.ram_mib=%d", s->workload_mib);
+	return ml_strdup_printf(GUEST_CMDLINE " miglab.ram_mib=%d", s->workload_mib);
 }
 
 /* ---- outcomes ---------------------------------------------------------- */
