@@ -96,6 +96,14 @@ static const struct canary *canary_of(const struct ml_build *b, const char *mach
 	return c;
 }
 
+long long ml_qemu_view_prepare(const struct ml_build *b, const char *machine)
+{
+	long long t0 = ml_now_ms();
+
+	canary_of(b, machine);
+	return ml_now_ms() - t0;
+}
+
 /* ---- asking ------------------------------------------------------------------ */
 
 struct asker {

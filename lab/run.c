@@ -28,6 +28,7 @@
 #include "ml-proc.h"
 #include "plan.h"
 #include "result.h"
+#include "qemu-view.h"
 #include "run.h"
 #include "saved-state.h"
 #include "run-file.h"
@@ -614,6 +615,28 @@ static size_t next_cell(struct run *r, const size_t *order, size_t *next)
 	return r->n;
 }
 
+/* What every cell would otherwise do for itself after its fork: QEMU's view
+ * of the ABI asks each build's canary once (lab/qemu-view.h); here, before
+ * the forks, with the machine type of the build's first cell to run. */
+static void prepare_views(struct run *r)
+{
+	if (!r->m.abi_dump)
+		return;
+	for (size_t b = 0; b < r->m.n_builds; b++) {
+		for (size_t i = 0; i < r->n; i++) {
+			const struct run_cell *c = &r->cells[i];
+			const struct ml_plan_cell *pc = &r->plan.cells[i];
+			const char *machine;
+			if ((pc->src != b && pc->dst != b) || c->done || c->skip_reason || c->error)
+				continue;
+			machine = ml_build_find_machine(&r->builds[b], pc->machine);
+			if (machine)
+				ml_qemu_view_prepare(&r->builds[b], machine);
+			break;
+		}
+	}
+}
+
 static int schedule(struct run *r, int grace_s)
 {
 	struct progress p = { .tty = isatty(2), .started_ms = ml_now_ms(), .counts = json_object() };
@@ -976,6 +999,7 @@ int ml_run_matrix(const struct ml_config *cfg, const struct ml_run_options *o)
 	fprintf(stderr, "miglab: run %s: %zu cells planned, %zu to run, %u at a time, up to %d "
 			"confirming attempt(s) of a cell that does not pass -> %s\n",
 		r.id, r.n, todo, r.jobs, r.confirm, r.dir);
+	prepare_views(&r);
 	sched = schedule(&r, o->grace_s >= 0 ? o->grace_s : DEFAULT_GRACE_S);
 	if (sched == 0 && r.confirm > 0)
 		sched = settle_controls(&r, o->grace_s >= 0 ? o->grace_s : DEFAULT_GRACE_S);
