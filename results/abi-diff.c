@@ -1509,11 +1509,49 @@ static void diff_cpu(struct ctx *c, const json_t *a, const json_t *b)
 	diff_set(c, "cpu", "bug", json_object_get(a, "bugs"), json_object_get(b, "bugs"));
 }
 
+/* The TSC as the kernel names it before and after it refines its frequency
+ * ("tsc-early" becomes "tsc" about a second into a boot, later on a slow
+ * one): one clock, whichever name a dump caught. Anything else the guest
+ * switches to (hpet, acpi_pm: the TSC judged unstable) still differs. */
+static json_t *clocksource_settled(const json_t *cs)
+{
+	json_t *out = json_is_object(cs) ? json_deep_copy(cs) : NULL;
+	json_t *avail = out ? json_object_get(out, "available") : NULL;
+	json_t *v;
+	size_t i;
+	bool has_tsc = false;
+
+	if (!out)
+		return NULL;
+	if (ml_str_eq(ml_json_str(out, "current"), "tsc-early"))
+		ml_json_set_str(out, "current", "tsc");
+	json_array_foreach(avail, i, v)
+		if (ml_str_eq(json_string_value(v), "tsc"))
+			has_tsc = true;
+	for (i = 0; i < json_array_size(avail);) {
+		if (ml_str_eq(json_string_value(json_array_get(avail, i)), "tsc-early")) {
+			if (has_tsc) {
+				json_array_remove(avail, i);
+				continue;
+			}
+			json_array_set_new(avail, i, json_string("tsc"));
+			has_tsc = true;
+		}
+		i++;
+	}
+	return out;
+}
+
 static void diff_clocksource(struct ctx *c, const json_t *a, const json_t *b)
 {
 	static const char *const handled[] = { "available", NULL };
-	cmp_rest(c, "clocksource", NULL, a, b, handled);
-	diff_set(c, "clocksource", "available", json_object_get(a, "available"), json_object_get(b, "available"));
+	json_t *sa = clocksource_settled(a), *sb = clocksource_settled(b);
+
+	cmp_rest(c, "clocksource", NULL, sa, sb, handled);
+	diff_set(c, "clocksource", "available", json_object_get(sa, "available"),
+		 json_object_get(sb, "available"));
+	json_decref(sa);
+	json_decref(sb);
 }
 
 static void diff_generic(struct ctx *c, const char *section, const json_t *a, const json_t *b)
