@@ -54,6 +54,18 @@ void ml_jsonline_close(struct ml_jsonline *c)
 	ml_buf_free(&c->in);
 }
 
+/* The socket's buffer is full: wait (10 s at most) for the peer to read. */
+static int wait_writable(struct ml_jsonline *c)
+{
+	struct pollfd p = { .fd = c->fd, .events = POLLOUT };
+
+	if (poll(&p, 1, 10000) <= 0) {
+		ml_error("%s: cannot send: peer does not read", c->peer);
+		return -1;
+	}
+	return 0;
+}
+
 int ml_jsonline_send_raw(struct ml_jsonline *c, const char *data, size_t len)
 {
 	size_t done = 0;
@@ -63,11 +75,8 @@ int ml_jsonline_send_raw(struct ml_jsonline *c, const char *data, size_t len)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			struct pollfd p = { .fd = c->fd, .events = POLLOUT };
-			if (poll(&p, 1, 10000) <= 0) {
-				ml_error("%s: cannot send: peer does not read", c->peer);
+			if (wait_writable(c) < 0)
 				return -1;
-			}
 			continue;
 		}
 		if (n < 0) {
@@ -104,11 +113,8 @@ static int send_with_fd(struct ml_jsonline *c, const char *data, size_t len, int
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			struct pollfd p = { .fd = c->fd, .events = POLLOUT };
-			if (poll(&p, 1, 10000) <= 0) {
-				ml_error("%s: cannot send: peer does not read", c->peer);
+			if (wait_writable(c) < 0)
 				return -1;
-			}
 			continue;
 		}
 		break;

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "jsonline.h"
 #include "ml-error.h"
@@ -280,6 +281,53 @@ static void log_raw(void *opaque, char dir, const char *line, size_t len)
 	fwrite(line, 1, len, out);
 }
 
+/* A line sent with a descriptor (QMP getfd): the peer gets the whole line and,
+ * with its first byte, a descriptor of the same open file. */
+static void test_send_fd(void **state)
+{
+	int sv[2], pfd[2], got = -1;
+	struct ml_jsonline c;
+	json_t *msg = json_pack("{s:s, s:{s:s}}", "execute", "getfd", "arguments", "fdname", "x");
+	char buf[256] = { 0 };
+	union {
+		char b[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) - 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.b,
+			     .msg_controllen = sizeof(u.b) };
+	struct cmsghdr *cm;
+	ssize_t n, total;
+	char byte = 0;
+	(void)state;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	assert_int_equal(pipe(pfd), 0);
+	ml_jsonline_init(&c, sv[0], 1 << 16, "test peer", NULL, NULL);
+	assert_int_equal(ml_jsonline_send_fd(&c, msg, pfd[1]), 0);
+	n = recvmsg(sv[1], &mh, 0);
+	assert_true(n >= 1);
+	cm = CMSG_FIRSTHDR(&mh);
+	assert_non_null(cm);
+	assert_int_equal(cm->cmsg_type, SCM_RIGHTS);
+	memcpy(&got, CMSG_DATA(cm), sizeof(int));
+	for (total = n; total < (ssize_t)sizeof(buf) - 1 && !strchr(buf, '\n'); total += n) {
+		n = read(sv[1], buf + total, sizeof(buf) - 1 - (size_t)total);
+		assert_true(n > 0);
+	}
+	assert_string_equal(buf, "{\"execute\":\"getfd\",\"arguments\":{\"fdname\":\"x\"}}\n");
+	/* the descriptor received writes into the same pipe */
+	assert_int_equal(write(got, "z", 1), 1);
+	assert_int_equal(read(pfd[0], &byte, 1), 1);
+	assert_int_equal(byte, 'z');
+	close(got);
+	close(pfd[0]);
+	close(pfd[1]);
+	close(sv[1]);
+	ml_jsonline_close(&c);
+	json_decref(msg);
+}
+
 static void test_log_cap(void **state)
 {
 	static const char line[] = "{\"event\":\"FLOOD\",\"data\":{\"n\":123456}}\n";
@@ -342,6 +390,7 @@ int main(void)
 		cmocka_unit_test(test_probe_wrong_id_flood),
 		cmocka_unit_test(test_probe_wrong_id_flood_slow_reader_times_out),
 		cmocka_unit_test(test_log_cap),
+		cmocka_unit_test(test_send_fd),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
