@@ -18,8 +18,6 @@
 #include <unistd.h>
 #include <time.h>
 
-#include <openssl/evp.h>
-
 #include "abi.h"
 #include "cell.h"
 #include "continuity.h"
@@ -118,16 +116,6 @@ static char *slug_of(const char *spec, const char *hash)
 	return ml_strdup_printf("%.*s-%.8s", colon ? (int)(colon - spec) : 4, spec, hash);
 }
 
-static void sha256_hex(const char *data, char out[65])
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int n = 0;
-
-	EVP_Digest(data, strlen(data), md, &n, EVP_sha256(), NULL);
-	for (unsigned int i = 0; i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
-}
-
 static void append_args(struct ml_buf *b, const char *tag, const char *const *args)
 {
 	for (size_t i = 0; args && args[i]; i++)
@@ -162,9 +150,9 @@ char *ml_cell_id(const struct ml_cell_spec *s)
 		ml_buf_printf(&key, "max_bandwidth=%d\n", s->max_bandwidth_mib);
 	append_args(&key, "src_arg", s->src_extra_args);
 	append_args(&key, "dst_arg", s->dst_extra_args);
-	sha256_hex(key.data, h);
-	sha256_hex(s->src->spec, hs);
-	sha256_hex(s->dst->spec, hd);
+	ml_sha256_text(key.data, h);
+	ml_sha256_text(s->src->spec, hs);
+	ml_sha256_text(s->dst->spec, hd);
 	ml_buf_free(&key);
 	src = slug_of(s->src->spec, hs);
 	dst = slug_of(s->dst->spec, hd);

@@ -7,8 +7,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include "ml-buf.h"
 #include "ml-error.h"
 #include "ml-fs.h"
@@ -19,16 +17,6 @@
 #include "ml-common.h"
 
 #define RECORD_MAX ((size_t)1 << 20)
-
-static void sha256_text(const char *text, char out[65])
-{
-	unsigned char md[32];
-	unsigned int n = 0;
-
-	EVP_Digest(text, strlen(text), md, &n, EVP_sha256(), NULL);
-	for (unsigned i = 0; i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
-}
 
 char *ml_saved_key(const struct ml_saved_key_in *in, char **text)
 {
@@ -55,7 +43,7 @@ char *ml_saved_key(const struct ml_saved_key_in *in, char **text)
 	ml_buf_printf(&b, "initrd_sha256=%s\nappend=%s\n", in->guest->initrd_sha256, in->append);
 	for (size_t i = 0; in->extra_args && in->extra_args[i]; i++)
 		ml_buf_printf(&b, "arg=%s\n", in->extra_args[i]);
-	sha256_text(b.data, h);
+	ml_sha256_text(b.data, h);
 	if (text)
 		*text = strdup(b.data);
 	ml_buf_free(&b);

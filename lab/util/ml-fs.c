@@ -296,6 +296,16 @@ bool ml_is_dir(const char *path)
 	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+void ml_sha256_text(const char *text, char out[65])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+
+	EVP_Digest(text, strlen(text), md, &n, EVP_sha256(), NULL);
+	for (unsigned int i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
 int ml_sha256_file(const char *path, char out[65])
 {
 	ml_autoclose int fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -40,6 +40,8 @@ bool ml_path_exists(const char *path);
 bool ml_is_dir(const char *path);
 /* Lower-case hex sha256 of a file into out[65]. */
 int ml_sha256_file(const char *path, char out[65]);
+/* Lower-case hex sha256 of a NUL-terminated text into out[65]. */
+void ml_sha256_text(const char *text, char out[65]);
 /* Copy a regular file (content and mode), following symlinks; dst appears
  * whole or not at all (ml_atomic_file). */
 int ml_copy_file(const char *src, const char *dst);
