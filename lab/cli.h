@@ -30,6 +30,7 @@ int cmd_abi_diff(int argc, char **argv);
 int cmd_baseline(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_analyse(int argc, char **argv);
+int cmd_bisect(int argc, char **argv);
 
 /* Options every command accepts; ids above 1000 so they never clash with
  * a command's own. */

@@ -22,6 +22,7 @@ static const struct ml_command commands[] = {
 	{ "baseline", cmd_baseline, "record or check per-machine-type ABI baselines" },
 	{ "analyse", cmd_analyse, "judge existing runs again with today's catalogue, known issues and rules" },
 	{ "report", cmd_report, "write the static HTML dashboard of results (runs, matrix grids, cells)" },
+	{ "bisect", cmd_bisect, "find the first commit of a QEMU git checkout at which a cell fails" },
 };
 
 static void usage(FILE *f)

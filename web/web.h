@@ -43,6 +43,12 @@ struct ml_web_options {
 int ml_web_write_site(const char *results_dir, const char *out_dir,
 		      const struct ml_web_options *opt, char **index_path);
 
+/* The page of one bisect (lab/bisect.h) from its bisect.json document, at
+ * path. root is the relative path from the page to the site root (assets,
+ * the runs index, and each step's run page <root><run>/index.html). */
+struct json_t;
+int ml_web_bisect_page(const struct json_t *doc, const char *path, const char *root);
+
 /* HTML-escape untrusted text for element content and quoted attribute values:
  * & < > " ' become entities; control bytes (other than tab and newline), DEL,
  * C1 controls and invalid UTF-8 become U+FFFD; a CR before LF is dropped.
