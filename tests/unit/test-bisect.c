@@ -1,0 +1,678 @@
+/* `miglab bisect` without QEMU: git: specs, the options' checks (and the
+ * real program's exit status and message for bad input), the judgement of a
+ * step from its two cells, git bisect's answers (recorded and from the git
+ * installed, driven over a tiny repository made here), ref resolution and
+ * ancestry, a failing cell as the bad end, bisect.json's shape and its page. */
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "bisect.h"
+#include "ml-buf.h"
+#include "ml-error.h"
+#include "ml-fs.h"
+#include "ml-json.h"
+#include "ml-layout.h"
+#include "ml-proc.h"
+#include "testhelp.h"
+#include "web.h"
+#include "ml-common.h"
+
+extern char **environ;
+
+/* ---- git: specs ---------------------------------------------------------- */
+
+static void test_parse_git_spec(void **state)
+{
+	struct ml_bisect_git_spec s;
+	(void)state;
+
+	assert_int_equal(ml_bisect_parse_git_spec("git:/src/qemu@v10.0.0", &s), 0);
+	assert_string_equal(s.dir, "/src/qemu");
+	assert_string_equal(s.ref, "v10.0.0");
+	assert_string_equal(s.patches, "");
+	ml_bisect_git_spec_clear(&s);
+
+	/* a directory with '@'; patches kept whole; a trailing slash dropped */
+	assert_int_equal(ml_bisect_parse_git_spec("git:/home/a@b/qemu/@stable-10.0+patch:/p/1.patch+patch:/p/2.patch",
+						  &s), 0);
+	assert_string_equal(s.dir, "/home/a@b/qemu");
+	assert_string_equal(s.ref, "stable-10.0");
+	assert_string_equal(s.patches, "+patch:/p/1.patch+patch:/p/2.patch");
+	{
+		ml_autofree char *c = ml_bisect_commit_spec(&s, "0123abcd");
+		assert_string_equal(c, "git:/home/a@b/qemu@0123abcd+patch:/p/1.patch+patch:/p/2.patch");
+	}
+	ml_bisect_git_spec_clear(&s);
+}
+
+static void expect_spec_error(const char *spec, const char *needle)
+{
+	struct ml_bisect_git_spec s;
+
+	assert_int_equal(ml_bisect_parse_git_spec(spec, &s), -1);
+	print_message("%s -> %s\n", spec, ml_error_message());
+	assert_non_null(strstr(ml_error_message(), needle));
+	assert_null(s.dir);
+}
+
+static void test_parse_git_spec_errors(void **state)
+{
+	(void)state;
+	expect_spec_error("debian:trixie", "is not a git: provider");
+	expect_spec_error("git:/src/qemu", "needs a directory and a ref");
+	expect_spec_error("git:/src/qemu@", "needs a directory and a ref");
+	expect_spec_error("git:/src/qemu@+patch:/a.patch", "needs a directory and a ref");
+	expect_spec_error("git:@v1", "needs a directory and a ref");
+	expect_spec_error("git:src/qemu@v1", "must be an absolute path");
+	expect_spec_error("git:/src/qemu@--upload-pack=x", "cannot start with '-'");
+}
+
+static void test_machine_family(void **state)
+{
+	(void)state;
+	assert_string_equal(ml_bisect_machine_family("q35"), "q35");
+	assert_string_equal(ml_bisect_machine_family("pc-q35-10.0"), "q35");
+	assert_string_equal(ml_bisect_machine_family("pc"), "i440fx");
+	assert_string_equal(ml_bisect_machine_family("pc-i440fx-7.2"), "i440fx");
+	assert_null(ml_bisect_machine_family("microvm"));
+	assert_null(ml_bisect_machine_family("virt"));
+	assert_null(ml_bisect_machine_family(NULL));
+}
+
+/* ---- the options ------------------------------------------------------- */
+
+static const struct ml_bisect_options good_options = {
+	.good = "git:/src/qemu@v10.0.0",
+	.bad = "git:/src/qemu@v10.1.0",
+	.against = "debian:trixie",
+	.machine = "pc-q35-10.0",
+	.repeat = 2,
+};
+
+static void expect_options_error(const struct ml_bisect_options *o, const char *needle)
+{
+	assert_int_equal(ml_bisect_check_options(o), -1);
+	print_message("-> %s\n", ml_error_message());
+	assert_non_null(strstr(ml_error_message(), needle));
+}
+
+static void test_check_options(void **state)
+{
+	struct ml_bisect_options o = good_options;
+	(void)state;
+
+	assert_int_equal(ml_bisect_check_options(&o), 0);
+	o.good = "debian:bookworm";
+	expect_options_error(&o, "--good: 'debian:bookworm' is not a git: provider");
+	o = good_options;
+	o.bad = "path:/usr/bin/true";
+	expect_options_error(&o, "--bad: 'path:/usr/bin/true' is not a git: provider");
+	o = good_options;
+	o.bad = "git:/src/other@v10.1.0";
+	expect_options_error(&o, "different git directories (/src/qemu and /src/other)");
+	o = good_options;
+	o.bad = "git:/src/qemu@v10.1.0+patch:/fix.patch";
+	expect_options_error(&o, "different patches");
+	o = good_options;
+	o.against = NULL;
+	expect_options_error(&o, "--against BUILD is required");
+	o = good_options;
+	o.machine = NULL;
+	expect_options_error(&o, "--machine MACHINE is required");
+	o = good_options;
+	o.good = NULL;
+	expect_options_error(&o, "--good git:DIR@REF is required");
+	o = good_options;
+	o.against = o.bad;
+	expect_options_error(&o, "is one of the ends");
+	o = good_options;
+	o.against = "rpm:qemu";
+	expect_options_error(&o, "--against");
+	o = good_options;
+	o.machine = "microvm";
+	expect_options_error(&o, "not a q35 or i440fx machine type");
+	o = good_options;
+	o.kernel = "path:/boot/vmlinuz";
+	expect_options_error(&o, "--kernel");
+	o = good_options;
+	o.accel = "hvf";
+	expect_options_error(&o, "--accel must be tcg or kvm");
+	o = good_options;
+	o.id = "a/b";
+	expect_options_error(&o, "--run-id must be a plain name");
+	{
+		/* a provider line longer than a matrix line takes */
+		char dir[200];
+		ml_autofree char *good = NULL;
+		ml_autofree char *bad = NULL;
+		memset(dir, 'd', sizeof(dir) - 1);
+		dir[0] = '/';
+		dir[sizeof(dir) - 1] = '\0';
+		good = ml_strdup_printf("git:%s@a", dir);
+		bad = ml_strdup_printf("git:%s@b", dir);
+		o = good_options;
+		o.good = good;
+		o.bad = bad;
+		expect_options_error(&o, "longer than a matrix line");
+	}
+}
+
+/* The program itself: bad input is exit 2 with the cause on stderr. */
+static int miglab(const char *const *args, struct ml_buf *out)
+{
+	const char *argv[24] = { MIGLAB_BIN };
+	size_t n = 1;
+	struct ml_buf err = ML_BUF_INIT(0);
+	struct ml_proc_spec spec = { .stdin_fd = -1, .envp = (const char *const *)environ };
+	int status;
+
+	for (size_t i = 0; args[i] && n < ML_ARRAY_SIZE(argv) - 1; i++)
+		argv[n++] = args[i];
+	spec.argv = argv;
+	assert_int_equal(ml_proc_run(&spec, 120000, out, &err, &status), 0);
+	ml_buf_puts(out, err.data ? err.data : "");
+	ml_buf_free(&err);
+	print_message("%s", out->data ? out->data : "");
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static void expect_cli_error(const char *const *args, const char *needle)
+{
+	struct ml_buf out = ML_BUF_INIT(0);
+
+	assert_int_equal(miglab(args, &out), 2);
+	assert_non_null(strstr(out.data, needle));
+	ml_buf_free(&out);
+}
+
+static void test_cli_bad_input(void **state)
+{
+	ml_autofree char *tmp = ml_test_tmpdir();
+	(void)state;
+
+	{
+		const char *a[] = { "bisect", "--results-dir", tmp, "--good", "debian:trixie", "--bad",
+				    "git:/src/qemu@v1", "--against", "debian:trixie", "--machine", "q35", NULL };
+		expect_cli_error(a, "miglab bisect: --good: 'debian:trixie' is not a git: provider");
+	}
+	{
+		const char *a[] = { "bisect", "--results-dir", tmp, "--good", "git:/a@v1", "--bad", "git:/b@v2",
+				    "--against", "debian:trixie", "--machine", "q35", NULL };
+		expect_cli_error(a, "different git directories (/a and /b)");
+	}
+	{
+		const char *a[] = { "bisect", "--results-dir", tmp, "--good", "git:/a@v1", "--bad", "git:/a@v2",
+				    "--machine", "q35", NULL };
+		expect_cli_error(a, "--against BUILD is required");
+	}
+	{
+		const char *a[] = { "bisect", "--results-dir", tmp, "--good", "git:/a@v1", "--bad", "git:/a@v2",
+				    "--against", "debian:trixie", NULL };
+		expect_cli_error(a, "--machine MACHINE is required");
+	}
+	{
+		const char *a[] = { "bisect", "--results-dir", tmp, "--good", "git:/a@v1", "--repeat", "x", NULL };
+		expect_cli_error(a, "--repeat needs a number from 0 to 20, not 'x'");
+	}
+	{
+		const char *a[] = { "bisect", "--results-dir", tmp, "only-one-arg", NULL };
+		expect_cli_error(a, "expected no argument or RUN CELL");
+	}
+	{
+		const char *a[] = { "bisect", "--results-dir", tmp, "no-such-run", "no-such-cell", "--good",
+				    "git:/a@v1", NULL };
+		expect_cli_error(a, "cell no-such-cell of run");
+	}
+	ml_test_rmtree(tmp);
+}
+
+/* ---- the judgement of a step -------------------------------------------- */
+
+/* A judged cell as cell.json has it: verdict, reason, the repeat kind, and
+ * optionally the unsound block. */
+static json_t *cell(const char *verdict, const char *repeat_kind, bool unsound)
+{
+	json_t *c = json_pack("{s:s, s:s, s:s, s:{s:s, s:s}}", "cell_id", "c", "verdict", verdict,
+			      "reason", "because", "repeat", "kind", repeat_kind, "text", "k of n");
+	if (unsound)
+		ml_json_set(c, "unsound", json_pack("{s:s}", "role", "source"));
+	return c;
+}
+
+struct judge_case {
+	const char *control, *control_repeat;
+	const char *pair, *pair_repeat;
+	bool pair_unsound;
+	enum ml_bisect_mark mark;
+	enum ml_bisect_cause cause;
+	const char *reason_has;
+};
+
+static void test_judge_step(void **state)
+{
+	static const struct judge_case cases[] = {
+		{ "pass", "single", "pass", "single", false, ML_BISECT_GOOD, ML_BISECT_CAUSE_NONE, "pair pass" },
+		{ "pass", "single", "fail", "deterministic", false, ML_BISECT_BAD, ML_BISECT_CAUSE_NONE,
+		  "pair fail: because" },
+		{ "pass", "single", "fail", "single", false, ML_BISECT_BAD, ML_BISECT_CAUSE_NONE, "pair fail" },
+		{ "pass", "single", "fail", "intermittent", false, ML_BISECT_SKIP, ML_BISECT_CAUSE_INTERMITTENT,
+		  "only sometimes" },
+		{ "pass", "single", "xfail", "deterministic", false, ML_BISECT_BAD, ML_BISECT_CAUSE_NONE, "xfail" },
+		{ "pass", "single", "xfail", "intermittent", false, ML_BISECT_SKIP, ML_BISECT_CAUSE_INTERMITTENT,
+		  "only sometimes" },
+		{ "pass", "single", "xpass", "single", false, ML_BISECT_GOOD, ML_BISECT_CAUSE_NONE, "xpass" },
+		{ "pass", "single", "skip", "single", false, ML_BISECT_SKIP, ML_BISECT_CAUSE_NOT_APPLICABLE, "skip" },
+		{ "pass", "single", "error", "single", false, ML_BISECT_SKIP, ML_BISECT_CAUSE_LAB, "error" },
+		{ "pass", "single", "fail", "deterministic", true, ML_BISECT_SKIP, ML_BISECT_CAUSE_CONTROL,
+		  "source-unsound" },
+		/* the control decides first: never blame the pair for the build */
+		{ "fail", "deterministic", "fail", "deterministic", false, ML_BISECT_SKIP, ML_BISECT_CAUSE_CONTROL,
+		  "control (the commit migrating to itself) did not pass: fail" },
+		{ "fail", "intermittent", "pass", "single", false, ML_BISECT_SKIP, ML_BISECT_CAUSE_CONTROL,
+		  "intermittent" },
+		{ "error", "single", "pass", "single", false, ML_BISECT_SKIP, ML_BISECT_CAUSE_LAB, "error" },
+		{ "skip", "single", "skip", "single", false, ML_BISECT_SKIP, ML_BISECT_CAUSE_NOT_APPLICABLE, "skip" },
+	};
+	(void)state;
+
+	for (size_t i = 0; i < ML_ARRAY_SIZE(cases); i++) {
+		const struct judge_case *k = &cases[i];
+		json_t *control = cell(k->control, k->control_repeat, false);
+		json_t *pair = cell(k->pair, k->pair_repeat, k->pair_unsound);
+		struct ml_bisect_call call;
+		ml_bisect_judge_step(control, pair, &call);
+		print_message("case %zu: %s %s: %s\n", i, ml_bisect_mark_name(call.mark),
+			      ml_bisect_cause_name(call.cause) ? ml_bisect_cause_name(call.cause) : "-", call.reason);
+		assert_int_equal(call.mark, k->mark);
+		assert_int_equal(call.cause, k->cause);
+		assert_non_null(strstr(call.reason, k->reason_has));
+		ml_bisect_call_clear(&call);
+		json_decref(control);
+		json_decref(pair);
+	}
+	{
+		/* a run without its cells (the run failed before judging) */
+		json_t *control = cell("pass", "single", false);
+		struct ml_bisect_call call;
+		ml_bisect_judge_step(control, NULL, &call);
+		assert_int_equal(call.mark, ML_BISECT_SKIP);
+		assert_int_equal(call.cause, ML_BISECT_CAUSE_LAB);
+		assert_string_equal(call.reason, "the step's run has no judged pair cell");
+		ml_bisect_call_clear(&call);
+		ml_bisect_judge_step(NULL, NULL, &call);
+		assert_string_equal(call.reason, "the step's run has no judged control cell");
+		ml_bisect_call_clear(&call);
+		json_decref(control);
+	}
+}
+
+/* ---- git bisect's answers ----------------------------------------------- */
+
+static void test_parse_answer(void **state)
+{
+	struct ml_bisect_answer a;
+	(void)state;
+
+	assert_int_equal(ml_bisect_parse_answer("Bisecting: 2 revisions left to test after this (roughly 1 step)\n"
+						"[f356f45664e75a336f4f6faf60a1d1eba7ab1735] c3\n", &a), 0);
+	assert_int_equal(a.status, ML_BISECT_CONTINUE);
+	ml_bisect_answer_clear(&a);
+
+	assert_int_equal(ml_bisect_parse_answer(
+				 "076a96e8c61259d707c9aebd3fa493dc235a94b3 is the first bad commit\n"
+				 "commit 076a96e8c61259d707c9aebd3fa493dc235a94b3\nAuthor: T <t@x>\n"
+				 "Date:   Tue Dec 1 03:22:58 2026 +0000\n\n    c2 is the first bad commit of mine\n\n"
+				 " f2 | 1 +\n 1 file changed, 1 insertion(+)\n", &a), 0);
+	assert_int_equal(a.status, ML_BISECT_FOUND);
+	assert_string_equal(a.first_bad, "076a96e8c61259d707c9aebd3fa493dc235a94b3");
+	ml_bisect_answer_clear(&a);
+
+	assert_int_equal(ml_bisect_parse_answer(
+				 "There are only 'skip'ped commits left to test.\n"
+				 "The first bad commit could be any of:\n"
+				 "f356f45664e75a336f4f6faf60a1d1eba7ab1735\n"
+				 "faf5f59c984d43814134ff2dfb9007bcd2926a18\n"
+				 "43e18cd4e8f85750f3d24e45efb37eec4a3ad39d\n"
+				 "We cannot bisect more!\n", &a), 0);
+	assert_int_equal(a.status, ML_BISECT_ONLY_SKIPPED);
+	assert_int_equal(a.n_candidates, 3);
+	assert_string_equal(a.candidates[0], "f356f45664e75a336f4f6faf60a1d1eba7ab1735");
+	assert_string_equal(a.candidates[2], "43e18cd4e8f85750f3d24e45efb37eec4a3ad39d");
+	ml_bisect_answer_clear(&a);
+
+	/* a subject that merely says the words is not an answer */
+	assert_int_equal(ml_bisect_parse_answer("[abc] fix: x is the first bad commit\n", &a), -1);
+	assert_int_equal(ml_bisect_parse_answer("fatal: bad revision 'x'\n", &a), -1);
+	assert_non_null(strstr(ml_error_message(), "unexpected answer from git bisect"));
+	assert_int_equal(ml_bisect_parse_answer("There are only 'skip'ped commits left to test.\n", &a), -1);
+	assert_int_equal(ml_bisect_parse_answer(NULL, &a), -1);
+}
+
+/* ---- a real repository ---------------------------------------------------- */
+
+/* A repository of 8 commits c1..c8 (tag v1 on c1, v8 on c8) in tmp/src;
+ * shas[i] is commit c(i+1). */
+static char *make_repo(const char *tmp, char shas[8][65])
+{
+	char *src = ml_path_join(tmp, "src");
+	const char *init[] = { "init", "--quiet", src, NULL };
+
+	assert_int_equal(ml_bisect_git(tmp, init, NULL, NULL), 0);
+	for (int i = 0; i < 8; i++) {
+		ml_autofree char *name = ml_strdup_printf("f%d", i + 1);
+		ml_autofree char *path = ml_path_join(src, name);
+		ml_autofree char *msg = ml_strdup_printf("c%d: change %s", i + 1, name);
+		const char *add[] = { "add", name, NULL };
+		const char *commit[] = { "-c", "user.name=Test Author", "-c", "user.email=test@example.org",
+					 "commit", "--quiet", "-m", msg, NULL };
+		const char *head[] = { "rev-parse", "HEAD", NULL };
+		char *out = NULL;
+		assert_int_equal(ml_write_atomic(path, name, strlen(name), 0644), 0);
+		assert_int_equal(ml_bisect_git(src, add, NULL, NULL), 0);
+		assert_int_equal(ml_bisect_git(src, commit, NULL, NULL), 0);
+		assert_int_equal(ml_bisect_git(src, head, &out, NULL), 0);
+		out[strcspn(out, "\n")] = '\0';
+		snprintf(shas[i], 65, "%s", out);
+		free(out);
+	}
+	{
+		const char *t1[] = { "tag", "v1", shas[0], NULL };
+		const char *t8[] = { "tag", "v8", shas[7], NULL };
+		assert_int_equal(ml_bisect_git(src, t1, NULL, NULL), 0);
+		assert_int_equal(ml_bisect_git(src, t8, NULL, NULL), 0);
+	}
+	return src;
+}
+
+static void test_resolve_and_ancestry(void **state)
+{
+	ml_autofree char *tmp = ml_test_tmpdir();
+	char shas[8][65], sha[65];
+	ml_autofree char *src = make_repo(tmp, shas);
+	(void)state;
+
+	assert_int_equal(ml_bisect_resolve(src, "v1", sha), 0);
+	assert_string_equal(sha, shas[0]);
+	assert_int_equal(ml_bisect_resolve(src, "HEAD~2", sha), 0);
+	assert_string_equal(sha, shas[5]);
+	assert_int_equal(ml_bisect_resolve(src, shas[3], sha), 0);
+	assert_string_equal(sha, shas[3]);
+	{
+		char abbrev[13];
+		snprintf(abbrev, sizeof(abbrev), "%s", shas[4]);
+		assert_int_equal(ml_bisect_resolve(src, abbrev, sha), 0);
+		assert_string_equal(sha, shas[4]);
+	}
+	assert_int_equal(ml_bisect_resolve(src, "no-such-ref", sha), -1);
+	{
+		ml_autofree char *want = ml_strdup_printf("'no-such-ref' names no commit in %s", src);
+		assert_string_equal(ml_error_message(), want);
+	}
+	assert_int_equal(ml_bisect_resolve(tmp, "HEAD", sha), -1);
+	assert_non_null(strstr(ml_error_message(), "is not a git repository"));
+
+	assert_int_equal(ml_bisect_is_ancestor(src, shas[1], shas[6]), 1);
+	assert_int_equal(ml_bisect_is_ancestor(src, shas[6], shas[1]), 0);
+	assert_int_equal(ml_bisect_is_ancestor(src, "no-such", shas[1]), -1);
+	ml_test_rmtree(tmp);
+}
+
+/* git bisect itself in a bare shared clone, answering from a rule: commits
+ * from c6 on are bad, c3 is skipped. The parser must read the installed
+ * git's answers to the end: first bad commit c6. */
+static void test_real_bisect(void **state)
+{
+	ml_autofree char *tmp = ml_test_tmpdir();
+	char shas[8][65];
+	ml_autofree char *src = make_repo(tmp, shas);
+	ml_autofree char *repo = ml_path_join(tmp, "repo");
+	const char *clone[] = { "clone", "--quiet", "--bare", "--shared", src, repo, NULL };
+	const char *start[] = { "bisect", "start", "--no-checkout", shas[7], shas[0], NULL };
+	struct ml_bisect_answer a;
+	char *out = NULL;
+	int steps = 0;
+	(void)state;
+
+	assert_int_equal(ml_bisect_git(tmp, clone, NULL, NULL), 0);
+	assert_int_equal(ml_bisect_git(repo, start, &out, NULL), 0);
+	assert_int_equal(ml_bisect_parse_answer(out, &a), 0);
+	free(out);
+	while (a.status == ML_BISECT_CONTINUE) {
+		const char *head[] = { "rev-parse", "BISECT_HEAD", NULL };
+		const char *mark[] = { "bisect", NULL, NULL, NULL };
+		int index = -1;
+		assert_int_equal(ml_bisect_git(repo, head, &out, NULL), 0);
+		out[strcspn(out, "\n")] = '\0';
+		for (int i = 0; i < 8; i++)
+			if (strcmp(shas[i], out) == 0)
+				index = i;
+		assert_true(index > 0 && index < 7);
+		mark[1] = index == 2 ? "skip" : index >= 5 ? "bad" : "good";
+		mark[2] = out;
+		ml_bisect_answer_clear(&a);
+		{
+			char *answer = NULL;
+			ml_bisect_git(repo, mark, &answer, NULL);
+			assert_int_equal(ml_bisect_parse_answer(answer, &a), 0);
+			free(answer);
+		}
+		free(out);
+		assert_true(++steps < 10);
+	}
+	assert_int_equal(a.status, ML_BISECT_FOUND);
+	assert_string_equal(a.first_bad, shas[5]);
+	ml_bisect_answer_clear(&a);
+
+	/* everything between skipped: git lists the candidates */
+	{
+		const char *reset[] = { "bisect", "reset", NULL };
+		const char *start2[] = { "bisect", "start", "--no-checkout", shas[3], shas[0], NULL };
+		assert_int_equal(ml_bisect_git(repo, reset, NULL, NULL), 0);
+		assert_int_equal(ml_bisect_git(repo, start2, &out, NULL), 0);
+		assert_int_equal(ml_bisect_parse_answer(out, &a), 0);
+		free(out);
+		while (a.status == ML_BISECT_CONTINUE) {
+			const char *skip[] = { "bisect", "skip", NULL };
+			ml_bisect_answer_clear(&a);
+			ml_bisect_git(repo, skip, &out, NULL);
+			assert_int_equal(ml_bisect_parse_answer(out, &a), 0);
+			free(out);
+		}
+		assert_int_equal(a.status, ML_BISECT_ONLY_SKIPPED);
+		/* c2, c3 skipped and c4 bad: any of the three */
+		assert_int_equal(a.n_candidates, 3);
+		ml_bisect_answer_clear(&a);
+	}
+	/* a good end right before the bad end: git names it at once */
+	{
+		const char *reset[] = { "bisect", "reset", NULL };
+		const char *start3[] = { "bisect", "start", "--no-checkout", shas[4], shas[3], NULL };
+		assert_int_equal(ml_bisect_git(repo, reset, NULL, NULL), 0);
+		assert_int_equal(ml_bisect_git(repo, start3, &out, NULL), 0);
+		assert_int_equal(ml_bisect_parse_answer(out, &a), 0);
+		free(out);
+		assert_int_equal(a.status, ML_BISECT_FOUND);
+		assert_string_equal(a.first_bad, shas[4]);
+		ml_bisect_answer_clear(&a);
+	}
+	ml_test_rmtree(tmp);
+}
+
+/* ---- a failing cell as the bad end ---------------------------------------- */
+
+static void write_cell(const char *run_dir, const char *id, const char *src, const char *dst)
+{
+	ml_autofree char *dir = ml_layout_cell_dir(run_dir, id);
+	ml_autofree char *path = ml_layout_file(dir, ML_LAYOUT_CELL_FILE);
+	json_t *doc = json_pack("{s:s, s:s, s:s, s:{s:{s:s}, s:{s:s}, s:s, s:s, s:s, s:i, s:i}}", "cell_id", id,
+				"verdict", "fail", "machine", "pc-q35-10.0", "inputs", "src", "provider", src, "dst",
+				"provider", dst, "machine", "q35", "kernel", "debian:trixie", "accel", "tcg",
+				"memory_mib", 512, "workload_mib", 128);
+
+	assert_int_equal(ml_mkdir_p(dir, 0755), 0);
+	assert_int_equal(ml_json_write_file(path, doc), 0);
+	json_decref(doc);
+}
+
+static void test_read_cell(void **state)
+{
+	ml_autofree char *tmp = ml_test_tmpdir();
+	struct ml_bisect_cell_inputs c;
+	(void)state;
+
+	write_cell(tmp, "fwd", "git:/src/qemu@v10.1.0+patch:/p.patch", "debian:trixie");
+	write_cell(tmp, "back", "debian:trixie", "git:/src/qemu/@master");
+	write_cell(tmp, "none", "debian:trixie", "debian:sid");
+	write_cell(tmp, "ctl", "git:/src/qemu@master", "git:/src/qemu@master");
+
+	assert_int_equal(ml_bisect_read_cell(tmp, "fwd", "git:/src/qemu@v10.0.0+patch:/p.patch", &c), 0);
+	assert_string_equal(c.bad, "git:/src/qemu@v10.1.0+patch:/p.patch");
+	assert_string_equal(c.against, "debian:trixie");
+	assert_false(c.step_is_dst);
+	assert_string_equal(c.machine, "pc-q35-10.0"); /* the concrete one */
+	assert_string_equal(c.kernel, "debian:trixie");
+	assert_string_equal(c.accel, "tcg");
+	assert_int_equal(c.memory_mib, 512);
+	assert_int_equal(c.workload_mib, 128);
+	ml_bisect_cell_inputs_clear(&c);
+
+	assert_int_equal(ml_bisect_read_cell(tmp, "back", "git:/src/qemu@v10.0.0", &c), 0);
+	assert_string_equal(c.bad, "git:/src/qemu/@master");
+	assert_string_equal(c.against, "debian:trixie");
+	assert_true(c.step_is_dst);
+	ml_bisect_cell_inputs_clear(&c);
+
+	assert_int_equal(ml_bisect_read_cell(tmp, "none", "git:/src/qemu@v10.0.0", &c), -1);
+	assert_non_null(strstr(ml_error_message(), "neither is a git: build of /src/qemu"));
+	assert_int_equal(ml_bisect_read_cell(tmp, "ctl", "git:/src/qemu@v10.0.0", &c), -1);
+	assert_non_null(strstr(ml_error_message(), "is a control"));
+	assert_int_equal(ml_bisect_read_cell(tmp, "missing", "git:/src/qemu@v10.0.0", &c), -1);
+	assert_non_null(strstr(ml_error_message(), "cell missing of run"));
+	assert_int_equal(ml_bisect_read_cell(tmp, "../x", "git:/src/qemu@v10.0.0", &c), -1);
+	assert_non_null(strstr(ml_error_message(), "is not a cell id"));
+	ml_test_rmtree(tmp);
+}
+
+/* ---- bisect.json and its page ------------------------------------------ */
+
+static json_t *sample_doc(void)
+{
+	struct ml_bisect_options o = good_options;
+	struct ml_bisect_git_spec g;
+	json_t *doc, *control = cell("pass", "single", false), *pair = cell("fail", "deterministic", false);
+	json_t *build = json_pack("{s:s, s:s}", "version", "10.0.50", "sha256", "ab12");
+	struct ml_bisect_call call = { ML_BISECT_BAD, ML_BISECT_CAUSE_NONE, strdup("pair fail: because") };
+	struct ml_bisect_call skip = { ML_BISECT_SKIP, ML_BISECT_CAUSE_BUILD, strdup("the commit could not be built: <x>") };
+	struct ml_bisect_step s = { .role = "bad-end", .commit = "1111", .subject = "hw: <script>alert(1)</script>",
+				    .describe = "v10.0.0-12-g1111", .spec = "git:/src/qemu@1111", .build = build,
+				    .run_id = "B-s01-1111", .run_dir = "/r/B-s01-1111", .control = control,
+				    .pair = pair, .call = &call, .wall_ms = 1234 };
+	struct ml_bisect_step s2 = { .role = "bisect", .commit = "2222", .subject = "x", .describe = "d",
+				     .spec = "git:/src/qemu@2222", .call = &skip, .wall_ms = 5 };
+
+	assert_int_equal(ml_bisect_parse_git_spec(o.bad, &g), 0);
+	doc = ml_bisect_doc_new("B", &o, &g, "0000", "1111");
+	ml_bisect_doc_add_step(doc, &s);
+	ml_bisect_doc_add_step(doc, &s2);
+	ml_bisect_git_spec_clear(&g);
+	ml_bisect_call_clear(&call);
+	ml_bisect_call_clear(&skip);
+	json_decref(control);
+	json_decref(pair);
+	json_decref(build);
+	return doc;
+}
+
+static void test_doc_shape(void **state)
+{
+	json_t *doc = sample_doc(), *in, *st;
+	(void)state;
+
+	assert_string_equal(ml_json_str(doc, "schema"), ML_BISECT_SCHEMA);
+	assert_string_equal(ml_json_str(doc, "id"), "B");
+	assert_string_equal(ml_json_str(doc, "state"), "running");
+	assert_true(json_is_null(json_object_get(doc, "result")));
+	in = json_object_get(doc, "inputs");
+	assert_string_equal(ml_json_str(in, "good"), "git:/src/qemu@v10.0.0");
+	assert_string_equal(ml_json_str(in, "bad"), "git:/src/qemu@v10.1.0");
+	assert_string_equal(ml_json_str(in, "good_commit"), "0000");
+	assert_string_equal(ml_json_str(in, "bad_commit"), "1111");
+	assert_string_equal(ml_json_str(in, "against"), "debian:trixie");
+	assert_string_equal(ml_json_str(in, "machine"), "pc-q35-10.0");
+	assert_string_equal(ml_json_str(in, "kernel"), ML_BISECT_DEFAULT_KERNEL);
+	assert_string_equal(ml_json_str(in, "accel"), "tcg");
+	assert_string_equal(ml_json_str(in, "pair"), "commit -> against");
+	assert_int_equal(ml_json_int(in, "repeat", -1), 2);
+	assert_int_equal(json_array_size(json_object_get(doc, "steps")), 2);
+	st = json_array_get(json_object_get(doc, "steps"), 0);
+	assert_int_equal(ml_json_int(st, "step", 0), 1);
+	assert_string_equal(ml_json_str(st, "role"), "bad-end");
+	assert_string_equal(ml_json_str(st, "commit"), "1111");
+	assert_string_equal(ml_json_str(st, "describe"), "v10.0.0-12-g1111");
+	assert_string_equal(ml_json_str(st, "spec"), "git:/src/qemu@1111");
+	assert_string_equal(ml_json_str(json_object_get(st, "build"), "version"), "10.0.50");
+	assert_string_equal(ml_json_str(st, "run_id"), "B-s01-1111");
+	assert_string_equal(ml_json_str(st, "run_dir"), "/r/B-s01-1111");
+	assert_string_equal(ml_json_str(json_object_get(st, "control"), "category"), "pass");
+	assert_string_equal(ml_json_str(json_object_get(st, "pair"), "category"), "fail");
+	assert_string_equal(ml_json_str(json_object_get(st, "pair"), "reason"), "because");
+	assert_string_equal(ml_json_str(st, "judgement"), "bad");
+	assert_true(json_is_null(json_object_get(st, "skip_cause")));
+	assert_string_equal(ml_json_str(st, "reason"), "pair fail: because");
+	assert_int_equal(ml_json_int(st, "wall_ms", 0), 1234);
+	st = json_array_get(json_object_get(doc, "steps"), 1);
+	assert_int_equal(ml_json_int(st, "step", 0), 2);
+	assert_string_equal(ml_json_str(st, "judgement"), "skip");
+	assert_string_equal(ml_json_str(st, "skip_cause"), "build-failed");
+	assert_true(json_is_null(json_object_get(st, "build")));
+	assert_true(json_is_null(json_object_get(st, "run_id")));
+	assert_true(json_is_null(json_object_get(st, "pair")));
+	json_decref(doc);
+}
+
+static void test_page(void **state)
+{
+	ml_autofree char *tmp = ml_test_tmpdir();
+	ml_autofree char *path = ml_path_join(tmp, "index.html");
+	json_t *doc = sample_doc();
+	char *html = NULL;
+	(void)state;
+
+	ml_json_set(doc, "result", json_pack("{s:s, s:s, s:{s:s, s:s, s:[s]}, s:s}", "outcome", "first-bad",
+					     "message", "first bad commit: 1111 <b>", "first_bad", "commit", "1111",
+					     "subject", "hw: <script>", "files", "hw/x.c", "reproduce",
+					     "miglab cell --src 'git:/src/qemu@1111' --dst debian:trixie"));
+	assert_int_equal(ml_web_bisect_page(doc, path, "../../site/"), 0);
+	assert_int_equal(ml_read_file(path, 1 << 20, &html, NULL), 0);
+	assert_null(strstr(html, "<script>alert"));
+	assert_non_null(strstr(html, "hw: &lt;script&gt;alert(1)&lt;/script&gt;"));
+	assert_non_null(strstr(html, "href=\"../../site/B-s01-1111/index.html\""));
+	assert_non_null(strstr(html, "../../site/assets/miglab.css"));
+	assert_non_null(strstr(html, "first bad commit: 1111 &lt;b&gt;"));
+	assert_non_null(strstr(html, "miglab cell --src &#39;git:/src/qemu@1111&#39;") ||
+			strstr(html, "miglab cell --src &#x27;git:/src/qemu@1111&#x27;"));
+	assert_non_null(strstr(html, "build-failed"));
+	free(html);
+	json_decref(doc);
+	ml_test_rmtree(tmp);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_git_spec),
+		cmocka_unit_test(test_parse_git_spec_errors),
+		cmocka_unit_test(test_machine_family),
+		cmocka_unit_test(test_check_options),
+		cmocka_unit_test(test_cli_bad_input),
+		cmocka_unit_test(test_judge_step),
+		cmocka_unit_test(test_parse_answer),
+		cmocka_unit_test(test_resolve_and_ancestry),
+		cmocka_unit_test(test_real_bisect),
+		cmocka_unit_test(test_read_cell),
+		cmocka_unit_test(test_doc_shape),
+		cmocka_unit_test(test_page),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
