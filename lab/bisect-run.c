@@ -248,7 +248,19 @@ static void run_step(struct bisect *b, const char *spec, const char *sha, unsign
 	ml_bisect_judge_step(*control, *pair, call);
 }
 
-/* Test one commit: build it, run its step, record it in bisect.json. */
+/* The program's way to test a commit: build it, then run its step. */
+static void build_and_run(void *ctx, const char *role, const char *spec, const char *sha, unsigned step,
+			  struct ml_bisect_outcome *out)
+{
+	struct bisect *b = ctx;
+
+	if (build_commit(b, spec, role, &out->build, &out->call) == 0)
+		run_step(b, spec, sha, step, &out->run_id, &out->run_dir, &out->control, &out->pair,
+			 &out->call);
+}
+
+/* Test one commit and record it in bisect.json; *call receives the
+ * judgement (owned). -1 only when bisect.json cannot be written. */
 static int test_commit(struct bisect *b, const char *role, const char *sha, struct ml_bisect_call *call)
 {
 	long long t0 = ml_now_ms();
@@ -256,36 +268,37 @@ static int test_commit(struct bisect *b, const char *role, const char *sha, stru
 	ml_autofree char *spec = ml_bisect_commit_spec(&b->git, sha);
 	ml_autofree char *subject = commit_subject(b, sha);
 	ml_autofree char *describe = commit_describe(b, sha);
-	ml_autofree char *run_id = NULL;
-	ml_autofree char *run_dir = NULL;
 	ml_autofree char *safe_subject = ml_text_safe(subject, false);
-	json_t *build = NULL, *control = NULL, *pair = NULL;
-	struct ml_bisect_step s;
 	ml_autofree char *path = ml_path_join(b->dir, ML_BISECT_FILE);
+	struct ml_bisect_outcome res = { 0 };
+	struct ml_bisect_step s;
 	int ret;
 
-	memset(call, 0, sizeof(*call));
 	fprintf(stderr, "miglab: bisect step %u (%s): %.*s %s\n", step, role, SHORT, sha, safe_subject);
 	if (strcmp(spec, b->o->against) == 0)
-		*call = (struct ml_bisect_call){ ML_BISECT_SKIP, ML_BISECT_CAUSE_AGAINST,
-						 strdup("the commit is the --against build itself") };
-	else if (build_commit(b, spec, role, &build, call) == 0)
-		run_step(b, spec, sha, step, &run_id, &run_dir, &control, &pair, call);
+		res.call = (struct ml_bisect_call){ ML_BISECT_SKIP, ML_BISECT_CAUSE_AGAINST,
+						    strdup("the commit is the --against build itself") };
+	else if (b->o->tester)
+		b->o->tester->test(b->o->tester->ctx, role, spec, sha, step, &res);
+	else
+		build_and_run(b, role, spec, sha, step, &res);
+	if (!res.call.reason)
+		res.call.reason = strdup("");
 	s = (struct ml_bisect_step){ .role = role, .commit = sha, .subject = subject, .describe = describe,
-				     .spec = spec, .build = build, .run_id = run_id, .run_dir = run_dir,
-				     .control = control, .pair = pair, .call = call,
-				     .wall_ms = ml_now_ms() - t0 };
+				     .spec = spec, .build = res.build, .run_id = res.run_id,
+				     .run_dir = res.run_dir, .control = res.control, .pair = res.pair,
+				     .call = &res.call, .wall_ms = ml_now_ms() - t0 };
 	ml_bisect_doc_add_step(b->doc, &s);
-	json_decref(build);
-	json_decref(control);
-	json_decref(pair);
 	{
-		ml_autofree char *reason = ml_text_safe(call->reason, false);
+		ml_autofree char *reason = ml_text_safe(res.call.reason, false);
 		fprintf(stderr, "miglab: bisect step %u: %.*s is %s: %s\n", step, SHORT, sha,
-			ml_bisect_mark_name(call->mark), reason);
+			ml_bisect_mark_name(res.call.mark), reason);
 	}
 	ml_json_set_int(b->doc, "wall_ms", ml_now_ms() - b->t0);
 	ret = ml_json_write_file(path, b->doc);
+	*call = res.call;
+	res.call.reason = NULL; /* handed to the caller */
+	ml_bisect_outcome_clear(&res);
 	return ret;
 }
 
@@ -402,7 +415,8 @@ static int end_failed(struct bisect *b, const char *role, const char *sha, const
 		status = 1;
 	}
 	fprintf(stderr, "miglab: bisect: %s\n", msg);
-	return finish(b, bad_end ? "bad-end-not-bad" : "good-end-not-good", NULL, msg, status);
+	return finish(b, status == 1 ? (bad_end ? "bad-end-not-bad" : "good-end-not-good")
+		      : status == 2 ? "lab-error" : "interrupted", NULL, msg, status);
 }
 
 static int found(struct bisect *b, const char *sha)
@@ -499,40 +513,28 @@ lab_error:
 }
 
 /* Resolve the ends in the user's checkout (its branches, tags and remote
- * refs are what the user named), then make the clone and check ancestry. */
+ * refs are what the user named; reading them changes nothing there) and
+ * check their order before anything is made; then the results directory
+ * and the clone. */
 static int prepare(struct bisect *b)
 {
 	struct ml_bisect_git_spec good = { 0 };
-	ml_autofree char *parent_of_bisects = NULL;
-	ml_autofree char *taken = NULL;
+	ml_autofree char *parent = NULL;
 	int anc;
 
-	if (ml_bisect_parse_git_spec(b->o->bad, &b->git) < 0 || ml_bisect_parse_git_spec(b->o->good, &good) < 0)
-		goto fail;
-	if (ml_bisect_resolve(b->git.dir, good.ref, b->good) < 0 ||
-	    ml_bisect_resolve(b->git.dir, b->git.ref, b->bad) < 0)
-		goto fail;
+	if (ml_bisect_parse_git_spec(b->o->bad, &b->git) < 0 || ml_bisect_parse_git_spec(b->o->good, &good) < 0 ||
+	    ml_bisect_resolve(b->git.dir, good.ref, b->good) < 0 ||
+	    ml_bisect_resolve(b->git.dir, b->git.ref, b->bad) < 0) {
+		ml_bisect_git_spec_clear(&good);
+		return -1;
+	}
 	if (strcmp(b->good, b->bad) == 0) {
 		ml_error("--good %s and --bad %s are the same commit %s", good.ref, b->git.ref, b->good);
-		goto fail;
+		ml_bisect_git_spec_clear(&good);
+		return -1;
 	}
 	ml_bisect_git_spec_clear(&good);
-	parent_of_bisects = ml_path_join(b->cfg->results_dir, ML_BISECT_DIR);
-	if (b->o->id) {
-		taken = ml_path_join(parent_of_bisects, b->o->id);
-		if (ml_path_exists(taken)) {
-			ml_error("bisect %s already exists in %s (give another --run-id)", b->o->id,
-				 parent_of_bisects);
-			return -1;
-		}
-	}
-	if (ml_run_dir_create(parent_of_bisects, b->o->id, &b->id, &b->dir) < 0)
-		return -1;
-	b->work = ml_strdup_printf("%s/%s/%s", b->cfg->cache_dir, ML_BISECT_DIR, b->id);
-	b->repo = ml_path_join(b->work, "repo");
-	if (make_clone(b) < 0)
-		return -1;
-	anc = ml_bisect_is_ancestor(b->repo, b->good, b->bad);
+	anc = ml_bisect_is_ancestor(b->git.dir, b->good, b->bad);
 	if (anc < 0)
 		return -1;
 	if (!anc) {
@@ -540,10 +542,23 @@ static int prepare(struct bisect *b)
 			 "good in the history of bad", b->good, b->bad);
 		return -1;
 	}
+	parent = ml_path_join(b->cfg->results_dir, ML_BISECT_DIR);
+	if (b->o->id) {
+		ml_autofree char *taken = ml_path_join(parent, b->o->id);
+		if (ml_path_exists(taken)) {
+			ml_error("bisect %s already exists in %s (give another --run-id)", b->o->id, parent);
+			return -1;
+		}
+	}
+	if (ml_run_dir_create(parent, b->o->id, &b->id, &b->dir) < 0)
+		return -1;
+	b->work = ml_strdup_printf("%s/%s/%s", b->cfg->cache_dir, ML_BISECT_DIR, b->id);
+	b->repo = ml_path_join(b->work, "repo");
+	if (make_clone(b) < 0) {
+		ml_rm_rf(b->dir); /* nothing was recorded in it */
+		return -1;
+	}
 	return 0;
-fail:
-	ml_bisect_git_spec_clear(&good);
-	return -1;
 }
 
 int ml_bisect_run(const struct ml_config *cfg, const struct ml_bisect_options *o)

@@ -322,6 +322,17 @@ void ml_bisect_call_clear(struct ml_bisect_call *c)
 	memset(c, 0, sizeof(*c));
 }
 
+void ml_bisect_outcome_clear(struct ml_bisect_outcome *o)
+{
+	ml_bisect_call_clear(&o->call);
+	json_decref(o->build);
+	free(o->run_id);
+	free(o->run_dir);
+	json_decref(o->control);
+	json_decref(o->pair);
+	memset(o, 0, sizeof(*o));
+}
+
 /* ---- bisect.json --------------------------------------------------------- */
 
 json_t *ml_bisect_doc_new(const char *id, const struct ml_bisect_options *o,

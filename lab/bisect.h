@@ -49,6 +49,17 @@ char *ml_bisect_commit_spec(const struct ml_bisect_git_spec *s, const char *comm
 
 /* ---- inputs -------------------------------------------------------------- */
 
+struct ml_bisect_outcome;
+/* How a commit is tested. The program builds it and runs its step matrix;
+ * a test puts a rule here to drive the whole bisect without QEMU. */
+struct ml_bisect_tester {
+	/* Test the commit (role "bad-end", "good-end" or "bisect"; spec its
+	 * provider; step its number from 1) and fill out. */
+	void (*test)(void *ctx, const char *role, const char *spec, const char *commit, unsigned step,
+		     struct ml_bisect_outcome *out);
+	void *ctx;
+};
+
 struct ml_bisect_options {
 	const char *id;       /* the bisect's id; NULL: a new timestamped one */
 	const char *good;     /* git:DIR@REF known to pass */
@@ -63,6 +74,7 @@ struct ml_bisect_options {
 	int workload_mib;     /* [guest] workload; 0: the matrix default */
 	const char *from_run; /* the run and cell the inputs came from, or NULL */
 	const char *from_cell;
+	const struct ml_bisect_tester *tester; /* NULL: build and run (the program) */
 };
 #define ML_BISECT_DEFAULT_KERNEL "debian:bookworm"
 
@@ -112,6 +124,15 @@ struct ml_bisect_call {
 	enum ml_bisect_cause cause;
 	char *reason; /* one line; owned */
 };
+/* What testing one commit gave; everything owned (ml_bisect_outcome_clear). */
+struct ml_bisect_outcome {
+	struct ml_bisect_call call;
+	json_t *build;          /* {version, version_line, sha256}; NULL when not built */
+	char *run_id, *run_dir; /* the step's run; NULL when none ran */
+	json_t *control, *pair; /* its judged cells (cell.json); NULL when missing */
+};
+void ml_bisect_outcome_clear(struct ml_bisect_outcome *o);
+
 /* Judge a step from its two judged cells (cell.json documents; either may
  * be NULL when missing): control not passing -> skip; then the pair's
  * category: pass or xpass -> good; fail (deterministic or a single attempt)

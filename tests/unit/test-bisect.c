@@ -658,6 +658,240 @@ static void test_page(void **state)
 	ml_test_rmtree(tmp);
 }
 
+/* ---- the whole bisect, commits tested by a rule -------------------------- */
+
+/* The rule: commits c(first_bad+1) and later fail, those in skip are
+ * skipped as intermittent, those in unbuildable do not build. */
+struct rule {
+	char shas[8][65];
+	int first_bad;      /* index; 8: none fails */
+	unsigned skip;      /* bit i: skip c(i+1) */
+	unsigned unbuildable;
+	unsigned tested;    /* bit i: c(i+1) was tested */
+	bool spec_seen_ok;  /* every spec was git:<src>@<commit> */
+	const char *src;
+};
+
+static int rule_index(const struct rule *r, const char *commit)
+{
+	for (int i = 0; i < 8; i++)
+		if (strcmp(r->shas[i], commit) == 0)
+			return i;
+	fail_msg("commit %s is not in the repository", commit);
+	return -1;
+}
+
+static void rule_test(void *ctx, const char *role, const char *spec, const char *commit, unsigned step,
+		      struct ml_bisect_outcome *out)
+{
+	struct rule *r = ctx;
+	int i = rule_index(r, commit);
+	ml_autofree char *want = ml_strdup_printf("git:%s@%s", r->src, commit);
+	(void)role;
+
+	r->tested |= 1u << i;
+	r->spec_seen_ok = r->spec_seen_ok && strcmp(spec, want) == 0;
+	if (r->unbuildable & (1u << i)) {
+		out->call = (struct ml_bisect_call){ ML_BISECT_SKIP, ML_BISECT_CAUSE_BUILD,
+						     strdup("the commit could not be built: rule") };
+		return;
+	}
+	out->build = json_pack("{s:s, s:s}", "version", "10.0.50", "sha256", "00");
+	out->run_id = ml_strdup_printf("rule-s%02u", step);
+	out->control = cell("pass", "single", false);
+	if (r->skip & (1u << i))
+		out->pair = cell("fail", "intermittent", false);
+	else
+		out->pair = cell(i >= r->first_bad ? "fail" : "pass", i >= r->first_bad ? "deterministic" : "single",
+				 false);
+	ml_bisect_judge_step(out->control, out->pair, &out->call);
+}
+
+struct bisect_env {
+	char *tmp, *src;
+	struct ml_config cfg;
+	struct rule rule;
+	struct ml_bisect_tester tester;
+	struct ml_bisect_options o;
+	char *good, *bad;
+};
+
+static void env_init(struct bisect_env *e, int first_bad, unsigned skip, const char *id)
+{
+	memset(e, 0, sizeof(*e));
+	e->tmp = ml_test_tmpdir();
+	e->src = make_repo(e->tmp, e->rule.shas);
+	e->cfg.results_dir = ml_path_join(e->tmp, "results");
+	e->cfg.cache_dir = ml_path_join(e->tmp, "cache");
+	e->rule.first_bad = first_bad;
+	e->rule.skip = skip;
+	e->rule.spec_seen_ok = true;
+	e->rule.src = e->src;
+	e->tester = (struct ml_bisect_tester){ rule_test, &e->rule };
+	e->good = ml_strdup_printf("git:%s@v1", e->src);
+	e->bad = ml_strdup_printf("git:%s@v8", e->src);
+	e->o = (struct ml_bisect_options){ .id = id, .good = e->good, .bad = e->bad, .against = "debian:trixie",
+					   .machine = "pc-q35-10.0", .repeat = 2, .tester = &e->tester };
+}
+
+static json_t *env_doc(const struct bisect_env *e, const char *id)
+{
+	ml_autofree char *path = ml_strdup_printf("%s/bisect/%s/bisect.json", e->cfg.results_dir, id);
+	json_t *doc = ml_json_load_file(path, 1 << 20);
+	assert_non_null(doc);
+	return doc;
+}
+
+static void env_clear(struct bisect_env *e)
+{
+	ml_test_rmtree(e->tmp);
+	free(e->tmp);
+	free(e->src);
+	free(e->good);
+	free(e->bad);
+	ml_config_clear(&e->cfg);
+}
+
+/* The user's checkout is as it was: no bisect there, HEAD on c8, clean. */
+static void assert_checkout_untouched(const struct bisect_env *e)
+{
+	const char *refs[] = { "for-each-ref", "refs/bisect", NULL };
+	const char *head[] = { "rev-parse", "HEAD", NULL };
+	const char *status[] = { "status", "--porcelain", NULL };
+	char *out = NULL;
+
+	assert_int_equal(ml_bisect_git(e->src, refs, &out, NULL), 0);
+	assert_string_equal(out, "");
+	free(out);
+	assert_int_equal(ml_bisect_git(e->src, head, &out, NULL), 0);
+	assert_int_equal(strncmp(out, e->rule.shas[7], 40), 0);
+	free(out);
+	assert_int_equal(ml_bisect_git(e->src, status, &out, NULL), 0);
+	assert_string_equal(out, "");
+	free(out);
+}
+
+static void test_run_finds_first_bad(void **state)
+{
+	struct bisect_env e;
+	json_t *doc, *res, *first, *steps;
+	(void)state;
+
+	env_init(&e, 5, 1u << 2, "found");
+	e.o.step_is_dst = true;
+	assert_int_equal(ml_bisect_run(&e.cfg, &e.o), 0);
+	assert_true(e.rule.spec_seen_ok);
+	doc = env_doc(&e, "found");
+	res = json_object_get(doc, "result");
+	first = json_object_get(res, "first_bad");
+	assert_string_equal(ml_json_str(doc, "state"), "done");
+	assert_string_equal(ml_json_str(res, "outcome"), "first-bad");
+	assert_int_equal(ml_json_int(res, "exit_status", -1), 0);
+	assert_string_equal(ml_json_str(first, "commit"), e.rule.shas[5]);
+	assert_string_equal(ml_json_str(first, "subject"), "c6: change f6");
+	assert_string_equal(ml_json_str(first, "author"), "Test Author <test@example.org>");
+	assert_string_equal(json_string_value(json_array_get(json_object_get(first, "files"), 0)), "f6");
+	assert_non_null(strstr(ml_json_str(first, "diffstat"), "f6 | 1 +"));
+	assert_int_equal(strncmp(ml_json_str(first, "describe"), "v1-5-g", 6), 0);
+	{
+		ml_autofree char *want = ml_strdup_printf("miglab cell --src debian:trixie --dst git:%s@%s "
+							  "--machine pc-q35-10.0 --kernel debian:bookworm --accel tcg",
+							  e.src, e.rule.shas[5]);
+		print_message("reproduce: %s\n", ml_json_str(res, "reproduce"));
+		assert_string_equal(ml_json_str(res, "reproduce"), want);
+	}
+	steps = json_object_get(doc, "steps");
+	assert_string_equal(ml_json_str(json_array_get(steps, 0), "role"), "bad-end");
+	assert_string_equal(ml_json_str(json_array_get(steps, 0), "judgement"), "bad");
+	assert_string_equal(ml_json_str(json_array_get(steps, 1), "role"), "good-end");
+	assert_string_equal(ml_json_str(json_array_get(steps, 1), "judgement"), "good");
+	assert_int_equal(ml_json_int(doc, "steps_count", 0), (long long)json_array_size(steps));
+	/* c6 bad and c5 good must both have been seen to name c6 */
+	assert_true(e.rule.tested & (1u << 5));
+	assert_true(e.rule.tested & (1u << 4));
+	{
+		ml_autofree char *page = ml_strdup_printf("%s/bisect/found/index.html", e.cfg.results_dir);
+		ml_autofree char *log = ml_strdup_printf("%s/bisect/found/git-bisect.log", e.cfg.results_dir);
+		ml_autofree char *clone = ml_strdup_printf("%s/bisect/found", e.cfg.cache_dir);
+		assert_true(ml_path_exists(page));
+		assert_true(ml_path_exists(log));
+		assert_false(ml_path_exists(clone));
+	}
+	assert_checkout_untouched(&e);
+	/* the same id again is refused before anything runs */
+	assert_int_equal(ml_bisect_run(&e.cfg, &e.o), 2);
+	assert_non_null(strstr(ml_error_message(), "bisect found already exists"));
+	json_decref(doc);
+	env_clear(&e);
+}
+
+static void test_run_ends(void **state)
+{
+	struct bisect_env e;
+	json_t *doc;
+	(void)state;
+
+	/* nothing fails: the bad end passes */
+	env_init(&e, 8, 0, "bad-passes");
+	assert_int_equal(ml_bisect_run(&e.cfg, &e.o), 1);
+	doc = env_doc(&e, "bad-passes");
+	assert_string_equal(ml_json_str(json_object_get(doc, "result"), "outcome"), "bad-end-not-bad");
+	assert_non_null(strstr(ml_json_str(json_object_get(doc, "result"), "message"), "passes"));
+	assert_int_equal(json_array_size(json_object_get(doc, "steps")), 1);
+	json_decref(doc);
+	env_clear(&e);
+
+	/* everything fails: the good end too */
+	env_init(&e, 0, 0, "good-fails");
+	assert_int_equal(ml_bisect_run(&e.cfg, &e.o), 1);
+	doc = env_doc(&e, "good-fails");
+	assert_string_equal(ml_json_str(json_object_get(doc, "result"), "outcome"), "good-end-not-good");
+	assert_int_equal(json_array_size(json_object_get(doc, "steps")), 2);
+	json_decref(doc);
+	env_clear(&e);
+
+	/* the bad end does not build: the lab cannot start */
+	env_init(&e, 5, 0, "no-build");
+	e.rule.unbuildable = 1u << 7;
+	assert_int_equal(ml_bisect_run(&e.cfg, &e.o), 2);
+	doc = env_doc(&e, "no-build");
+	assert_string_equal(ml_json_str(json_object_get(doc, "result"), "outcome"), "lab-error");
+	assert_string_equal(ml_json_str(json_array_get(json_object_get(doc, "steps"), 0), "skip_cause"),
+			    "build-failed");
+	json_decref(doc);
+	env_clear(&e);
+
+	/* good after bad in history: refused before anything is made */
+	env_init(&e, 5, 0, "reversed");
+	e.o.good = e.bad;
+	e.o.bad = e.good;
+	assert_int_equal(ml_bisect_run(&e.cfg, &e.o), 2);
+	assert_non_null(strstr(ml_error_message(), "is not an ancestor of the bad commit"));
+	{
+		ml_autofree char *dir = ml_strdup_printf("%s/bisect/reversed", e.cfg.results_dir);
+		assert_false(ml_path_exists(dir));
+	}
+	env_clear(&e);
+}
+
+static void test_run_only_skipped(void **state)
+{
+	struct bisect_env e;
+	json_t *doc, *res;
+	(void)state;
+
+	/* c4 .. c7 skipped, c5 is the first bad: git can only say c4..c8 */
+	env_init(&e, 4, 0x78, "skipped");
+	assert_int_equal(ml_bisect_run(&e.cfg, &e.o), 1);
+	doc = env_doc(&e, "skipped");
+	res = json_object_get(doc, "result");
+	assert_string_equal(ml_json_str(res, "outcome"), "only-skipped");
+	assert_int_equal(json_array_size(json_object_get(res, "candidates")), 5);
+	assert_non_null(strstr(ml_json_str(res, "message"), "one of 5"));
+	json_decref(doc);
+	env_clear(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -673,6 +907,9 @@ int main(void)
 		cmocka_unit_test(test_read_cell),
 		cmocka_unit_test(test_doc_shape),
 		cmocka_unit_test(test_page),
+		cmocka_unit_test(test_run_finds_first_bad),
+		cmocka_unit_test(test_run_ends),
+		cmocka_unit_test(test_run_only_skipped),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
