@@ -357,6 +357,28 @@ static json_t *commit_facts(const struct bisect *b, const char *sha)
 	return c;
 }
 
+/* The dashboard's index lists bisects (web.h): write it again now that
+ * this one has its result, rendering only the last step's run. */
+static void update_site(const struct bisect *b)
+{
+	json_t *steps = json_object_get(b->doc, "steps");
+	const char *last = NULL;
+	struct ml_web_options wo = { .quiet = true };
+	char *index = NULL;
+
+	for (size_t i = json_array_size(steps); i-- > 0 && !last;)
+		last = ml_json_str(json_array_get(steps, i), "run_dir");
+	if (!last || !ml_path_exists(last))
+		return;
+	wo.runs = &last;
+	wo.n_runs = 1;
+	if (ml_web_write_site(b->cfg->results_dir, NULL, &wo, &index) < 0) {
+		fprintf(stderr, "miglab: warning: dashboard not written: %s\n", ml_error_message());
+		ml_error_reset();
+	}
+	free(index);
+}
+
 /* Record how the bisect ended; returns the exit status. */
 static int finish(struct bisect *b, const char *outcome, json_t *result, const char *message, int status)
 {
@@ -383,6 +405,8 @@ static int finish(struct bisect *b, const char *outcome, json_t *result, const c
 		fprintf(stderr, "miglab: warning: bisect page not written: %s\n", ml_error_message());
 		ml_error_reset();
 	}
+	update_site(b);
+	printf("bisect: %s\n", path);
 	return status;
 }
 
@@ -432,7 +456,6 @@ static int found(struct bisect *b, const char *sha)
 	printf("\nfirst bad commit: %s\n  %s\n  author: %s\n  describe: %s\n", sha, subject, author,
 	       ml_json_str(facts, "describe"));
 	printf("reproduce: %s\n", cmd);
-	printf("bisect: %s (%zu steps)\n", b->dir, json_array_size(json_object_get(b->doc, "steps")));
 	return finish(b, "first-bad", result, msg, 0);
 }
 
@@ -451,7 +474,6 @@ static int only_skipped(struct bisect *b, const struct ml_bisect_answer *a)
 		printf("  %s %s\n", a->candidates[i], safe);
 	}
 	ml_json_set(result, "candidates", cands);
-	printf("bisect: %s\n", b->dir);
 	return finish(b, "only-skipped", result, msg, 1);
 }
 

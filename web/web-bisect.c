@@ -2,9 +2,13 @@
  * result, and every step with a link to the step's run page. Made from
  * bisect.json alone; everything in it that came from git or a cell is
  * escaped. */
+#include <dirent.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "ml-error.h"
+#include "ml-fs.h"
 #include "ml-json.h"
 #include "web-internal.h"
 #include "web.h"
@@ -206,4 +210,123 @@ int ml_web_bisect_page(const json_t *doc, const char *path, const char *root)
 	inputs_section(&p, json_object_get(doc, "inputs"), ml_json_str(doc, "machine_used"));
 	wp_foot(&p, root);
 	return wp_write(&p, path);
+}
+
+/* ---- the site's list of bisects ------------------------------------------ */
+
+#define BISECT_JSON_LIMIT ((size_t)16 << 20)
+
+static int cmp_name_desc(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)b, *(const char *const *)a);
+}
+
+/* The directory names under <results>/bisect holding a bisect.json, newest
+ * first (ids start with their UTC time). */
+static char **list_bisects(const char *bisect_dir, size_t *n)
+{
+	DIR *d = opendir(bisect_dir);
+	struct dirent *e;
+	char **names = NULL;
+	size_t cap = 0;
+
+	*n = 0;
+	while (d && (e = readdir(d))) {
+		ml_autofree char *json = NULL;
+		if (e->d_name[0] == '.')
+			continue;
+		json = ml_strdup_printf("%s/%s/bisect.json", bisect_dir, e->d_name);
+		if (!ml_path_exists(json))
+			continue;
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 16;
+			names = realloc(names, cap * sizeof(*names));
+			if (!names)
+				abort();
+		}
+		names[(*n)++] = strdup(e->d_name);
+	}
+	if (d)
+		closedir(d);
+	if (*n)
+		qsort(names, *n, sizeof(*names), cmp_name_desc);
+	return names;
+}
+
+/* One row of the index's table, the bisect's page written beside. */
+static void bisect_row(struct web_page *p, const json_t *doc, const char *file)
+{
+	const json_t *res = json_object_get(doc, "result");
+	const json_t *in = json_object_get(doc, "inputs");
+	ml_autofree char *rel = ml_strdup_printf("bisect/%s.html", file);
+
+	wp_puts(p, "<tr><td><a href=\"");
+	wp_url(p, rel);
+	wp_puts(p, "\">");
+	wp_esc(p, ml_json_str(doc, "id"));
+	wp_puts(p, "</a></td><td>");
+	wp_esc(p, ml_json_str(doc, "started_at"));
+	wp_puts(p, "</td><td>");
+	wp_esc(p, ml_json_str(doc, "state"));
+	wp_printf(p, "</td><td class=\"num\">%zu</td><td>", json_array_size(json_object_get(doc, "steps")));
+	wp_esc(p, ml_json_str(in, "good"));
+	wp_puts(p, " .. ");
+	wp_esc(p, ml_json_str(in, "bad"));
+	wp_puts(p, "<br><span class=\"dim small\">against ");
+	wp_esc(p, ml_json_str(in, "against"));
+	wp_puts(p, ", ");
+	wp_esc(p, ml_json_str(in, "machine"));
+	wp_puts(p, "</span></td><td class=\"reason\">");
+	if (res && !json_is_null(res))
+		wp_esc_cut(p, ml_json_str(res, "message"), 300);
+	else
+		wp_puts(p, "<span class=\"dim\">running</span>");
+	wp_puts(p, "</td></tr>\n");
+}
+
+int web_bisects_section(struct web_page *p, const char *results_dir, const char *out)
+{
+	ml_autofree char *bisect_dir = results_dir ? ml_path_join(results_dir, "bisect") : NULL;
+	ml_autofree char *pages = ml_path_join(out, "bisect");
+	size_t n = 0;
+	char **names = bisect_dir ? list_bisects(bisect_dir, &n) : NULL;
+	int ret = 0;
+
+	if (!n) {
+		free(names);
+		return 0;
+	}
+	if (ml_mkdir_p(pages, 0755) < 0) {
+		ret = -1;
+		goto out;
+	}
+	wp_printf(p, "<section id=\"bisects\"><h2>Bisects <span class=\"count\">%zu</span></h2>\n"
+		     "<div class=\"scroll\"><table class=\"list\"><thead><tr><th>bisect</th><th>started</th>"
+		     "<th>state</th><th>steps</th><th>range</th><th>result</th></tr></thead><tbody>\n", n);
+	for (size_t i = 0; i < n; i++) {
+		ml_autofree char *json = ml_strdup_printf("%s/%s/bisect.json", bisect_dir, names[i]);
+		ml_autofree char *file = web_safe_name(names[i]);
+		ml_autofree char *page = ml_strdup_printf("%s/%s.html", pages, file);
+		json_t *doc = ml_json_load_file(json, BISECT_JSON_LIMIT);
+		if (!doc || !json_is_object(doc)) {
+			fprintf(stderr, "miglab: warning: skipping bisect %s: %s\n", names[i],
+				doc ? "bisect.json is not an object" : ml_error_message());
+			ml_error_reset();
+			json_decref(doc);
+			continue;
+		}
+		bisect_row(p, doc, file);
+		if (ml_web_bisect_page(doc, page, "../") < 0) {
+			json_decref(doc);
+			ret = -1;
+			goto out;
+		}
+		json_decref(doc);
+	}
+	wp_puts(p, "</tbody></table></div></section>\n");
+out:
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return ret;
 }

@@ -142,6 +142,11 @@ int web_cell_summary(json_t *doc, const char *dir_name, struct web_cell *sum);
 int web_cell_page(const struct web_cell_ctx *ctx, json_t *doc, const char *cell_dir,
 		  const struct web_cell *sum);
 
+/* The bisects of results_dir (<results>/bisect/<id>/bisect.json, lab/bisect.h):
+ * a section of the runs index listing them, newest first, and each one's page
+ * at OUT/bisect/<id>.html. Nothing when there is none. */
+int web_bisects_section(struct web_page *p, const char *results_dir, const char *out);
+
 /* The embedded assets (generated from web/assets/ by web/CMakeLists.txt). */
 struct web_asset {
 	const char *name;

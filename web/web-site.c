@@ -51,6 +51,7 @@ struct web_site {
 	char *out;             /* absolute output directory */
 	const struct ml_web_options *opt;
 	size_t tail_pass, tail_other;
+	const char *results_dir; /* NULL when only named runs are rendered */
 };
 
 static void run_free(struct web_run *r)
@@ -1562,6 +1563,10 @@ static int index_page(struct web_site *s)
 		wp_puts(&p, "</section>\n");
 	}
 	free(matrices);
+	if (web_bisects_section(&p, s->results_dir, s->out) < 0) {
+		wp_free(&p);
+		return -1;
+	}
 	wp_puts(&p, "<section><h2>All runs, newest first</h2>\n<div class=\"scroll\"><table class=\"list runs\">"
 		    "<thead><tr><th>run</th><th>matrix</th><th>started</th><th>state</th><th>wall</th>"
 		    "<th>verdicts</th><th>against previous</th><th>builds</th></tr></thead><tbody>\n");
@@ -1646,6 +1651,7 @@ int ml_web_write_site(const char *results_dir, const char *out_dir,
 	if (!opt)
 		opt = &defaults;
 	s.opt = opt;
+	s.results_dir = results_dir;
 	s.tail_pass = opt->log_tail_pass ? opt->log_tail_pass : (size_t)8 << 10;
 	s.tail_other = opt->log_tail_other ? opt->log_tail_other : (size_t)64 << 10;
 	if (!out_dir) {

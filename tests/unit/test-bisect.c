@@ -892,6 +892,39 @@ static void test_run_only_skipped(void **state)
 	env_clear(&e);
 }
 
+/* The dashboard's index lists the bisects of the results directory and
+ * writes their pages into the site. */
+static void test_site_lists_bisects(void **state)
+{
+	ml_autofree char *tmp = ml_test_tmpdir();
+	ml_autofree char *dir = ml_strdup_printf("%s/bisect/B", tmp);
+	ml_autofree char *json = ml_path_join(dir, ML_BISECT_FILE);
+	ml_autofree char *site = ml_path_join(tmp, "site");
+	ml_autofree char *page = ml_path_join(site, "bisect/B.html");
+	struct ml_web_options wo = { .quiet = true };
+	json_t *doc = sample_doc();
+	char *index = NULL, *html = NULL;
+	(void)state;
+
+	ml_json_set(doc, "result", json_pack("{s:s, s:s}", "outcome", "first-bad", "message",
+					     "first bad commit: 1111 hw: <x>"));
+	assert_int_equal(ml_mkdir_p(dir, 0755), 0);
+	assert_int_equal(ml_json_write_file(json, doc), 0);
+	assert_int_equal(ml_web_write_site(tmp, NULL, &wo, &index), 0);
+	assert_int_equal(ml_read_file(index, 1 << 20, &html, NULL), 0);
+	assert_non_null(strstr(html, "<h2>Bisects"));
+	assert_non_null(strstr(html, "href=\"bisect/B.html\""));
+	assert_non_null(strstr(html, "first bad commit: 1111 hw: &lt;x&gt;"));
+	free(html);
+	assert_int_equal(ml_read_file(page, 1 << 20, &html, NULL), 0);
+	assert_non_null(strstr(html, "href=\"../B-s01-1111/index.html\""));
+	assert_non_null(strstr(html, "href=\"../assets/miglab.css\""));
+	free(html);
+	free(index);
+	json_decref(doc);
+	ml_test_rmtree(tmp);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -907,6 +940,7 @@ int main(void)
 		cmocka_unit_test(test_read_cell),
 		cmocka_unit_test(test_doc_shape),
 		cmocka_unit_test(test_page),
+		cmocka_unit_test(test_site_lists_bisects),
 		cmocka_unit_test(test_run_finds_first_bad),
 		cmocka_unit_test(test_run_ends),
 		cmocka_unit_test(test_run_only_skipped),
