@@ -31,6 +31,9 @@ struct bisect {
 	char *work;      /* <cache>/bisect/<id>: the clone lives here while it runs */
 	char *repo;      /* <work>/repo, bare */
 	char good[65], bad[65];
+	/* --against's commit when it is a git: build of the same checkout and
+	 * patches: that commit would be its own pair ("" otherwise). */
+	char against[65];
 	/* The machine type every step uses: --machine, resolved on the bad end
 	 * when it is an alias, so that every commit runs the same cell. */
 	char *machine;
@@ -275,7 +278,7 @@ static int test_commit(struct bisect *b, const char *role, const char *sha, stru
 	int ret;
 
 	fprintf(stderr, "miglab: bisect step %u (%s): %.*s %s\n", step, role, SHORT, sha, safe_subject);
-	if (strcmp(spec, b->o->against) == 0)
+	if (strcmp(spec, b->o->against) == 0 || strcmp(sha, b->against) == 0)
 		res.call = (struct ml_bisect_call){ ML_BISECT_SKIP, ML_BISECT_CAUSE_AGAINST,
 						    strdup("the commit is the --against build itself") };
 	else if (b->o->tester)
@@ -505,8 +508,15 @@ static int bisect_loop(struct bisect *b)
 		const char *head[] = { "rev-parse", "--verify", "BISECT_HEAD", NULL };
 		ml_autofree char *sha = NULL;
 		const char *mark[3];
-		if (ml_bisect_git(b->repo, head, &sha, NULL) != 0)
+		int rc_head;
+		if (ml_interrupted)
 			goto lab_error;
+		rc_head = ml_bisect_git(b->repo, head, &sha, NULL);
+		if (rc_head != 0) {
+			if (rc_head > 0)
+				ml_error("git bisect gave no BISECT_HEAD in %s", b->repo);
+			goto lab_error;
+		}
 		sha[strcspn(sha, "\n")] = '\0';
 		ml_bisect_answer_clear(&a);
 		if (test_commit(b, "bisect", sha, &call) < 0)
@@ -529,9 +539,29 @@ static int bisect_loop(struct bisect *b)
 	ml_bisect_answer_clear(&a);
 	return rc;
 lab_error:
-	ml_error_print();
 	save_bisect_log(b);
+	if (ml_interrupted) /* a git command cut short by ^C is not the lab's failure */
+		return finish(b, "interrupted", NULL, "interrupted", 128 + ml_interrupted);
+	ml_error_print();
 	return finish(b, "lab-error", NULL, ml_error_message(), 2);
+}
+
+/* The commit of --against when it is built from the same checkout with the
+ * same patches (a bisect against another branch of it). */
+static int against_commit(struct bisect *b)
+{
+	struct ml_bisect_git_spec a = { 0 };
+	int ret = 0;
+
+	if (strncmp(b->o->against, "git:", 4) != 0)
+		return 0;
+	if (ml_bisect_parse_git_spec(b->o->against, &a) < 0)
+		return ml_error_context("--against");
+	if (strcmp(a.dir, b->git.dir) == 0 && strcmp(a.patches, b->git.patches) == 0 &&
+	    ml_bisect_resolve(a.dir, a.ref, b->against) < 0)
+		ret = ml_error_context("--against");
+	ml_bisect_git_spec_clear(&a);
+	return ret;
 }
 
 /* Resolve the ends in the user's checkout (its branches, tags and remote
@@ -556,6 +586,8 @@ static int prepare(struct bisect *b)
 		return -1;
 	}
 	ml_bisect_git_spec_clear(&good);
+	if (against_commit(b) < 0)
+		return -1;
 	anc = ml_bisect_is_ancestor(b->git.dir, b->good, b->bad);
 	if (anc < 0)
 		return -1;

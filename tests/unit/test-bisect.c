@@ -874,6 +874,35 @@ static void test_run_ends(void **state)
 	env_clear(&e);
 }
 
+/* --against built from the same checkout: its own commit is never tested
+ * as a step (it would be its own pair), it is skipped. */
+static void test_run_against_same_checkout(void **state)
+{
+	struct bisect_env e;
+	ml_autofree char *against = NULL;
+	json_t *doc, *st;
+	size_t i;
+	bool seen = false;
+	(void)state;
+
+	env_init(&e, 5, 0, "same-checkout");
+	against = ml_strdup_printf("git:%s@HEAD~4", e.src); /* c4 */
+	e.o.against = against;
+	assert_int_equal(ml_bisect_run(&e.cfg, &e.o), 0);
+	assert_false(e.rule.tested & (1u << 3));
+	doc = env_doc(&e, "same-checkout");
+	json_array_foreach(json_object_get(doc, "steps"), i, st)
+		if (ml_str_eq(ml_json_str(st, "commit"), e.rule.shas[3])) {
+			assert_string_equal(ml_json_str(st, "skip_cause"), "is-against");
+			seen = true;
+		}
+	print_message("c4 %s a step\n", seen ? "was" : "was not");
+	assert_string_equal(ml_json_str(json_object_get(json_object_get(doc, "result"), "first_bad"), "commit"),
+			    e.rule.shas[5]);
+	json_decref(doc);
+	env_clear(&e);
+}
+
 static void test_run_only_skipped(void **state)
 {
 	struct bisect_env e;
@@ -944,6 +973,7 @@ int main(void)
 		cmocka_unit_test(test_run_finds_first_bad),
 		cmocka_unit_test(test_run_ends),
 		cmocka_unit_test(test_run_only_skipped),
+		cmocka_unit_test(test_run_against_same_checkout),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
