@@ -121,33 +121,6 @@ static const char *kernel_of(const struct bisect *b)
 	return b->o->kernel ? b->o->kernel : ML_BISECT_DEFAULT_KERNEL;
 }
 
-/* The step's matrix: the commit's control and the pair, on one machine
- * type and kernel (docs/matrix.md). */
-static char *step_matrix(const struct bisect *b, const char *spec, unsigned step)
-{
-	struct ml_buf m = ML_BUF_INIT(0);
-	const char *src = b->o->step_is_dst ? "against" : "step";
-	const char *dst = b->o->step_is_dst ? "step" : "against";
-
-	ml_buf_printf(&m, "; miglab bisect %s, step %u (written by miglab)\n[matrix]\nname = bisect\n"
-			  "accel = %s\ncontrol = false\npairs = list\nconfirm = %d\n\n",
-		      b->id, step, b->o->accel ? b->o->accel : "tcg", b->o->repeat);
-	ml_buf_printf(&m, "[build step]\nprovider = %s\n\n[build against]\nprovider = %s\n\n", spec,
-		      b->o->against);
-	ml_buf_printf(&m, "[pair control]\nsrc = step\ndst = step\n\n[pair cell]\nsrc = %s\ndst = %s\n\n",
-		      src, dst);
-	ml_buf_printf(&m, "[kernel guest]\nprovider = %s\n\n[machines %s]\nlist = %s\n", kernel_of(b),
-		      ml_bisect_machine_family(b->machine), b->machine);
-	if (b->o->memory_mib || b->o->workload_mib) {
-		ml_buf_puts(&m, "\n[guest]\n");
-		if (b->o->memory_mib)
-			ml_buf_printf(&m, "memory = %d\n", b->o->memory_mib);
-		if (b->o->workload_mib)
-			ml_buf_printf(&m, "workload = %d\n", b->o->workload_mib);
-	}
-	return ml_buf_steal(&m);
-}
-
 /* Build the commit (lab/build.h), to tell a build failure from a failing
  * run and to record what was built. The run provisions it again from the
  * cache. On the bad end an alias machine type becomes the concrete one. */
@@ -225,7 +198,7 @@ static void run_step(struct bisect *b, const char *spec, const char *sha, unsign
 	ml_autofree char *steps_dir = ml_path_join(b->dir, "steps");
 	ml_autofree char *name = ml_strdup_printf("%02u-%.*s.ini", step, SHORT, sha);
 	ml_autofree char *matrix_path = ml_path_join(steps_dir, name);
-	ml_autofree char *matrix = step_matrix(b, spec, step);
+	ml_autofree char *matrix = ml_bisect_step_matrix(b->o, b->id, b->machine, spec, step);
 	struct ml_run_options ro = { .grace_s = -1, .confirm = b->o->repeat };
 	int rc;
 

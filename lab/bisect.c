@@ -146,6 +146,36 @@ int ml_bisect_check_options(const struct ml_bisect_options *o)
 	return 0;
 }
 
+/* ---- the matrix of a step -------------------------------------------------- */
+
+char *ml_bisect_step_matrix(const struct ml_bisect_options *o, const char *id, const char *machine,
+			    const char *spec, unsigned step)
+{
+	struct ml_buf m = ML_BUF_INIT(0);
+	const char *src = o->step_is_dst ? "against" : "step";
+	const char *dst = o->step_is_dst ? "step" : "against";
+
+	ml_buf_printf(&m, "; miglab bisect %s, step %u (written by miglab)\n[matrix]\nname = bisect\n"
+			  "accel = %s\ncontrol = false\npairs = list\nconfirm = %d\n\n",
+		      id, step, o->accel ? o->accel : "tcg", o->repeat);
+	ml_buf_printf(&m, "[build step]\nprovider = %s\n\n[build against]\nprovider = %s\n\n", spec,
+		      o->against);
+	/* the control first: a run schedules controls first anyway */
+	ml_buf_printf(&m, "[pair control]\nsrc = step\ndst = step\n\n[pair cell]\nsrc = %s\ndst = %s\n\n",
+		      src, dst);
+	ml_buf_printf(&m, "[kernel guest]\nprovider = %s\n\n[machines %s]\nlist = %s\n",
+		      o->kernel ? o->kernel : ML_BISECT_DEFAULT_KERNEL, ml_bisect_machine_family(machine),
+		      machine);
+	if (o->memory_mib || o->workload_mib) {
+		ml_buf_puts(&m, "\n[guest]\n");
+		if (o->memory_mib)
+			ml_buf_printf(&m, "memory = %d\n", o->memory_mib);
+		if (o->workload_mib)
+			ml_buf_printf(&m, "workload = %d\n", o->workload_mib);
+	}
+	return ml_buf_steal(&m);
+}
+
 /* ---- a failing cell as the bad end ---------------------------------------- */
 
 static char *dup_or_null(const char *s)

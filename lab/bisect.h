@@ -88,6 +88,14 @@ int ml_bisect_check_options(const struct ml_bisect_options *o);
  * "i440fx" (pc-i440fx-X.Y, pc), or NULL. */
 const char *ml_bisect_machine_family(const char *machine);
 
+/* The matrix of one step (docs/matrix.md): builds "step" (spec) and
+ * "against", the pairs step -> step (the control) and step -> against (or
+ * against -> step with step_is_dst), control = false, confirm = repeat, one
+ * kernel, the machine type as the only entry of its family's list, and
+ * [guest] memory/workload when given. Caller frees. */
+char *ml_bisect_step_matrix(const struct ml_bisect_options *o, const char *id, const char *machine,
+			    const char *spec, unsigned step);
+
 /* What `miglab bisect RUN CELL --good SPEC` takes from the failing cell's
  * cell.json: its git: build (the side whose DIR is good's) is the bad end,
  * the other side is against; machine (the concrete one), kernel, accel,

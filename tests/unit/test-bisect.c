@@ -13,6 +13,9 @@
 #include "ml-fs.h"
 #include "ml-json.h"
 #include "ml-layout.h"
+#include "build.h"
+#include "matrix.h"
+#include "plan.h"
 #include "ml-proc.h"
 #include "testhelp.h"
 #include "web.h"
@@ -156,6 +159,70 @@ static void test_check_options(void **state)
 		o.bad = bad;
 		expect_options_error(&o, "longer than a matrix line");
 	}
+}
+
+/* A step's matrix reads back as the matrix the step means. The provider is
+ * a path: here: the parser only checks a provider's form, and this test is
+ * about the rest. */
+static void test_step_matrix(void **state)
+{
+	struct ml_bisect_options o = good_options;
+	struct ml_matrix m;
+	ml_autofree char *text = NULL;
+	(void)state;
+
+	o.step_is_dst = true;
+	o.memory_mib = 512;
+	o.workload_mib = 128;
+	o.repeat = 3;
+	o.accel = "kvm";
+	text = ml_bisect_step_matrix(&o, "B", "pc-i440fx-9.2", "path:/opt/qemu/bin/qemu-system-x86_64", 4);
+	print_message("%s", text);
+	assert_int_equal(ml_matrix_parse(text, strlen(text), "step.ini", &m), 0);
+	assert_string_equal(m.accel, "kvm");
+	assert_false(m.control);
+	assert_int_equal(m.pairs, ML_PAIRS_LIST);
+	assert_int_equal(m.confirm, 3);
+	assert_int_equal(m.n_builds, 2);
+	assert_string_equal(m.builds[0].name, "step");
+	assert_string_equal(m.builds[0].provider, "path:/opt/qemu/bin/qemu-system-x86_64");
+	assert_string_equal(m.builds[1].provider, "debian:trixie");
+	assert_int_equal(m.n_pairs, 2);
+	assert_int_equal(m.pairs_list[0].src, 0); /* the control */
+	assert_int_equal(m.pairs_list[0].dst, 0);
+	assert_int_equal(m.pairs_list[1].src, 1); /* against -> step */
+	assert_int_equal(m.pairs_list[1].dst, 0);
+	assert_int_equal(m.n_kernels, 1);
+	assert_string_equal(m.kernels[0].provider, ML_BISECT_DEFAULT_KERNEL);
+	assert_int_equal(m.n_families, 1);
+	assert_string_equal(m.families[0].family, "i440fx");
+	assert_int_equal(m.families[0].n_list, 1);
+	assert_string_equal(m.families[0].list[0], "pc-i440fx-9.2");
+	assert_int_equal(m.memory_mib, 512);
+	assert_int_equal(m.workload_mib, 128);
+	{
+		/* planned with real machine lists: two cells, the control and
+		 * the pair, on the one machine type */
+		char *help = NULL;
+		json_t *machines[2];
+		struct ml_plan plan;
+		assert_int_equal(ml_read_file(ml_test_data("machines/qemu-10.0.13-debian-trixie.txt"), 1 << 20, &help,
+					      NULL), 0);
+		machines[0] = ml_build_parse_machine_help(help);
+		machines[1] = json_incref(machines[0]);
+		free(help);
+		assert_int_equal(ml_plan_expand(&m, machines, &plan), 0);
+		assert_int_equal(plan.n, 2);
+		assert_true(plan.cells[0].control);
+		assert_false(plan.cells[1].control);
+		assert_int_equal(plan.cells[1].src, 1);
+		assert_string_equal(plan.cells[0].machine, "pc-i440fx-9.2");
+		assert_null(plan.cells[1].skip_reason);
+		ml_plan_clear(&plan);
+		json_decref(machines[0]);
+		json_decref(machines[1]);
+	}
+	ml_matrix_clear(&m);
 }
 
 /* The program itself: bad input is exit 2 with the cause on stderr. */
@@ -961,6 +1028,7 @@ int main(void)
 		cmocka_unit_test(test_parse_git_spec_errors),
 		cmocka_unit_test(test_machine_family),
 		cmocka_unit_test(test_check_options),
+		cmocka_unit_test(test_step_matrix),
 		cmocka_unit_test(test_cli_bad_input),
 		cmocka_unit_test(test_judge_step),
 		cmocka_unit_test(test_parse_answer),
