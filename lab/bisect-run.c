@@ -2,11 +2,13 @@
  * bisect choose commits in a bare clone of the checkout until it names the
  * first bad one; one two-cell matrix run per commit. bisect.json is
  * rewritten after every step, so an interrupted bisect shows how far it got. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "bisect.h"
 #include "build.h"
+#include "cli.h"
 #include "ml-buf.h"
 #include "ml-error.h"
 #include "ml-fs.h"
@@ -200,6 +202,7 @@ static void run_step(struct bisect *b, const char *spec, const char *sha, unsign
 	ml_autofree char *matrix_path = ml_path_join(steps_dir, name);
 	ml_autofree char *matrix = ml_bisect_step_matrix(b->o, b->id, b->machine, spec, step);
 	struct ml_run_options ro = { .grace_s = -1, .confirm = b->o->repeat };
+	ml_autofree char *why = NULL;
 	int rc;
 
 	*run_id = ml_strdup_printf("%s-s%02u-%.*s", b->id, step, SHORT, sha);
@@ -213,7 +216,9 @@ static void run_step(struct bisect *b, const char *spec, const char *sha, unsign
 	}
 	ro.matrix_path = matrix_path;
 	ro.run_id = *run_id;
+	ml_error_reset();
 	rc = ml_run_matrix(b->cfg, &ro);
+	why = strdup(ml_error_message());
 	if (rc >= 128 || ml_interrupted) {
 		call->mark = ML_BISECT_SKIP;
 		call->cause = ML_BISECT_CAUSE_INTERRUPTED;
@@ -221,6 +226,18 @@ static void run_step(struct bisect *b, const char *spec, const char *sha, unsign
 		return;
 	}
 	read_step_cells(*run_dir, control, pair);
+	if ((!*control || !*pair) && rc == ML_EXIT_LAB) {
+		/* the run failed before judging (its matrix, a lab error): say why */
+		call->mark = ML_BISECT_SKIP;
+		call->cause = ML_BISECT_CAUSE_LAB;
+		call->reason = ml_strdup_printf("the step's run failed: %s", why);
+		if (!ml_path_exists(*run_dir)) {
+			free(*run_id);
+			free(*run_dir);
+			*run_id = *run_dir = NULL;
+		}
+		return;
+	}
 	ml_bisect_judge_step(*control, *pair, call);
 }
 
@@ -375,7 +392,7 @@ static int finish(struct bisect *b, const char *outcome, json_t *result, const c
 	ml_json_set_int(b->doc, "wall_ms", ml_now_ms() - b->t0);
 	if (ml_json_write_file(path, b->doc) < 0) {
 		ml_error_print();
-		return 2;
+		return ML_EXIT_LAB;
 	}
 	if (ml_web_bisect_page(b->doc, page, "../../site/") < 0) {
 		fprintf(stderr, "miglab: warning: bisect page not written: %s\n", ml_error_message());
@@ -396,27 +413,27 @@ static int end_failed(struct bisect *b, const char *role, const char *sha, const
 
 	if (c->cause == ML_BISECT_CAUSE_INTERRUPTED) {
 		msg = ml_strdup_printf("interrupted while testing the %s end", bad_end ? "bad" : "good");
-		status = 128 + (ml_interrupted ? ml_interrupted : 2);
+		status = 128 + (ml_interrupted ? ml_interrupted : SIGINT);
 	} else if (c->cause == ML_BISECT_CAUSE_BUILD || c->cause == ML_BISECT_CAUSE_LAB) {
 		msg = ml_strdup_printf("the %s end %.*s could not be tested: %s", bad_end ? "bad" : "good",
 				       SHORT, sha, reason);
-		status = 2;
+		status = ML_EXIT_LAB;
 	} else if (c->mark == ML_BISECT_SKIP) {
 		msg = ml_strdup_printf("the %s end %.*s is neither good nor bad: %s", bad_end ? "bad" : "good",
 				       SHORT, sha, reason);
-		status = 1;
+		status = ML_EXIT_FAIL;
 	} else if (bad_end) {
 		msg = ml_strdup_printf("the bad end %.*s (%s) passes, so there is nothing to bisect: %s",
 				       SHORT, sha, b->git.ref, reason);
-		status = 1;
+		status = ML_EXIT_FAIL;
 	} else {
 		msg = ml_strdup_printf("the good end %.*s fails too, so the failure is older: give an older "
 				       "--good: %s", SHORT, sha, reason);
-		status = 1;
+		status = ML_EXIT_FAIL;
 	}
 	fprintf(stderr, "miglab: bisect: %s\n", msg);
-	return finish(b, status == 1 ? (bad_end ? "bad-end-not-bad" : "good-end-not-good")
-		      : status == 2 ? "lab-error" : "interrupted", NULL, msg, status);
+	return finish(b, status == ML_EXIT_FAIL ? (bad_end ? "bad-end-not-bad" : "good-end-not-good")
+		      : status == ML_EXIT_LAB ? "lab-error" : "interrupted", NULL, msg, status);
 }
 
 static int found(struct bisect *b, const char *sha)
@@ -432,7 +449,7 @@ static int found(struct bisect *b, const char *sha)
 	printf("\nfirst bad commit: %s\n  %s\n  author: %s\n  describe: %s\n", sha, subject, author,
 	       ml_json_str(facts, "describe"));
 	printf("reproduce: %s\n", cmd);
-	return finish(b, "first-bad", result, msg, 0);
+	return finish(b, "first-bad", result, msg, ML_EXIT_OK);
 }
 
 static int only_skipped(struct bisect *b, const struct ml_bisect_answer *a)
@@ -450,7 +467,7 @@ static int only_skipped(struct bisect *b, const struct ml_bisect_answer *a)
 		printf("  %s %s\n", a->candidates[i], safe);
 	}
 	ml_json_set(result, "candidates", cands);
-	return finish(b, "only-skipped", result, msg, 1);
+	return finish(b, "only-skipped", result, msg, ML_EXIT_FAIL);
 }
 
 /* Keep git bisect's own log beside bisect.json: the clone goes away. */
@@ -498,7 +515,7 @@ static int bisect_loop(struct bisect *b)
 			ml_bisect_call_clear(&call);
 			save_bisect_log(b);
 			return finish(b, "interrupted", NULL, "interrupted",
-				      128 + (ml_interrupted ? ml_interrupted : 2));
+				      128 + (ml_interrupted ? ml_interrupted : SIGINT));
 		}
 		mark[0] = ml_bisect_mark_name(call.mark);
 		mark[1] = sha;
@@ -516,7 +533,7 @@ lab_error:
 	if (ml_interrupted) /* a git command cut short by ^C is not the lab's failure */
 		return finish(b, "interrupted", NULL, "interrupted", 128 + ml_interrupted);
 	ml_error_print();
-	return finish(b, "lab-error", NULL, ml_error_message(), 2);
+	return finish(b, "lab-error", NULL, ml_error_message(), ML_EXIT_LAB);
 }
 
 /* The commit of --against when it is built from the same checkout with the
@@ -596,7 +613,7 @@ int ml_bisect_run(const struct ml_config *cfg, const struct ml_bisect_options *o
 
 	if (prepare(&b) < 0) {
 		ml_error_print();
-		rc = 2;
+		rc = ML_EXIT_LAB;
 		goto out;
 	}
 	b.doc = ml_bisect_doc_new(b.id, o, &b.git, b.good, b.bad);
@@ -605,7 +622,7 @@ int ml_bisect_run(const struct ml_config *cfg, const struct ml_bisect_options *o
 	/* Like a careful user: check that the ends are what they are said to be. */
 	if (test_commit(&b, "bad-end", b.bad, &call) < 0) {
 		ml_error_print();
-		rc = 2;
+		rc = ML_EXIT_LAB;
 		goto out;
 	}
 	if (call.mark != ML_BISECT_BAD) {
@@ -615,7 +632,7 @@ int ml_bisect_run(const struct ml_config *cfg, const struct ml_bisect_options *o
 	ml_bisect_call_clear(&call);
 	if (test_commit(&b, "good-end", b.good, &call) < 0) {
 		ml_error_print();
-		rc = 2;
+		rc = ML_EXIT_LAB;
 		goto out;
 	}
 	if (call.mark != ML_BISECT_GOOD) {
