@@ -297,25 +297,40 @@ static int test_commit(struct bisect *b, const char *role, const char *sha, stru
 
 /* ---- the result ----------------------------------------------------------- */
 
-/* The command that runs the failing cell again on the first bad commit. */
+/* The command that runs the failing cell again on the first bad commit:
+ * `miglab cell` with the same builds, machine type, kernel and settings. */
 static char *reproduce_command(const struct bisect *b, const char *sha)
 {
+	const struct ml_bisect_settings *st = &b->o->settings;
 	ml_autofree char *spec = ml_bisect_commit_spec(&b->git, sha);
-	ml_autofree char *memory = b->o->memory_mib ? ml_strdup_printf("%d", b->o->memory_mib) : NULL;
-	ml_autofree char *workload = b->o->workload_mib ? ml_strdup_printf("%d", b->o->workload_mib) : NULL;
-	const char *argv[24] = { "miglab", "cell", "--src", b->o->step_is_dst ? b->o->against : spec,
+	ml_autofree char *memory = st->memory_mib ? ml_strdup_printf("%d", st->memory_mib) : NULL;
+	ml_autofree char *workload = st->workload_mib ? ml_strdup_printf("%d", st->workload_mib) : NULL;
+	ml_autofree char *bandwidth = st->max_bandwidth_mib ? ml_strdup_printf("%d", st->max_bandwidth_mib) : NULL;
+	ml_autofree char *confirm = ml_strdup_printf("%d", b->o->repeat);
+	const char *argv[32] = { "miglab", "cell", "--src", b->o->step_is_dst ? b->o->against : spec,
 				 "--dst", b->o->step_is_dst ? spec : b->o->against, "--machine", b->machine,
 				 "--kernel", kernel_of(b), "--accel", b->o->accel ? b->o->accel : "tcg" };
 	size_t n = 12;
 
-	if (memory) {
-		argv[n++] = "--memory";
-		argv[n++] = memory;
-	}
-	if (workload) {
-		argv[n++] = "--workload";
-		argv[n++] = workload;
-	}
+#define ADD(opt, val)                                                          \
+	do {                                                                   \
+		if (val) {                                                     \
+			argv[n++] = opt;                                       \
+			argv[n++] = val;                                       \
+		}                                                              \
+	} while (0)
+	ADD("--memory", memory);
+	ADD("--workload", workload);
+	ADD("--max-bandwidth", bandwidth);
+	ADD("--kernel-boot", *st->kernel_boot ? st->kernel_boot : NULL);
+	ADD("--abi-severity", *st->abi_severity ? st->abi_severity : NULL);
+#undef ADD
+	if (st->no_abi)
+		argv[n++] = "--no-abi";
+	if (st->no_reboot)
+		argv[n++] = "--no-reboot";
+	argv[n++] = "--confirm";
+	argv[n++] = confirm;
 	return ml_web_shell_join(argv, n);
 }
 

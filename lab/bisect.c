@@ -135,6 +135,11 @@ int ml_bisect_check_options(const struct ml_bisect_options *o)
 		ml_error("--accel must be tcg or kvm, not '%s'", o->accel);
 		return -1;
 	}
+	if (o->settings.workload_mib && o->settings.workload_mib > (o->settings.memory_mib ? o->settings.memory_mib : 256) / 2) {
+		ml_error("--workload must be at most half of the guest memory (%d MiB)",
+			 o->settings.memory_mib ? o->settings.memory_mib : 256);
+		return -1;
+	}
 	if (o->repeat < 0 || o->repeat > ML_CONFIRM_MAX) {
 		ml_error("--repeat must be from 0 to %d, not %d", ML_CONFIRM_MAX, o->repeat);
 		return -1;
@@ -147,6 +152,51 @@ int ml_bisect_check_options(const struct ml_bisect_options *o)
 }
 
 /* ---- the matrix of a step -------------------------------------------------- */
+
+int ml_bisect_set_kernel_boot(struct ml_bisect_settings *s, const char *v)
+{
+	if (strcmp(v, "auto") != 0 && strcmp(v, "pvh") != 0 && strcmp(v, "bzimage") != 0) {
+		ml_error("--kernel-boot must be auto, pvh or bzimage, not '%s'", v);
+		return -1;
+	}
+	snprintf(s->kernel_boot, sizeof(s->kernel_boot), "%s", strcmp(v, "auto") == 0 ? "" : v);
+	return 0;
+}
+
+int ml_bisect_set_abi_severity(struct ml_bisect_settings *s, const char *v)
+{
+	if (strcmp(v, "warn") != 0 && strcmp(v, "fail") != 0) {
+		ml_error("--abi-severity must be warn or fail, not '%s'", v);
+		return -1;
+	}
+	snprintf(s->abi_severity, sizeof(s->abi_severity), "%s", strcmp(v, "warn") == 0 ? "" : v);
+	return 0;
+}
+
+/* The sections of the settings that are not defaults. */
+static void step_matrix_settings(struct ml_buf *m, const struct ml_bisect_settings *s)
+{
+	if (s->memory_mib || s->workload_mib || *s->kernel_boot) {
+		ml_buf_puts(m, "\n[guest]\n");
+		if (s->memory_mib)
+			ml_buf_printf(m, "memory = %d\n", s->memory_mib);
+		if (s->workload_mib)
+			ml_buf_printf(m, "workload = %d\n", s->workload_mib);
+		if (*s->kernel_boot)
+			ml_buf_printf(m, "kernel-boot = %s\n", s->kernel_boot);
+	}
+	if (s->max_bandwidth_mib)
+		ml_buf_printf(m, "\n[migration]\nmax-bandwidth = %d\n", s->max_bandwidth_mib);
+	if (s->no_abi || s->no_reboot || *s->abi_severity) {
+		ml_buf_puts(m, "\n[abi]\n");
+		if (s->no_abi)
+			ml_buf_puts(m, "dump = false\n");
+		if (s->no_reboot)
+			ml_buf_puts(m, "reboot = false\n");
+		if (*s->abi_severity)
+			ml_buf_printf(m, "severity = %s\n", s->abi_severity);
+	}
+}
 
 char *ml_bisect_step_matrix(const struct ml_bisect_options *o, const char *id, const char *machine,
 			    const char *spec, unsigned step)
@@ -166,13 +216,7 @@ char *ml_bisect_step_matrix(const struct ml_bisect_options *o, const char *id, c
 	ml_buf_printf(&m, "[kernel guest]\nprovider = %s\n\n[machines %s]\nlist = %s\n",
 		      o->kernel ? o->kernel : ML_BISECT_DEFAULT_KERNEL, ml_bisect_machine_family(machine),
 		      machine);
-	if (o->memory_mib || o->workload_mib) {
-		ml_buf_puts(&m, "\n[guest]\n");
-		if (o->memory_mib)
-			ml_buf_printf(&m, "memory = %d\n", o->memory_mib);
-		if (o->workload_mib)
-			ml_buf_printf(&m, "workload = %d\n", o->workload_mib);
-	}
+	step_matrix_settings(&m, &o->settings);
 	return ml_buf_steal(&m);
 }
 
@@ -181,6 +225,29 @@ char *ml_bisect_step_matrix(const struct ml_bisect_options *o, const char *id, c
 static char *dup_or_null(const char *s)
 {
 	return s ? strdup(s) : NULL;
+}
+
+/* The settings a cell ran with (cell.json inputs, docs/results.md). A
+ * value the step matrix would refuse is left at its default. */
+static void read_cell_settings(const json_t *in, struct ml_bisect_settings *s)
+{
+	const char *kb = ml_json_str(json_object_get(in, "kernel_boot"), "requested");
+	const char *sev = ml_json_str(in, "abi_severity");
+	long long v;
+
+	memset(s, 0, sizeof(*s));
+	v = ml_json_int(in, "memory_mib", 0);
+	s->memory_mib = v >= 64 && v <= 65536 ? (int)v : 0;
+	v = ml_json_int(in, "workload_mib", 0);
+	s->workload_mib = v >= 1 && v <= 32768 ? (int)v : 0;
+	v = ml_json_int(in, "max_bandwidth_mib", 0);
+	s->max_bandwidth_mib = v >= 1 && v <= 1048576 ? (int)v : 0;
+	if (kb && ml_bisect_set_kernel_boot(s, kb) < 0)
+		ml_error_reset();
+	if (sev && ml_bisect_set_abi_severity(s, sev) < 0)
+		ml_error_reset();
+	s->no_abi = !ml_json_bool(in, "abi", true);
+	s->no_reboot = !ml_json_bool(in, "reboot", true);
 }
 
 int ml_bisect_read_cell(const char *run_dir, const char *cell_id, const char *good,
@@ -243,8 +310,12 @@ int ml_bisect_read_cell(const char *run_dir, const char *cell_id, const char *go
 							       : ml_json_str(in, "machine"));
 	out->kernel = strdup(ml_json_str(in, "kernel"));
 	out->accel = dup_or_null(ml_json_str(in, "accel") ? ml_json_str(in, "accel") : ml_json_str(doc, "accel"));
-	out->memory_mib = (int)ml_json_int(in, "memory_mib", 0);
-	out->workload_mib = (int)ml_json_int(in, "workload_mib", 0);
+	read_cell_settings(in, &out->settings);
+	{
+		json_t *extra = json_object_get(in, "extra_args");
+		out->extra_args = json_array_size(json_object_get(extra, "src")) ||
+				  json_array_size(json_object_get(extra, "dst"));
+	}
 	if (!out->machine) {
 		ml_error("%s names no machine type", path);
 		goto out;
@@ -365,6 +436,28 @@ void ml_bisect_outcome_clear(struct ml_bisect_outcome *o)
 
 /* ---- bisect.json --------------------------------------------------------- */
 
+/* The settings as bisect.json records them: only those that are set. */
+static json_t *settings_json(const struct ml_bisect_settings *s)
+{
+	json_t *o = json_object();
+
+	if (s->memory_mib)
+		ml_json_set_int(o, "memory_mib", s->memory_mib);
+	if (s->workload_mib)
+		ml_json_set_int(o, "workload_mib", s->workload_mib);
+	if (s->max_bandwidth_mib)
+		ml_json_set_int(o, "max_bandwidth_mib", s->max_bandwidth_mib);
+	if (*s->kernel_boot)
+		ml_json_set_str(o, "kernel_boot", s->kernel_boot);
+	if (*s->abi_severity)
+		ml_json_set_str(o, "abi_severity", s->abi_severity);
+	if (s->no_abi)
+		ml_json_set(o, "abi", json_false());
+	if (s->no_reboot)
+		ml_json_set(o, "reboot", json_false());
+	return o;
+}
+
 json_t *ml_bisect_doc_new(const char *id, const struct ml_bisect_options *o,
 			  const struct ml_bisect_git_spec *git, const char *good_commit,
 			  const char *bad_commit)
@@ -389,10 +482,7 @@ json_t *ml_bisect_doc_new(const char *id, const struct ml_bisect_options *o,
 	ml_json_set_int(in, "repeat", o->repeat);
 	ml_json_set_str(in, "accel", o->accel ? o->accel : "tcg");
 	ml_json_set_str(in, "pair", o->step_is_dst ? "against -> commit" : "commit -> against");
-	if (o->memory_mib)
-		ml_json_set_int(in, "memory_mib", o->memory_mib);
-	if (o->workload_mib)
-		ml_json_set_int(in, "workload_mib", o->workload_mib);
+	ml_json_set(in, "settings", settings_json(&o->settings));
 	if (o->from_run) {
 		ml_json_set_str(in, "from_run", o->from_run);
 		ml_json_set_str(in, "from_cell", o->from_cell);

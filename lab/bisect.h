@@ -49,6 +49,23 @@ char *ml_bisect_commit_spec(const struct ml_bisect_git_spec *s, const char *comm
 
 /* ---- inputs -------------------------------------------------------------- */
 
+/* How the cell runs beyond its builds, machine type and kernel: the
+ * `miglab cell` options and matrix keys a failing cell may have used (zero,
+ * "" and false: the defaults). Plain values, so they copy freely. */
+struct ml_bisect_settings {
+	int memory_mib;        /* [guest] memory, --memory */
+	int workload_mib;      /* [guest] workload, --workload */
+	int max_bandwidth_mib; /* [migration] max-bandwidth, --max-bandwidth */
+	char kernel_boot[8];   /* [guest] kernel-boot: "" (auto), "pvh", "bzimage" */
+	char abi_severity[8];  /* [abi] severity: "" (warn) or "fail" */
+	bool no_abi;           /* [abi] dump = false, --no-abi */
+	bool no_reboot;        /* [abi] reboot = false, --no-reboot */
+};
+/* Set a string setting from text (kernel-boot: auto/pvh/bzimage; abi
+ * severity: warn/fail); -1 with an error naming the accepted values. */
+int ml_bisect_set_kernel_boot(struct ml_bisect_settings *s, const char *v);
+int ml_bisect_set_abi_severity(struct ml_bisect_settings *s, const char *v);
+
 struct ml_bisect_outcome;
 /* How a commit is tested. The program builds it and runs its step matrix;
  * a test puts a rule here to drive the whole bisect without QEMU. */
@@ -70,8 +87,7 @@ struct ml_bisect_options {
 	const char *accel;    /* "tcg" (NULL) or "kvm" */
 	int repeat;           /* confirming attempts of a cell that does not pass */
 	bool step_is_dst;     /* the pair is against -> commit (from a cell) */
-	int memory_mib;       /* [guest] memory; 0: the matrix default */
-	int workload_mib;     /* [guest] workload; 0: the matrix default */
+	struct ml_bisect_settings settings;
 	const char *from_run; /* the run and cell the inputs came from, or NULL */
 	const char *from_cell;
 	const struct ml_bisect_tester *tester; /* NULL: build and run (the program) */
@@ -92,18 +108,20 @@ const char *ml_bisect_machine_family(const char *machine);
  * "against", the pairs step -> step (the control) and step -> against (or
  * against -> step with step_is_dst), control = false, confirm = repeat, one
  * kernel, the machine type as the only entry of its family's list, and
- * [guest] memory/workload when given. Caller frees. */
+ * the settings that are not defaults. Caller frees. */
 char *ml_bisect_step_matrix(const struct ml_bisect_options *o, const char *id, const char *machine,
 			    const char *spec, unsigned step);
 
 /* What `miglab bisect RUN CELL --good SPEC` takes from the failing cell's
  * cell.json: its git: build (the side whose DIR is good's) is the bad end,
- * the other side is against; machine (the concrete one), kernel, accel,
- * memory and workload as the cell ran. All strings owned. */
+ * the other side is against; machine (the concrete one), kernel, accel and
+ * the settings as the cell ran. All strings owned. *extra_args tells that
+ * the cell had extra QEMU arguments, which a matrix cannot give. */
 struct ml_bisect_cell_inputs {
 	char *bad, *against, *machine, *kernel, *accel;
 	bool step_is_dst;
-	int memory_mib, workload_mib;
+	struct ml_bisect_settings settings;
+	bool extra_args;
 };
 int ml_bisect_read_cell(const char *run_dir, const char *cell_id, const char *good,
 			struct ml_bisect_cell_inputs *out);

@@ -36,6 +36,9 @@ static void help(void)
 	       "                      the bad commit, then the same for every step)\n"
 	       "  --kernel debian:SUITE  guest kernel (default %s)\n"
 	       "  --accel tcg|kvm     accelerator (default tcg)\n"
+	       "  --memory MIB, --workload MIB, --max-bandwidth MIB, --kernel-boot auto|pvh|bzimage,\n"
+	       "  --abi-severity warn|fail, --no-abi, --no-reboot\n"
+	       "                      how each cell runs, as for `miglab cell`\n"
 	       "  --repeat N          a cell that does not pass runs again up to N more times\n"
 	       "                      (default %d): a failure must repeat to mark a commit bad\n"
 	       "  --run-id ID         the bisect's id (default: a new timestamped one)\n" ML_COMMON_HELP
@@ -44,6 +47,23 @@ static void help(void)
 	       "listed), 2 bad usage or the lab failed (unknown ref, good not an ancestor of\n"
 	       "bad, an end could not be built or run), 128+N interrupted by signal N\n",
 	       ML_BISECT_DEFAULT_KERNEL, ML_CONFIRM_DEFAULT);
+}
+
+/* --memory, --workload, --max-bandwidth: whole numbers in the ranges a
+ * matrix accepts (docs/matrix.md). */
+static int parse_setting(int opt, const char *arg, struct ml_bisect_settings *s)
+{
+	const char *name = opt == 'M' ? "--memory" : opt == 'W' ? "--workload" : "--max-bandwidth";
+	long lo = opt == 'M' ? 64 : 1, hi = opt == 'M' ? 65536 : opt == 'W' ? 32768 : 1048576;
+	char *end;
+	long v = strtol(arg, &end, 10);
+
+	if (!*arg || *end || v < lo || v > hi) {
+		ml_error("%s needs a whole number from %ld to %ld, not '%s'", name, lo, hi, arg);
+		return -1;
+	}
+	*(opt == 'M' ? &s->memory_mib : opt == 'W' ? &s->workload_mib : &s->max_bandwidth_mib) = (int)v;
+	return 0;
 }
 
 /* A run named on the command line: a path if it holds a run.json, else an
@@ -68,6 +88,13 @@ int cmd_bisect(int argc, char **argv)
 		{ "accel", required_argument, NULL, 'A' },
 		{ "repeat", required_argument, NULL, 'r' },
 		{ "run-id", required_argument, NULL, 'i' },
+		{ "memory", required_argument, NULL, 'M' },
+		{ "workload", required_argument, NULL, 'W' },
+		{ "max-bandwidth", required_argument, NULL, 'w' },
+		{ "kernel-boot", required_argument, NULL, 'K' },
+		{ "abi-severity", required_argument, NULL, 'V' },
+		{ "no-abi", no_argument, NULL, 'n' },
+		{ "no-reboot", no_argument, NULL, 'N' },
 		ML_COMMON_LONG_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
@@ -75,6 +102,7 @@ int cmd_bisect(int argc, char **argv)
 	struct ml_bisect_options o = { .repeat = ML_CONFIRM_DEFAULT };
 	struct ml_bisect_cell_inputs from = { 0 };
 	ml_autofree char *run_dir = NULL;
+	bool settings_given = false;
 	int opt, rc = ML_EXIT_LAB;
 	char *end;
 	long v;
@@ -90,6 +118,26 @@ int cmd_bisect(int argc, char **argv)
 		case 'k': o.kernel = optarg; break;
 		case 'A': o.accel = optarg; break;
 		case 'i': o.id = optarg; break;
+		case 'M':
+		case 'W':
+		case 'w':
+			if (parse_setting(opt, optarg, &o.settings) < 0) {
+				rc = ml_cli_usage_error("bisect", "%s", ml_error_message());
+				goto out;
+			}
+			settings_given = true;
+			break;
+		case 'K':
+		case 'V':
+			if ((opt == 'K' ? ml_bisect_set_kernel_boot(&o.settings, optarg)
+					: ml_bisect_set_abi_severity(&o.settings, optarg)) < 0) {
+				rc = ml_cli_usage_error("bisect", "%s", ml_error_message());
+				goto out;
+			}
+			settings_given = true;
+			break;
+		case 'n': o.settings.no_abi = settings_given = true; break;
+		case 'N': o.settings.no_reboot = settings_given = true; break;
 		case 'r':
 			v = strtol(optarg, &end, 10);
 			if (!*optarg || *end || v < 0 || v > ML_CONFIRM_MAX) {
@@ -119,9 +167,9 @@ int cmd_bisect(int argc, char **argv)
 	}
 	if (optind + 2 == argc) {
 		/* The failing cell gives everything but the good end. */
-		if (o.bad || o.against || o.machine || o.kernel || o.accel) {
-			rc = ml_cli_usage_error("bisect", "with RUN CELL, --bad, --against, --machine, --kernel "
-						"and --accel come from the cell");
+		if (o.bad || o.against || o.machine || o.kernel || o.accel || settings_given) {
+			rc = ml_cli_usage_error("bisect", "with RUN CELL, --bad, --against, --machine, --kernel, "
+						"--accel and how the cell runs come from the cell");
 			goto out;
 		}
 		if (!o.good) {
@@ -139,8 +187,10 @@ int cmd_bisect(int argc, char **argv)
 		o.kernel = from.kernel;
 		o.accel = from.accel;
 		o.step_is_dst = from.step_is_dst;
-		o.memory_mib = from.memory_mib;
-		o.workload_mib = from.workload_mib;
+		o.settings = from.settings;
+		if (from.extra_args)
+			fprintf(stderr, "miglab: bisect: warning: cell %s ran with extra QEMU arguments "
+					"(--src-arg/--dst-arg), which the steps cannot give\n", argv[optind + 1]);
 		o.from_run = run_dir;
 		o.from_cell = argv[optind + 1];
 	}

@@ -48,6 +48,11 @@ static void inputs_section(struct web_page *p, const json_t *in, const char *mac
 	kv_row(p, "accel", ml_json_str(in, "accel"));
 	wp_printf(p, "<tr><th>repeat</th><td>%lld confirming attempt(s)</td></tr>\n",
 		  ml_json_int(in, "repeat", 0));
+	if (json_object_size(json_object_get(in, "settings"))) {
+		wp_puts(p, "<tr><th>settings</th><td><code>");
+		wp_json_value(p, json_object_get(in, "settings"));
+		wp_puts(p, "</code></td></tr>\n");
+	}
 	if (ml_json_str(in, "from_run")) {
 		wp_puts(p, "<tr><th>from cell</th><td>");
 		wp_esc(p, ml_json_str(in, "from_run"));

@@ -142,6 +142,13 @@ static void test_check_options(void **state)
 	o.accel = "hvf";
 	expect_options_error(&o, "--accel must be tcg or kvm");
 	o = good_options;
+	o.settings.workload_mib = 200;
+	expect_options_error(&o, "--workload must be at most half of the guest memory (256 MiB)");
+	o = good_options;
+	assert_int_equal(ml_bisect_set_kernel_boot(&o.settings, "uefi"), -1);
+	assert_non_null(strstr(ml_error_message(), "--kernel-boot must be auto, pvh or bzimage, not 'uefi'"));
+	assert_int_equal(ml_bisect_set_abi_severity(&o.settings, "strict"), -1);
+	o = good_options;
 	o.id = "a/b";
 	expect_options_error(&o, "--run-id must be a plain name");
 	{
@@ -172,8 +179,12 @@ static void test_step_matrix(void **state)
 	(void)state;
 
 	o.step_is_dst = true;
-	o.memory_mib = 512;
-	o.workload_mib = 128;
+	o.settings.memory_mib = 512;
+	o.settings.workload_mib = 128;
+	o.settings.max_bandwidth_mib = 100;
+	o.settings.no_reboot = true;
+	assert_int_equal(ml_bisect_set_kernel_boot(&o.settings, "bzimage"), 0);
+	assert_int_equal(ml_bisect_set_abi_severity(&o.settings, "fail"), 0);
 	o.repeat = 3;
 	o.accel = "kvm";
 	text = ml_bisect_step_matrix(&o, "B", "pc-i440fx-9.2", "path:/opt/qemu/bin/qemu-system-x86_64", 4);
@@ -200,6 +211,11 @@ static void test_step_matrix(void **state)
 	assert_string_equal(m.families[0].list[0], "pc-i440fx-9.2");
 	assert_int_equal(m.memory_mib, 512);
 	assert_int_equal(m.workload_mib, 128);
+	assert_int_equal(m.max_bandwidth_mib, 100);
+	assert_string_equal(m.kernel_boot, "bzimage");
+	assert_string_equal(m.abi_severity, "fail");
+	assert_false(m.abi_reboot);
+	assert_true(m.abi_dump);
 	{
 		/* planned with real machine lists: two cells, the control and
 		 * the pair, on the one machine type */
@@ -281,6 +297,16 @@ static void test_cli_bad_input(void **state)
 	{
 		const char *a[] = { "bisect", "--results-dir", tmp, "--good", "git:/a@v1", "--repeat", "x", NULL };
 		expect_cli_error(a, "--repeat needs a number from 0 to 20, not 'x'");
+	}
+	{
+		const char *a[] = { "bisect", "--results-dir", tmp, "--good", "git:/a@v1", "--memory", "32", NULL };
+		expect_cli_error(a, "--memory needs a whole number from 64 to 65536, not '32'");
+	}
+	{
+		const char *a[] = { "bisect", "--results-dir", tmp, "run", "cell", "--good", "git:/a@v1",
+				    "--no-reboot", NULL };
+		expect_cli_error(a, "with RUN CELL, --bad, --against, --machine, --kernel, --accel and how the "
+				    "cell runs come from the cell");
 	}
 	{
 		const char *a[] = { "bisect", "--results-dir", tmp, "only-one-arg", NULL };
@@ -572,10 +598,13 @@ static void write_cell(const char *run_dir, const char *id, const char *src, con
 {
 	ml_autofree char *dir = ml_layout_cell_dir(run_dir, id);
 	ml_autofree char *path = ml_layout_file(dir, ML_LAYOUT_CELL_FILE);
-	json_t *doc = json_pack("{s:s, s:s, s:s, s:{s:{s:s}, s:{s:s}, s:s, s:s, s:s, s:i, s:i}}", "cell_id", id,
+	json_t *doc = json_pack("{s:s, s:s, s:s, s:{s:{s:s}, s:{s:s}, s:s, s:s, s:s, s:i, s:i, s:i, s:{s:s}, s:s, "
+				"s:b, s:b, s:{s:[], s:[s]}}}", "cell_id", id,
 				"verdict", "fail", "machine", "pc-q35-10.0", "inputs", "src", "provider", src, "dst",
 				"provider", dst, "machine", "q35", "kernel", "debian:trixie", "accel", "tcg",
-				"memory_mib", 512, "workload_mib", 128);
+				"memory_mib", 512, "workload_mib", 128, "max_bandwidth_mib", 64, "kernel_boot",
+				"requested", "pvh", "abi_severity", "warn", "abi", 0, "reboot", 1, "extra_args",
+				"src", "dst", "-nodefaults");
 
 	assert_int_equal(ml_mkdir_p(dir, 0755), 0);
 	assert_int_equal(ml_json_write_file(path, doc), 0);
@@ -600,8 +629,14 @@ static void test_read_cell(void **state)
 	assert_string_equal(c.machine, "pc-q35-10.0"); /* the concrete one */
 	assert_string_equal(c.kernel, "debian:trixie");
 	assert_string_equal(c.accel, "tcg");
-	assert_int_equal(c.memory_mib, 512);
-	assert_int_equal(c.workload_mib, 128);
+	assert_int_equal(c.settings.memory_mib, 512);
+	assert_int_equal(c.settings.workload_mib, 128);
+	assert_int_equal(c.settings.max_bandwidth_mib, 64);
+	assert_string_equal(c.settings.kernel_boot, "pvh");
+	assert_string_equal(c.settings.abi_severity, ""); /* warn: the default */
+	assert_true(c.settings.no_abi);
+	assert_false(c.settings.no_reboot);
+	assert_true(c.extra_args);
 	ml_bisect_cell_inputs_clear(&c);
 
 	assert_int_equal(ml_bisect_read_cell(tmp, "back", "git:/src/qemu@v10.0.0", &c), 0);
@@ -671,6 +706,7 @@ static void test_doc_shape(void **state)
 	assert_string_equal(ml_json_str(in, "accel"), "tcg");
 	assert_string_equal(ml_json_str(in, "pair"), "commit -> against");
 	assert_int_equal(ml_json_int(in, "repeat", -1), 2);
+	assert_int_equal(json_object_size(json_object_get(in, "settings")), 0); /* all defaults */
 	assert_int_equal(json_array_size(json_object_get(doc, "steps")), 2);
 	st = json_array_get(json_object_get(doc, "steps"), 0);
 	assert_int_equal(ml_json_int(st, "step", 0), 1);
@@ -862,7 +898,7 @@ static void test_run_finds_first_bad(void **state)
 	assert_int_equal(strncmp(ml_json_str(first, "describe"), "v1-5-g", 6), 0);
 	{
 		ml_autofree char *want = ml_strdup_printf("miglab cell --src debian:trixie --dst git:%s@%s "
-							  "--machine pc-q35-10.0 --kernel debian:bookworm --accel tcg",
+							  "--machine pc-q35-10.0 --kernel debian:bookworm --accel tcg --confirm 2",
 							  e.src, e.rule.shas[5]);
 		print_message("reproduce: %s\n", ml_json_str(res, "reproduce"));
 		assert_string_equal(ml_json_str(res, "reproduce"), want);
