@@ -219,6 +219,14 @@ static void test_bad_input_caches_nothing(void **state)
 		assert_non_null(strstr(out.data, "does not apply"));
 		assert_non_null(strstr(out.data, "patch failed: hw/rtc/mc146818rtc.c:1"));
 	}
+	{
+		/* A version Debian does not carry: the error lists what it does. */
+		const char *a[] = { "fetch", "debian-source:9.9.9", NULL };
+		ml_buf_reset(&out);
+		assert_int_equal(miglab(a, &out), 2);
+		assert_non_null(strstr(out.data, "Debian carries no QEMU source 9.9.9"));
+		assert_non_null(strstr(out.data, "10.0.13 (1:10.0.13+ds"));
+	}
 	assert_int_equal(count_manifests(builds), before);
 	ml_buf_free(&out);
 }
