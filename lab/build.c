@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "build.h"
+#include "source-build.h"
 #include "ml-buf.h"
 #include "ml-error.h"
 #include "ml-fs.h"
@@ -50,7 +51,8 @@ int ml_build_parse(const char *spec, struct ml_build *out)
 {
 	memset(out, 0, sizeof(*out));
 	if (!spec || !*spec) {
-		ml_error("empty build provider (expected debian:SUITE or path:/path/to/qemu-system-x86_64)");
+		ml_error("empty build provider (expected debian:SUITE, path:/path/to/qemu-system-x86_64, "
+			 "git:DIR@REF or debian-source:VERSION)");
 		return -1;
 	}
 	out->spec = strdup(spec);
@@ -82,13 +84,16 @@ int ml_build_parse(const char *spec, struct ml_build *out)
 		out->qemu_host_path = strdup(path);
 		return 0;
 	}
-	if (strncmp(spec, "source:", 7) == 0) {
-		ml_error("build provider '%s': building QEMU from source is not supported yet; "
-			 "build it yourself and use path:/path/to/qemu-system-x86_64", spec);
-		goto fail;
+	if (ml_source_spec_is_source(spec)) {
+		struct ml_source_spec s;
+		if (ml_source_spec_parse(spec, &s) < 0)
+			goto fail;
+		out->kind = s.git ? ML_PROVIDER_GIT : ML_PROVIDER_DEBIAN_SOURCE;
+		ml_source_spec_clear(&s);
+		return 0;
 	}
-	ml_error("unknown build provider '%s' (expected debian:SUITE or path:/path/to/qemu-system-x86_64)",
-		 spec);
+	ml_error("unknown build provider '%s' (expected debian:SUITE, path:/path/to/qemu-system-x86_64, "
+		 "git:DIR@REF or debian-source:VERSION)", spec);
 fail:
 	ml_build_clear(out);
 	return -1;
@@ -109,6 +114,7 @@ void ml_build_clear(struct ml_build *b)
 	free(b->package_version);
 	json_decref(b->packages);
 	json_decref(b->machines);
+	json_decref(b->source);
 	memset(b, 0, sizeof(*b));
 }
 
@@ -242,13 +248,28 @@ const char *ml_build_find_machine(const struct ml_build *b, const char *name)
 	return NULL;
 }
 
+const char *ml_build_kind_name(enum ml_provider_kind kind)
+{
+	switch (kind) {
+	case ML_PROVIDER_DEBIAN:
+		return "debian";
+	case ML_PROVIDER_PATH:
+		return "path";
+	case ML_PROVIDER_GIT:
+		return "git";
+	case ML_PROVIDER_DEBIAN_SOURCE:
+		return "debian-source";
+	}
+	return "?";
+}
+
 json_t *ml_build_to_json(const struct ml_build *b)
 {
 	json_t *o = json_object();
 
 	ml_json_set_int(o, "manifest_version", MANIFEST_VERSION);
 	ml_json_set_str(o, "provider", b->spec);
-	ml_json_set_str(o, "kind", b->kind == ML_PROVIDER_DEBIAN ? "debian" : "path");
+	ml_json_set_str(o, "kind", ml_build_kind_name(b->kind));
 	ml_json_set_str(o, "suite", b->suite);
 	ml_json_set_str(o, "qemu", b->qemu);
 	ml_json_set_str(o, "qemu_host_path", b->qemu_host_path);
@@ -259,6 +280,8 @@ json_t *ml_build_to_json(const struct ml_build *b)
 	ml_json_set(o, "machines", b->machines ? json_incref(b->machines) : json_array());
 	if (b->packages)
 		ml_json_set(o, "packages", json_incref(b->packages));
+	if (b->source)
+		ml_json_set(o, "source", json_incref(b->source));
 	return o;
 }
 
@@ -289,7 +312,7 @@ fail:
 }
 
 /* Ask the binary for its version and machine types. */
-static int collect_qemu_facts(struct ml_build *b)
+int ml_build_collect_facts(struct ml_build *b)
 {
 	ml_autofree char *vout = NULL;
 	ml_autofree char *mout = NULL;
@@ -313,9 +336,19 @@ static int collect_qemu_facts(struct ml_build *b)
 	return ml_sha256_file(b->qemu_host_path, b->sha256);
 }
 
-static int collect_packages(struct ml_build *b)
+int ml_build_make_mount_points(const char *root)
 {
-	ml_autofree char *admindir = ml_path_join(b->root, "var/lib/dpkg");
+	for (size_t i = 0; i < ML_ARRAY_SIZE(root_mount_points); i++) {
+		ml_autofree char *p = ml_path_join(root, root_mount_points[i]);
+		if (ml_mkdir_p(p, 0755) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+json_t *ml_build_root_packages(const char *root)
+{
+	ml_autofree char *admindir = ml_path_join(root, "var/lib/dpkg");
 	const char *argv[] = { "/usr/bin/dpkg-query", "--admindir", admindir, "-W",
 			       "-f", "${Package}\t${Version}\n", NULL };
 	struct ml_proc_spec spec = { .argv = argv, .stdin_fd = -1 };
@@ -323,22 +356,32 @@ static int collect_packages(struct ml_build *b)
 	char *save = NULL;
 	int status;
 
+	json_t *packages;
+
 	if (ml_proc_run(&spec, 60000, &o, &e, &status) < 0 || status != 0) {
-		ml_error("build %s: dpkg-query failed: %.300s", b->spec, e.len ? e.data : "");
+		ml_error("the root %s: dpkg-query failed: %.300s", root, e.len ? e.data : "");
 		ml_buf_free(&o);
 		ml_buf_free(&e);
-		return -1;
+		return NULL;
 	}
-	b->packages = json_object();
+	packages = json_object();
 	for (char *line = strtok_r(o.data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		char *tab = strchr(line, '\t');
 		if (!tab)
 			continue;
 		*tab = '\0';
-		ml_json_set_str(b->packages, line, tab + 1);
+		ml_json_set_str(packages, line, tab + 1);
 	}
 	ml_buf_free(&o);
 	ml_buf_free(&e);
+	return packages;
+}
+
+static int collect_packages(struct ml_build *b)
+{
+	b->packages = ml_build_root_packages(b->root);
+	if (!b->packages)
+		return -1;
 	b->package_version = ml_json_str(b->packages, "qemu-system-x86")
 				     ? strdup(ml_json_str(b->packages, "qemu-system-x86"))
 				     : NULL;
@@ -393,36 +436,37 @@ static int load_cached(struct ml_build *b, const char *manifest)
 	return 0;
 }
 
-static int run_mmdebstrap(const struct ml_config *cfg, const struct ml_build *b, const char *target)
+int ml_build_mmdebstrap(const struct ml_config *cfg, const char *what, const char *suite,
+			const char *include, const char *target, const char *logpath)
 {
-	ml_autofree char *logpath = ml_path_join(b->dir, "mmdebstrap.log");
 	ml_autofree char *main_src = NULL;
+	ml_autofree char *include_arg = ml_strdup_printf("--include=%s", include);
 	ml_autofree char *bpo_src = NULL;
 	ml_autofree char *default_release = NULL;
-	const char *base = b->suite;
+	const char *base = suite;
 	char basebuf[64];
 	const char *argv[16];
 	size_t n = 0;
 	int logfd, status;
 	pid_t pid;
 	char desc[128];
-	const char *dash = strstr(b->suite, "-backports");
+	const char *dash = strstr(suite, "-backports");
 
 	if (dash) {
-		snprintf(basebuf, sizeof(basebuf), "%.*s", (int)(dash - b->suite), b->suite);
+		snprintf(basebuf, sizeof(basebuf), "%.*s", (int)(dash - suite), suite);
 		base = basebuf;
 	}
 	if (asprintf(&main_src, "deb %s %s main", cfg->mirror, base) < 0)
 		abort();
 	argv[n++] = "/usr/bin/mmdebstrap";
 	argv[n++] = "--variant=apt";
-	argv[n++] = "--include=qemu-system-x86,seabios,ipxe-qemu";
+	argv[n++] = include_arg;
 	/* Some suites' Release files are past their Valid-Until date. */
 	argv[n++] = "--aptopt=Acquire::Check-Valid-Until \"false\"";
 	if (dash) {
 		/* As `apt install -t SUITE-backports qemu-system-x86` would. */
-		if (asprintf(&default_release, "--aptopt=APT::Default-Release \"%s\"", b->suite) < 0 ||
-		    asprintf(&bpo_src, "deb %s %s main", cfg->mirror, b->suite) < 0)
+		if (asprintf(&default_release, "--aptopt=APT::Default-Release \"%s\"", suite) < 0 ||
+		    asprintf(&bpo_src, "deb %s %s main", cfg->mirror, suite) < 0)
 			abort();
 		argv[n++] = default_release;
 	}
@@ -449,7 +493,7 @@ static int run_mmdebstrap(const struct ml_config *cfg, const struct ml_build *b,
 	close(logfd);
 	if (ml_proc_wait(pid, MMDEBSTRAP_TIMEOUT_MS, &status) != 0) {
 		ml_proc_kill(pid);
-		ml_error("mmdebstrap for %s did not finish in %d minutes (log: %s)", b->spec,
+		ml_error("mmdebstrap for %s did not finish in %d minutes (log: %s)", what,
 			 MMDEBSTRAP_TIMEOUT_MS / 60000, logpath);
 		return -1;
 	}
@@ -462,7 +506,7 @@ static int run_mmdebstrap(const struct ml_config *cfg, const struct ml_build *b,
 			/* The last error lines say why (unknown suite, mirror down, ...). */
 			tail = len > 600 ? log + len - 600 : log;
 		}
-		ml_error("mmdebstrap for %s %s; last output:\n%s\n(full log: %s)", b->spec, desc,
+		ml_error("mmdebstrap for %s %s; last output:\n%s\n(full log: %s)", what, desc,
 			 tail, logpath);
 		return -1;
 	}
@@ -478,20 +522,20 @@ static int build_root(const struct ml_config *cfg, struct ml_build *b, const cha
 
 	fprintf(stderr, "miglab: %s: making a Debian root with mmdebstrap (about 30 s)...\n", b->spec);
 	unlink(manifest);
-	if (ml_rm_rf(tmp) < 0 || run_mmdebstrap(cfg, b, tmp) < 0)
+	ml_autofree char *logpath = ml_path_join(b->dir, "mmdebstrap.log");
+
+	if (ml_rm_rf(tmp) < 0 ||
+	    ml_build_mmdebstrap(cfg, b->spec, b->suite, "qemu-system-x86,seabios,ipxe-qemu", tmp,
+				logpath) < 0 ||
+	    ml_build_make_mount_points(tmp) < 0)
 		return -1;
-	for (size_t i = 0; i < ML_ARRAY_SIZE(root_mount_points); i++) {
-		ml_autofree char *p = ml_path_join(tmp, root_mount_points[i]);
-		if (ml_mkdir_p(p, 0755) < 0)
-			return -1;
-	}
 	if (ml_rm_rf(b->root) < 0)
 		return -1;
 	if (rename(tmp, b->root) < 0) {
 		ml_error_errno(errno, "cannot rename %s to %s", tmp, b->root);
 		return -1;
 	}
-	if (collect_packages(b) < 0 || collect_qemu_facts(b) < 0)
+	if (collect_packages(b) < 0 || ml_build_collect_facts(b) < 0)
 		return -1;
 	j = ml_build_to_json(b);
 	ml_json_set_int(j, "provision_ms", ml_now_ms() - t0);
@@ -577,7 +621,12 @@ int ml_build_provision(const struct ml_config *cfg, const char *spec, bool refre
 			goto fail;
 		return 0;
 	}
-	if (collect_qemu_facts(out) < 0)
+	if (out->kind == ML_PROVIDER_GIT || out->kind == ML_PROVIDER_DEBIAN_SOURCE) {
+		if (ml_source_provision(cfg, out, refresh) < 0)
+			goto fail;
+		return 0;
+	}
+	if (ml_build_collect_facts(out) < 0)
 		goto fail;
 	return 0;
 fail:

@@ -3,6 +3,8 @@
  *                  made with mmdebstrap and cached; run chrooted in a private
  *                  mount namespace (see docs/builds.md for why).
  *   path:/abs/qemu-system-x86_64   a QEMU already on this host.
+ *   git:DIR@REF, debian-source:VERSION   built from source in a Debian
+ *                  toolchain root (source-build.h).
  * A build's manifest (build.json) records the exact package versions, the
  * `--version` line, the sha256 of the binary and its machine types. */
 #ifndef ML_BUILD_H
@@ -16,6 +18,8 @@
 enum ml_provider_kind {
 	ML_PROVIDER_DEBIAN,
 	ML_PROVIDER_PATH,
+	ML_PROVIDER_GIT,           /* git:DIR@REF (source-build.h) */
+	ML_PROVIDER_DEBIAN_SOURCE, /* debian-source:VERSION */
 };
 
 struct ml_build {
@@ -32,6 +36,7 @@ struct ml_build {
 	char sha256[65];       /* of the binary */
 	json_t *packages;      /* debian: { package: version } of the whole root */
 	json_t *machines;      /* [ {name, alias?, default, deprecated} ] */
+	json_t *source;        /* git:, debian-source: what was built and how (source-build.h) */
 	/* debian: the cache lock of the root, held shared while this build is
 	 * in use (so no `fetch --refresh` replaces it under a run); released by
 	 * ml_build_clear. */
@@ -60,6 +65,19 @@ int ml_build_provision(const struct ml_config *cfg, const char *spec, bool refre
 char *ml_build_pvh_unsupported(const struct ml_build *b);
 
 void ml_build_clear(struct ml_build *b);
+const char *ml_build_kind_name(enum ml_provider_kind kind);
+
+/* Pieces the source builds share with debian: roots. */
+/* mmdebstrap --variant=apt --include=include SUITE target, logging to
+ * logpath; what names the root in errors. */
+int ml_build_mmdebstrap(const struct ml_config *cfg, const char *what, const char *suite,
+			const char *include, const char *target, const char *logpath);
+/* The directories the local runner bind-mounts into a root. */
+int ml_build_make_mount_points(const char *root);
+/* { package: version } of every package installed in root. */
+json_t *ml_build_root_packages(const char *root);
+/* Run b's QEMU for its version, machine types and sha256. */
+int ml_build_collect_facts(struct ml_build *b);
 json_t *ml_build_to_json(const struct ml_build *b);
 
 /* Machine types, resolving aliases ("q35" -> "pc-q35-10.0"). Returns the

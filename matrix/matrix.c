@@ -42,7 +42,7 @@ struct section_desc {
 static const struct section_desc sections[] = {
 	[SEC_MATRIX] = { "matrix", false,
 			 { "name", "description", "accel", "jobs", "control", "pairs",
-			   "scenario", "confirm", NULL } },
+			   "scenario", "confirm", "qemu-git", NULL } },
 	[SEC_BUILD] = { "build", true, { "provider", NULL } },
 	[SEC_KERNEL] = { "kernel", true, { "provider", NULL } },
 	[SEC_MACHINES] = { "machines", true, { "select", "list", NULL } },
@@ -56,7 +56,10 @@ static const struct section_desc sections[] = {
 #define SECTIONS_EXPECTED                                                      \
 	"[matrix], [build NAME], [kernel NAME], [machines FAMILY], [pair NAME], " \
 	"[guest], [timeouts], [migration] or [abi]"
-#define BUILD_PROVIDERS "debian:SUITE or path:/absolute/path/to/qemu-system-x86_64"
+#define BUILD_PROVIDERS                                                                  \
+	"debian:SUITE, path:/absolute/path/to/qemu-system-x86_64, git:DIR@REF, git:@REF (the "    \
+	"checkout of MIGLAB_QEMU_GIT or qemu-git) or debian-source:VERSION, the last three "  \
+	"optionally with +patch:/absolute/file.patch"
 #define SELECT_RULES "newest-common, oldest-common, all-common"
 
 /* Names of [pair] src/dst until every build is known. */
@@ -464,6 +467,17 @@ static bool valid_path_provider(const char *v)
 	return strncmp(v, "path:/", 6) == 0 && v[6] != '\0' && !strpbrk(v, " \t");
 }
 
+/* QEMU built from source (lab/source-build.h checks the rest when it is
+ * provisioned: the checkout, the ref, the patches). */
+static bool valid_source_provider(const char *v)
+{
+	if (strpbrk(v, " \t"))
+		return false;
+	if (strncmp(v, "git:", 4) == 0 || strncmp(v, "source:", 7) == 0)
+		return strchr(v, '@') != NULL;
+	return strncmp(v, "debian-source:", 14) == 0 && v[14] >= '0' && v[14] <= '9';
+}
+
 /* Split a comma-separated value into trimmed items; empty items are errors. */
 static int split_list(struct parser *p, const char *key, const char *value, char ***items,
 		      size_t *n)
@@ -565,6 +579,13 @@ static void set_matrix_key(struct parser *p, const char *key, const char *value)
 			m->name = xstrdup(value);
 	} else if (strcmp(key, "description") == 0) {
 		m->description = xstrdup(value);
+	} else if (strcmp(key, "qemu-git") == 0) {
+		if (value[0] != '/' || strpbrk(value, " \t@"))
+			bad_value(p, key, value, "an absolute path of a QEMU git checkout (no spaces, no '@')");
+		else {
+			free(m->qemu_git);
+			m->qemu_git = xstrdup(value);
+		}
 	} else if (strcmp(key, "accel") == 0) {
 		if (!is_one_of(value, "tcg", "kvm"))
 			bad_value(p, key, value, "tcg, kvm");
@@ -602,6 +623,7 @@ static void set_matrix_key(struct parser *p, const char *key, const char *value)
 			bad_value(p, key, value, "forward-back");
 		else {
 			free(m->scenario);
+	free(m->qemu_git);
 			m->scenario = xstrdup(value);
 		}
 	}
@@ -725,7 +747,8 @@ static int handler(void *user, const char *section, const char *key, const char 
 		set_matrix_key(p, key, value);
 		break;
 	case SEC_BUILD:
-		if (!valid_debian(value) && !valid_path_provider(value))
+		if (!valid_debian(value) && !valid_path_provider(value) &&
+		    !valid_source_provider(value))
 			bad_value(p, key, value, BUILD_PROVIDERS);
 		else
 			p->m->builds[p->sec_index].provider = xstrdup(value);
@@ -863,12 +886,42 @@ static void resolve_pair(struct parser *p, size_t i)
 	}
 }
 
+/* git:@REF names the matrix's checkout: MIGLAB_QEMU_GIT (a nightly job sets
+ * it) or else [matrix] qemu-git. */
+static void resolve_checkouts(struct parser *p)
+{
+	struct ml_matrix *m = p->m;
+	const char *env = getenv("MIGLAB_QEMU_GIT");
+	const char *dir = env && *env ? env : m->qemu_git;
+
+	for (size_t i = 0; i < m->n_builds && !p->error; i++) {
+		char *v = m->builds[i].provider;
+		size_t skip = strncmp(v, "git:@", 5) == 0 ? 4 : strncmp(v, "source:@", 8) == 0 ? 7 : 0;
+		if (!skip)
+			continue;
+		if (!dir) {
+			fail(p, 0, "build %s is %s, but no QEMU checkout is named: set MIGLAB_QEMU_GIT="
+			     "/path/to/qemu or [matrix] qemu-git", m->builds[i].name, v);
+			return;
+		}
+		if (dir[0] != '/' || strchr(dir, '@')) {
+			fail(p, 0, "MIGLAB_QEMU_GIT='%s' must be an absolute path without '@'", dir);
+			return;
+		}
+		m->builds[i].provider = ml_strdup_printf("git:%s%s", dir, v + skip);
+		free(v);
+	}
+}
+
 /* Checks that need the whole file, in the order of the file where it has one. */
 static void finish(struct parser *p)
 {
 	struct ml_matrix *m = p->m;
 
 	end_section(p);
+	if (p->error)
+		return;
+	resolve_checkouts(p);
 	if (p->error)
 		return;
 	if (m->n_builds == 0) {

@@ -57,6 +57,7 @@ struct ml_matrix {
 	int confirm;       /* confirming attempts of a cell that does not pass; default 2 */
 	enum ml_pairs_mode pairs; /* default ML_PAIRS_ALL */
 	char *scenario;    /* "forward-back" (the only one so far) */
+	char *qemu_git;    /* [matrix] qemu-git: the checkout of git:@REF builds, or NULL */
 
 	/* All in file order; every array has at least one element after a
 	 * successful load (pairs only with ML_PAIRS_LIST). */

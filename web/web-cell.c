@@ -178,6 +178,7 @@ static void build_rows(struct web_page *p, const char *side, json_t *b)
 		wp_esc(p, ml_json_str(b, "package_version"));
 		wp_puts(p, "</code>)");
 	}
+	wp_build_source(p, b);
 	if (ml_json_str(b, "sha256")) {
 		wp_puts(p, "<br><span class=\"dim small\">sha256 <code class=\"hash\">");
 		wp_esc(p, ml_json_str(b, "sha256"));

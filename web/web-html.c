@@ -533,3 +533,39 @@ void wp_abi_diff_row(struct web_page *p, const json_t *d, bool with_kind, size_t
 		wp_puts(p, "</pre></td></tr>\n");
 	}
 }
+
+void wp_build_source(struct web_page *p, const json_t *build)
+{
+	json_t *src = json_object_get(build, "source");
+	json_t *patches = json_object_get(src, "patches");
+	const char *commit = ml_json_str(src, "commit");
+	size_t i;
+	json_t *patch;
+
+	if (!json_is_object(src))
+		return;
+	wp_puts(p, "<br><span class=\"small\">built from <code>");
+	wp_esc(p, ml_json_str(src, "describe"));
+	wp_puts(p, "</code>");
+	if (commit) {
+		wp_puts(p, " (commit <code class=\"hash\">");
+		wp_esc_n(p, commit, strlen(commit) < 12 ? strlen(commit) : 12);
+		wp_puts(p, "</code>)");
+	}
+	if (json_array_size(patches)) {
+		wp_printf(p, ", +%zu patch%s:", json_array_size(patches),
+			  json_array_size(patches) == 1 ? "" : "es");
+		json_array_foreach(patches, i, patch) {
+			const char *path = ml_json_str(patch, "path");
+			const char *base = path ? strrchr(path, '/') : NULL;
+			wp_puts(p, " <code title=\"sha256 ");
+			wp_esc(p, ml_json_str(patch, "sha256"));
+			wp_puts(p, "\">");
+			wp_esc(p, base ? base + 1 : path);
+			wp_puts(p, "</code>");
+		}
+	}
+	if (json_is_true(json_object_get(src, "checkout_dirty")))
+		wp_puts(p, " <span class=\"dim\">(the checkout had uncommitted changes, not built)</span>");
+	wp_puts(p, "</span>");
+}

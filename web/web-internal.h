@@ -84,6 +84,10 @@ char *web_safe_name(const char *id);
 char *web_relpath(const char *from_dir, const char *to);
 /* "12.3 s", "450 ms". */
 void wp_ms(struct web_page *p, long long ms);
+/* For a build from source (its manifest has "source"): "built from DESCRIBE
+ * (commit 0123456789ab), +N patches" with the patches' file names; nothing
+ * for other builds. */
+void wp_build_source(struct web_page *p, const json_t *build);
 
 /* A cell as the run page sees it (the cell page has the whole document). */
 struct web_cell {

@@ -1388,6 +1388,7 @@ static void builds_section(struct web_page *p, const struct web_run *r)
 		wp_puts(p, "</strong></td><td><code>");
 		wp_esc(p, ml_json_str(b, "package_version"));
 		wp_puts(p, "</code>");
+		wp_build_source(p, b);
 		if (ml_json_str(b, "error")) {
 			wp_puts(p, " <span class=\"badge v-error\">error</span> ");
 			wp_esc(p, ml_json_str(b, "error"));

@@ -138,8 +138,9 @@ static void test_provider_parsing(void **state)
 	assert_non_null(strstr(ml_error_message(), "must be absolute"));
 	assert_int_equal(ml_build_parse("path:/nonexistent/qemu-system-x86_64", &b), -1);
 	assert_non_null(strstr(ml_error_message(), "cannot execute /nonexistent"));
+	/* source: is git: (tests/unit/test-source.c has the rest). */
 	assert_int_equal(ml_build_parse("source:/src/qemu@v9.2.0", &b), -1);
-	assert_non_null(strstr(ml_error_message(), "not supported yet"));
+	assert_non_null(strstr(ml_error_message(), "the checkout /src/qemu does not exist"));
 
 	assert_int_equal(ml_build_parse("path:/bin/true", &b), 0);
 	assert_int_equal(b.kind, ML_PROVIDER_PATH);

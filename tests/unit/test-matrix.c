@@ -133,6 +133,7 @@ static void test_bad_files(void **state)
 	size_t n = 0;
 	(void)state;
 
+	unsetenv("MIGLAB_QEMU_GIT"); /* bad-git-no-checkout.ini relies on it */
 	assert_non_null(dir);
 	while ((de = readdir(dir))) {
 		size_t l = strlen(de->d_name);
@@ -178,6 +179,44 @@ static void test_bad_files(void **state)
 	}
 }
 
+/* git:@REF takes the checkout of MIGLAB_QEMU_GIT, else [matrix] qemu-git. */
+static void test_source_providers(void **state)
+{
+	struct ml_matrix m;
+	(void)state;
+
+	unsetenv("MIGLAB_QEMU_GIT");
+	assert_int_equal(load_fixture("good-source.ini", &m), 0);
+	assert_string_equal(m.qemu_git, "/srv/qemu");
+	assert_string_equal(m.builds[0].provider, "git:/srv/qemu@origin/master+patch:/tmp/fix.patch");
+	assert_string_equal(m.builds[1].provider, "git:/home/me/qemu@v10.0.13");
+	assert_string_equal(m.builds[2].provider, "debian-source:10.2.2");
+	assert_string_equal(m.builds[3].provider, "git:/srv/qemu@v7.2.0");
+	ml_matrix_clear(&m);
+
+	setenv("MIGLAB_QEMU_GIT", "/nightly/qemu", 1);
+	assert_int_equal(load_fixture("good-source.ini", &m), 0);
+	assert_string_equal(m.builds[0].provider, "git:/nightly/qemu@origin/master+patch:/tmp/fix.patch");
+	assert_string_equal(m.builds[1].provider, "git:/home/me/qemu@v10.0.13");
+	ml_matrix_clear(&m);
+	assert_int_equal(load_fixture("bad-git-no-checkout.ini", &m), 0);
+	ml_matrix_clear(&m);
+	{
+		/* The shipped nightly matrix: three git builds and Debian's newest. */
+		assert_int_equal(ml_matrix_load(ml_test_data("../../matrix/upstream.ini"), &m), 0);
+		assert_int_equal(m.n_builds, 4);
+		assert_string_equal(m.builds[0].provider, "git:/nightly/qemu@origin/master");
+		assert_string_equal(m.builds[3].provider, "debian:sid");
+		ml_matrix_clear(&m);
+	}
+
+	setenv("MIGLAB_QEMU_GIT", "relative/qemu", 1);
+	ml_error_reset();
+	assert_int_equal(load_fixture("good-source.ini", &m), -1);
+	assert_non_null(strstr(ml_error_message(), "must be an absolute path"));
+	unsetenv("MIGLAB_QEMU_GIT");
+}
+
 static void test_load_missing_file(void **state)
 {
 	struct ml_matrix m;
@@ -199,6 +238,8 @@ static void test_shipped(void **state)
 		  ML_SELECT_NEWEST_COMMON | ML_SELECT_OLDEST_COMMON },
 		{ "quick.ini", "quick", 2, 1, 1, ML_SELECT_NEWEST_COMMON },
 		{ "backport.ini", "backport", 2, 1, 2, ML_SELECT_ALL_COMMON },
+		{ "upstream-debian-source.ini", "upstream-debian-source", 4, 1, 2,
+		  ML_SELECT_NEWEST_COMMON },
 	};
 	(void)state;
 
@@ -263,6 +304,7 @@ int main(void)
 		cmocka_unit_test(test_minimal_defaults),
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_bad_files),
+		cmocka_unit_test(test_source_providers),
 		cmocka_unit_test(test_load_missing_file),
 		cmocka_unit_test(test_shipped),
 		cmocka_unit_test(test_shard_parse),
