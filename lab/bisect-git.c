@@ -23,12 +23,16 @@ int ml_bisect_parse_git_spec(const char *spec, struct ml_bisect_git_spec *out)
 	const char *body, *patches, *at = NULL;
 
 	memset(out, 0, sizeof(*out));
-	if (strncmp(spec, "git:", 4) != 0) {
+	/* source: is the git: provider's older name (lab/source-build.h) */
+	if (strncmp(spec, "git:", 4) == 0) {
+		body = spec + 4;
+	} else if (strncmp(spec, "source:", 7) == 0) {
+		body = spec + 7;
+	} else {
 		ml_error("'%s' is not a git: provider (expected git:DIR@REF[+patch:/abs/file.patch]...)",
 			 spec);
 		return -1;
 	}
-	body = spec + 4;
 	patches = strstr(body, PATCH_PREFIX);
 	if (!patches)
 		patches = body + strlen(body);

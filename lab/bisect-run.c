@@ -21,7 +21,6 @@
 #include "web.h"
 #include "ml-common.h"
 
-#define CELL_JSON_LIMIT ((size_t)64 << 20)
 #define SHORT 12
 
 struct bisect {
@@ -161,37 +160,6 @@ static int build_commit(struct bisect *b, const char *spec, const char *role, js
 	return 0;
 }
 
-/* A judged cell of the step's run, by its line in run.json. */
-static json_t *load_cell(const char *run_dir, json_t *line)
-{
-	const char *id = ml_json_str(line, "cell_id");
-	ml_autofree char *cdir = NULL;
-	ml_autofree char *path = NULL;
-
-	if (!id || !ml_layout_valid_cell_id(id))
-		return NULL;
-	cdir = ml_layout_cell_dir(run_dir, id);
-	path = ml_layout_file(cdir, ML_LAYOUT_CELL_FILE);
-	return ml_json_load_file(path, CELL_JSON_LIMIT);
-}
-
-/* The control and pair cells of a step's run: run.json's judged lines, the
- * control being the one with the same build on both sides. */
-static void read_step_cells(const char *run_dir, json_t **control, json_t **pair)
-{
-	json_t *run = ml_run_file_load(run_dir), *line;
-	size_t i;
-
-	*control = *pair = NULL;
-	json_array_foreach(json_object_get(run, "cells"), i, line) {
-		json_t **slot = ml_json_bool(line, "control", false) ? control : pair;
-		if (!*slot)
-			*slot = load_cell(run_dir, line);
-	}
-	ml_error_reset();
-	json_decref(run);
-}
-
 /* Run the step's matrix and judge it from its two cells. */
 static void run_step(struct bisect *b, const char *spec, const char *sha, unsigned step,
 		     char **run_id, char **run_dir, json_t **control, json_t **pair,
@@ -225,7 +193,7 @@ static void run_step(struct bisect *b, const char *spec, const char *sha, unsign
 		call->reason = ml_strdup_printf("interrupted by signal %d", ml_interrupted ? (int)ml_interrupted : rc - 128);
 		return;
 	}
-	read_step_cells(*run_dir, control, pair);
+	ml_bisect_read_step(*run_dir, control, pair);
 	if ((!*control || !*pair) && rc == ML_EXIT_LAB) {
 		/* the run failed before judging (its matrix, a lab error): say why */
 		call->mark = ML_BISECT_SKIP;
@@ -576,8 +544,14 @@ static int against_commit(struct bisect *b)
 static int prepare(struct bisect *b)
 {
 	struct ml_bisect_git_spec good = { 0 };
+	struct ml_build checked = { 0 };
 	ml_autofree char *parent = NULL;
 	int anc;
+
+	/* the provider's own checks first: the checkout exists, the patches are files */
+	if (ml_build_parse(b->o->bad, &checked) < 0)
+		return -1;
+	ml_build_clear(&checked);
 
 	if (ml_bisect_parse_git_spec(b->o->bad, &b->git) < 0 || ml_bisect_parse_git_spec(b->o->good, &good) < 0 ||
 	    ml_bisect_resolve(b->git.dir, good.ref, b->good) < 0 ||

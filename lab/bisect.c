@@ -17,6 +17,7 @@
 #include "ml-layout.h"
 #include "ml-proc.h"
 #include "result.h"
+#include "run-file.h"
 #include "run.h"
 #include "web.h"
 #include "ml-common.h"
@@ -338,6 +339,37 @@ void ml_bisect_cell_inputs_clear(struct ml_bisect_cell_inputs *c)
 	free(c->kernel);
 	free(c->accel);
 	memset(c, 0, sizeof(*c));
+}
+
+/* ---- reading a step's run ------------------------------------------------ */
+
+/* A judged cell of the step's run, by its line in run.json. */
+static json_t *load_cell(const char *run_dir, json_t *line)
+{
+	const char *id = ml_json_str(line, "cell_id");
+	ml_autofree char *cdir = NULL;
+	ml_autofree char *path = NULL;
+
+	if (!id || !ml_layout_valid_cell_id(id))
+		return NULL;
+	cdir = ml_layout_cell_dir(run_dir, id);
+	path = ml_layout_file(cdir, ML_LAYOUT_CELL_FILE);
+	return ml_json_load_file(path, CELL_JSON_LIMIT);
+}
+
+void ml_bisect_read_step(const char *run_dir, json_t **control, json_t **pair)
+{
+	json_t *run = ml_run_file_load(run_dir), *line;
+	size_t i;
+
+	*control = *pair = NULL;
+	json_array_foreach(json_object_get(run, "cells"), i, line) {
+		json_t **slot = ml_json_bool(line, "control", false) ? control : pair;
+		if (!*slot)
+			*slot = load_cell(run_dir, line);
+	}
+	ml_error_reset();
+	json_decref(run);
 }
 
 /* ---- the judgement of one step ------------------------------------------ */

@@ -34,7 +34,8 @@
  * DIR is everything up to the last '@' before the first "+patch:" (a
  * directory may hold '@', a ref as bisect uses it does not need to);
  * patches is the whole suffix from the first "+patch:" ("" without one),
- * carried unchanged to every commit tested. */
+ * carried unchanged to every commit tested. "source:" (the provider's older
+ * name) is read as "git:". The grammar is lab/source-build.h's. */
 struct ml_bisect_git_spec {
 	char *dir;
 	char *ref;
@@ -126,6 +127,11 @@ struct ml_bisect_cell_inputs {
 int ml_bisect_read_cell(const char *run_dir, const char *cell_id, const char *good,
 			struct ml_bisect_cell_inputs *out);
 void ml_bisect_cell_inputs_clear(struct ml_bisect_cell_inputs *c);
+
+/* The control and the pair of a step's run directory: its run.json's judged
+ * cells, the control being the one with the same build on both sides, and
+ * each one's cell.json. Either is NULL when missing or unreadable. */
+void ml_bisect_read_step(const char *run_dir, json_t **control, json_t **pair);
 
 /* ---- the judgement of one step ------------------------------------------ */
 

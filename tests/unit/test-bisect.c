@@ -656,6 +656,70 @@ static void test_read_cell(void **state)
 	ml_test_rmtree(tmp);
 }
 
+/* A step's run as ml_run_matrix leaves it: run.json's judged lines and a
+ * cell.json per cell. */
+static void test_read_step(void **state)
+{
+	ml_autofree char *tmp = ml_test_tmpdir();
+	ml_autofree char *rj = ml_path_join(tmp, ML_LAYOUT_RUN_FILE);
+	json_t *run = json_pack("{s:s, s:s, s:[{s:s, s:b}, {s:s, s:b}, {s:s, s:b}]}", "schema", "miglab-run/1",
+				"run_id", "r", "cells", "cell_id", "../escape", "control", 0, "cell_id", "pair",
+				"control", 0, "cell_id", "ctl", "control", 1);
+	json_t *control = NULL, *pair = NULL;
+	(void)state;
+
+	write_cell(tmp, "ctl", "git:/src/qemu@a", "git:/src/qemu@a");
+	write_cell(tmp, "pair", "git:/src/qemu@a", "debian:trixie");
+	assert_int_equal(ml_json_write_file(rj, run), 0);
+	ml_bisect_read_step(tmp, &control, &pair);
+	assert_non_null(control);
+	assert_non_null(pair);
+	assert_string_equal(ml_json_str(control, "cell_id"), "ctl");
+	/* a cell id that is not a directory name is never read */
+	assert_string_equal(ml_json_str(pair, "cell_id"), "pair");
+	json_decref(control);
+	json_decref(pair);
+
+	/* no run.json (the run failed before judging): both missing */
+	ml_bisect_read_step("/nonexistent/run", &control, &pair);
+	assert_null(control);
+	assert_null(pair);
+	json_decref(run);
+	ml_test_rmtree(tmp);
+}
+
+/* The spec a step builds is one the git: provider and the matrix accept
+ * (lab/source-build.h, matrix/matrix.c): same grammar, patches kept. */
+static void test_commit_spec_is_a_provider(void **state)
+{
+	ml_autofree char *tmp = ml_test_tmpdir();
+	char shas[8][65];
+	ml_autofree char *src = make_repo(tmp, shas);
+	ml_autofree char *patch = ml_path_join(tmp, "fix.patch");
+	ml_autofree char *bad = NULL;
+	ml_autofree char *spec = NULL;
+	ml_autofree char *matrix = NULL;
+	struct ml_bisect_git_spec g;
+	struct ml_build b = { 0 };
+	struct ml_matrix m;
+	struct ml_bisect_options o = good_options;
+	(void)state;
+
+	assert_int_equal(ml_write_atomic(patch, "", 0, 0644), 0);
+	bad = ml_strdup_printf("source:%s@v8+patch:%s", src, patch);
+	assert_int_equal(ml_bisect_parse_git_spec(bad, &g), 0);
+	spec = ml_bisect_commit_spec(&g, shas[4]);
+	assert_int_equal(ml_build_parse(spec, &b), 0);
+	assert_int_equal(b.kind, ML_PROVIDER_GIT);
+	ml_build_clear(&b);
+	matrix = ml_bisect_step_matrix(&o, "B", "q35", spec, 1);
+	assert_int_equal(ml_matrix_parse(matrix, strlen(matrix), "step.ini", &m), 0);
+	assert_string_equal(m.builds[0].provider, spec);
+	ml_matrix_clear(&m);
+	ml_bisect_git_spec_clear(&g);
+	ml_test_rmtree(tmp);
+}
+
 /* ---- bisect.json and its page ------------------------------------------ */
 
 static json_t *sample_doc(void)
@@ -964,6 +1028,20 @@ static void test_run_ends(void **state)
 	json_decref(doc);
 	env_clear(&e);
 
+	/* a patch that is not there: the provider's own check, before anything is made */
+	env_init(&e, 5, 0, "no-patch");
+	free(e.good);
+	free(e.bad);
+	e.good = ml_strdup_printf("git:%s@v1+patch:/nonexistent.patch", e.src);
+	e.bad = ml_strdup_printf("git:%s@v8+patch:/nonexistent.patch", e.src);
+	e.o.good = e.good;
+	e.o.bad = e.bad;
+	assert_int_equal(ml_bisect_run(&e.cfg, &e.o), 2);
+	print_message("-> %s\n", ml_error_message());
+	assert_non_null(strstr(ml_error_message(), "/nonexistent.patch"));
+	assert_false(ml_path_exists(e.cfg.results_dir));
+	env_clear(&e);
+
 	/* good after bad in history: refused before anything is made */
 	env_init(&e, 5, 0, "reversed");
 	e.o.good = e.bad;
@@ -1071,6 +1149,8 @@ int main(void)
 		cmocka_unit_test(test_resolve_and_ancestry),
 		cmocka_unit_test(test_real_bisect),
 		cmocka_unit_test(test_read_cell),
+		cmocka_unit_test(test_read_step),
+		cmocka_unit_test(test_commit_spec_is_a_provider),
 		cmocka_unit_test(test_doc_shape),
 		cmocka_unit_test(test_page),
 		cmocka_unit_test(test_site_lists_bisects),
