@@ -344,8 +344,15 @@ static void update_site(const struct bisect *b)
 
 	for (size_t i = json_array_size(steps); i-- > 0 && !last;)
 		last = ml_json_str(json_array_get(steps, i), "run_dir");
-	if (!last || !ml_path_exists(last))
+	if (!last || !ml_path_exists(last)) {
+		/* no step ran: the page beside bisect.json still needs the style */
+		ml_autofree char *site = ml_path_join(b->cfg->results_dir, "site");
+		if (ml_web_write_assets(site) < 0) {
+			fprintf(stderr, "miglab: warning: dashboard assets not written: %s\n", ml_error_message());
+			ml_error_reset();
+		}
 		return;
+	}
 	wo.runs = &last;
 	wo.n_runs = 1;
 	if (ml_web_write_site(b->cfg->results_dir, NULL, &wo, &index) < 0) {

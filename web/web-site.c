@@ -1630,6 +1630,13 @@ static int write_assets(const char *out)
 	return 0;
 }
 
+int ml_web_write_assets(const char *out_dir)
+{
+	if (ml_mkdir_p(out_dir, 0755) < 0)
+		return -1;
+	return write_assets(out_dir);
+}
+
 static long long now_ms(void)
 {
 	struct timespec ts;

@@ -43,6 +43,10 @@ struct ml_web_options {
 int ml_web_write_site(const char *results_dir, const char *out_dir,
 		      const struct ml_web_options *opt, char **index_path);
 
+/* Only the site's assets (OUT/assets/): for a page written outside a site
+ * run (a bisect whose steps never ran) that links the site's style. */
+int ml_web_write_assets(const char *out_dir);
+
 /* The page of one bisect (lab/bisect.h) from its bisect.json document, at
  * path. root is the relative path from the page to the site root (assets,
  * the runs index, and each step's run page <root><run>/index.html). */
