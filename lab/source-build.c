@@ -39,9 +39,10 @@
 
 /* What the toolchain roots hold: the build dependencies of a QEMU with the
  * guests' needs (slirp for user networking, the virtio devices are built in),
- * the firmware it runs with, and the tools to fetch and unpack sources. */
+ * the firmware it runs with, and the tools to fetch and unpack sources.
+ * gcc-multilib: the x86 option ROMs are 16/32-bit code linked with -m32. */
 static const char toolchain_packages[] =
-	"build-essential,ninja-build,meson,python3,python3-venv,pkgconf,libglib2.0-dev,"
+	"build-essential,gcc-multilib,ninja-build,meson,python3,python3-venv,pkgconf,libglib2.0-dev,"
 	"libpixman-1-dev,zlib1g-dev,libslirp-dev,flex,bison,ccache,git,dpkg-dev,patch,"
 	"ca-certificates,seabios,ipxe-qemu";
 
@@ -261,6 +262,7 @@ void ml_source_key(const char *tree, const char *const *patch_sha256, size_t n_p
 struct job {
 	const char *spec;
 	const char *root; /* the toolchain root (host path) */
+	const char *ccache; /* host directory mounted at CCACHE_IN_ROOT */
 	const char *mirror;
 	int log_fd;       /* -1: capture only */
 	const char *log_path;
@@ -281,8 +283,13 @@ static int job_run(const struct job *job, bool in_root, const char *const *argv,
 		"DEBIAN_FRONTEND=noninteractive",
 		NULL,
 	};
+	/* ccache lives beside the root, not in it: a new root (a toolchain
+	 * upgrade) keeps the compiler cache. */
+	const struct ml_bind binds[] = { { job->ccache, CCACHE_IN_ROOT, false } };
 	struct ml_proc_spec ps = { .argv = argv, .envp = env, .stdin_fd = -1,
-				   .root = in_root ? job->root : NULL, .chdir = dir };
+				   .root = in_root ? job->root : NULL, .chdir = dir,
+				   .binds = in_root && job->ccache ? binds : NULL,
+				   .n_binds = in_root && job->ccache ? 1 : 0 };
 	struct ml_buf o = ML_BUF_INIT(8 << 20), e = ML_BUF_INIT(8 << 20);
 	int status = 0, ret = -1;
 	char desc[128];
@@ -392,6 +399,7 @@ struct toolchain {
 	char *suite;
 	char *dir;       /* <cache>/builds/toolchain-SUITE */
 	char *root;      /* dir/root */
+	char *ccache;    /* dir/ccache */
 	char *packages;  /* "name version\n" lines, sorted by dpkg */
 	json_t *pkgs;    /* { name: version } */
 	int lock_fd;     /* shared while in use */
@@ -402,6 +410,7 @@ static void toolchain_clear(struct toolchain *t)
 	free(t->suite);
 	free(t->dir);
 	free(t->root);
+	free(t->ccache);
 	free(t->packages);
 	json_decref(t->pkgs);
 	if (t->lock_fd >= 0)
@@ -487,10 +496,11 @@ static int toolchain_open(const struct ml_config *cfg, const char *suite, struct
 	t->suite = strdup(suite);
 	t->dir = ml_path_join(builds, name);
 	t->root = ml_path_join(t->dir, "root");
+	t->ccache = ml_path_join(t->dir, "ccache");
 	manifest = ml_path_join(t->dir, "toolchain.json");
 	lockpath = ml_strdup_printf("%s.lock", t->dir);
 	what = ml_strdup_printf("the %s toolchain root (%s)", suite, t->dir);
-	if (ml_mkdir_p(t->dir, 0755) < 0)
+	if (ml_mkdir_p(t->dir, 0755) < 0 || ml_mkdir_p(t->ccache, 0755) < 0)
 		return -1;
 	t->lock_fd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (t->lock_fd < 0) {
@@ -1087,25 +1097,67 @@ static int make(const struct job *job, const char *bdir_in_root, const char *des
 	return 0;
 }
 
+/* Link every firmware file (*.bin, *.rom) a package of the root installs
+ * into the data directory, unless the tree built its own. Where they live
+ * differs by suite (iPXE: /usr/lib/ipxe/qemu in bookworm, /usr/share/qemu in
+ * trixie), so dpkg's file list of the package says. */
+static int link_package_firmware(const struct job *job, const char *package, const char *datadir,
+				 json_t *files)
+{
+	ml_autofree char *list = ml_strdup_printf("%s/var/lib/dpkg/info/%s.list", job->root, package);
+	ml_autofree char *text = NULL;
+	char *save = NULL;
+	size_t len, n = 0;
+
+	if (ml_read_file(list, 4 << 20, &text, &len) < 0)
+		return ml_error_context("%s: the firmware package %s is not installed in the "
+					"toolchain root", job->spec, package);
+	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		size_t l = strlen(line);
+		const char *base = strrchr(line, '/');
+		struct stat st;
+		if (l < 5 || !base || (strcmp(line + l - 4, ".bin") != 0 && strcmp(line + l - 4, ".rom") != 0))
+			continue;
+		ml_autofree char *host = ml_path_join(job->root, line + 1);
+		ml_autofree char *dst = ml_path_join(datadir, base + 1);
+		if (lstat(host, &st) < 0 || !S_ISREG(st.st_mode) || ml_path_exists(dst))
+			continue;
+		if (symlink(line, dst) < 0) {
+			ml_error_errno(errno, "cannot link %s", dst);
+			return -1;
+		}
+		ml_json_set_str(files, base + 1, line);
+		n++;
+	}
+	if (n == 0) {
+		ml_error("%s: the package %s of the toolchain root installs no firmware file", job->spec,
+			 package);
+		return -1;
+	}
+	return 0;
+}
+
 /* Put the option ROMs this tree built and the suite's SeaBIOS and iPXE into
  * the install's data directory; returns what was used. */
 static json_t *add_firmware(const struct job *job, const char *bdir, const char *datadir,
 			    json_t *pkgs)
 {
+	static const char *const packages[] = { "seabios", "ipxe-qemu" };
 	json_t *fw = json_object(), *files = json_object();
-	static const struct {
-		const char *dir_in_root;
-		const char *suffix;
-		const char *package;
-	} from[] = {
-		{ "/usr/share/seabios", ".bin", "seabios" },
-		{ "/usr/lib/ipxe/qemu", ".rom", "ipxe-qemu" },
-	};
+	static const char *const needed[] = { "linuxboot_dma.bin", "pvh.bin", "kvmvapic.bin" };
 	ml_autofree char *optionrom = ml_path_join(bdir, "pc-bios/optionrom");
 	DIR *d;
 	struct dirent *e;
 
-	(void)job;
+	/* Without them QEMU cannot boot a guest kernel (-kernel) at all. */
+	for (size_t i = 0; i < ML_ARRAY_SIZE(needed); i++) {
+		ml_autofree char *rom = ml_path_join(optionrom, needed[i]);
+		if (!ml_path_exists(rom)) {
+			ml_error("%s: the build made no x86 option ROM %s (configure found no compiler "
+				 "for them: see config.log in %s)", job->spec, needed[i], bdir);
+			goto fail;
+		}
+	}
 	d = opendir(optionrom);
 	while (d && (e = readdir(d))) {
 		size_t n = strlen(e->d_name);
@@ -1113,38 +1165,18 @@ static json_t *add_firmware(const struct job *job, const char *bdir, const char 
 			continue;
 		ml_autofree char *src = ml_path_join(optionrom, e->d_name);
 		ml_autofree char *dst = ml_path_join(datadir, e->d_name);
-		if (ml_copy_regular_file(src, dst) < 0)
+		if (ml_copy_regular_file(src, dst) < 0) {
+			closedir(d);
 			goto fail;
+		}
 		ml_json_set_str(files, e->d_name, "built from this tree (pc-bios/optionrom)");
 	}
 	if (d)
 		closedir(d);
-	for (size_t i = 0; i < ML_ARRAY_SIZE(from); i++) {
-		ml_autofree char *host = ml_path_join(job->root, from[i].dir_in_root + 1);
-		d = opendir(host);
-		if (!d) {
-			ml_error("%s: %s is missing from the toolchain root", job->spec,
-				 from[i].dir_in_root);
+	for (size_t i = 0; i < ML_ARRAY_SIZE(packages); i++) {
+		if (link_package_firmware(job, packages[i], datadir, files) < 0)
 			goto fail;
-		}
-		while ((e = readdir(d))) {
-			size_t n = strlen(e->d_name), sn = strlen(from[i].suffix);
-			if (n <= sn || strcmp(e->d_name + n - sn, from[i].suffix) != 0)
-				continue;
-			ml_autofree char *dst = ml_path_join(datadir, e->d_name);
-			ml_autofree char *target = ml_strdup_printf("%s/%s", from[i].dir_in_root,
-								    e->d_name);
-			if (ml_path_exists(dst))
-				continue; /* the tree built its own */
-			if (symlink(target, dst) < 0) {
-				ml_error_errno(errno, "cannot link %s", dst);
-				closedir(d);
-				goto fail;
-			}
-			ml_json_set_str(files, e->d_name, target);
-		}
-		closedir(d);
-		ml_json_set_str(fw, from[i].package, ml_json_str(pkgs, from[i].package));
+		ml_json_set_str(fw, packages[i], ml_json_str(pkgs, packages[i]));
 	}
 	ml_json_set(fw, "files", files);
 	return fw;
@@ -1397,6 +1429,7 @@ int ml_source_provision(const struct ml_config *cfg, struct ml_build *b, bool re
 			   &t) < 0)
 		goto out;
 	job.root = t.root;
+	job.ccache = t.ccache;
 	work = ml_path_join(t.root, WORK_IN_ROOT + 1);
 	/* The common case, a cached build, needs no lock on the work tree. */
 	resolved = src.s.git || (!refresh && debian_record_load(&job, work, &src) == 0);
@@ -1477,6 +1510,7 @@ int ml_source_export(const struct ml_config *cfg, const char *spec, const char *
 			   &t) < 0)
 		goto out;
 	job.root = t.root;
+	job.ccache = t.ccache;
 	work = ml_path_join(t.root, WORK_IN_ROOT + 1);
 	if ((lock = work_lock(&t)) < 0 || work_repo_ready(&job, work) < 0 ||
 	    (!src.s.git && debian_record_load(&job, work, &src) != 0 &&
