@@ -326,7 +326,7 @@ static json_t *commit_facts(const struct bisect *b, const char *sha)
 			json_array_append_new(list, ml_json_string_text(f));
 	ml_json_set(c, "files", list);
 	if (ml_bisect_git(b->repo, stat, &diffstat, NULL) == 0)
-		ml_json_set_str(c, "diffstat", diffstat);
+		ml_json_set_str(c, "diffstat", diffstat + strspn(diffstat, "\n")); /* --format= leaves a blank line */
 	ml_error_reset();
 	free(names);
 	free(diffstat);
