@@ -199,16 +199,35 @@ static void step_matrix_settings(struct ml_buf *m, const struct ml_bisect_settin
 	}
 }
 
+/* The steps of one bisect share a matrix name, so the dashboard's trend and
+ * "against previous" compare a step with the bisect's own earlier steps:
+ * "bisect-ID" when that is a matrix name (docs/matrix.md), else "bisect". */
+static char *step_matrix_name(const char *id)
+{
+	char *name = ml_strdup_printf("bisect-%s", id);
+	bool ok = strlen(name) <= 40;
+
+	for (const char *p = id; ok && *p; p++)
+		ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		     *p == '.' || *p == '_' || *p == '-';
+	if (!ok) {
+		free(name);
+		name = strdup("bisect");
+	}
+	return name;
+}
+
 char *ml_bisect_step_matrix(const struct ml_bisect_options *o, const char *id, const char *machine,
 			    const char *spec, unsigned step)
 {
 	struct ml_buf m = ML_BUF_INIT(0);
 	const char *src = o->step_is_dst ? "against" : "step";
 	const char *dst = o->step_is_dst ? "step" : "against";
+	ml_autofree char *matrix_name = step_matrix_name(id);
 
-	ml_buf_printf(&m, "; miglab bisect %s, step %u (written by miglab)\n[matrix]\nname = bisect\n"
+	ml_buf_printf(&m, "; miglab bisect %s, step %u (written by miglab)\n[matrix]\nname = %s\n"
 			  "accel = %s\ncontrol = false\npairs = list\nconfirm = %d\n\n",
-		      id, step, o->accel ? o->accel : "tcg", o->repeat);
+		      id, step, matrix_name, o->accel ? o->accel : "tcg", o->repeat);
 	ml_buf_printf(&m, "[build step]\nprovider = %s\n\n[build against]\nprovider = %s\n\n", spec,
 		      o->against);
 	/* the control first: a run schedules controls first anyway */

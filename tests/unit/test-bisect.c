@@ -190,6 +190,7 @@ static void test_step_matrix(void **state)
 	text = ml_bisect_step_matrix(&o, "B", "pc-i440fx-9.2", "path:/opt/qemu/bin/qemu-system-x86_64", 4);
 	print_message("%s", text);
 	assert_int_equal(ml_matrix_parse(text, strlen(text), "step.ini", &m), 0);
+	assert_string_equal(m.name, "bisect-B");
 	assert_string_equal(m.accel, "kvm");
 	assert_false(m.control);
 	assert_int_equal(m.pairs, ML_PAIRS_LIST);
@@ -712,8 +713,10 @@ static void test_commit_spec_is_a_provider(void **state)
 	assert_int_equal(ml_build_parse(spec, &b), 0);
 	assert_int_equal(b.kind, ML_PROVIDER_GIT);
 	ml_build_clear(&b);
-	matrix = ml_bisect_step_matrix(&o, "B", "q35", spec, 1);
+	/* an id that is no matrix name: the steps are named "bisect" */
+	matrix = ml_bisect_step_matrix(&o, "a+b,c", "q35", spec, 1);
 	assert_int_equal(ml_matrix_parse(matrix, strlen(matrix), "step.ini", &m), 0);
+	assert_string_equal(m.name, "bisect");
 	assert_string_equal(m.builds[0].provider, spec);
 	ml_matrix_clear(&m);
 	ml_bisect_git_spec_clear(&g);
