@@ -733,9 +733,10 @@ static char *listed_text(const struct listed *l, size_t n)
 	return n ? ml_buf_steal(&b) : strdup("nothing");
 }
 
-/* Find Debian's qemu source package of upstream version want (or of that
- * exact Debian version), newest Debian revision first as apt lists them. */
-static int debian_lookup(const struct job *job, const char *want, char **version, char **suite)
+/* The qemu source packages of upstream version want (or of that exact Debian
+ * version) in Debian's source indexes, as apt lists them. */
+static int debian_lookup(const struct job *job, const char *want, struct listed **found,
+			 size_t *n_found)
 {
 	const char *argv[] = { "/usr/bin/apt-cache", "madison", "qemu", NULL };
 	struct ml_buf o = ML_BUF_INIT(0);
@@ -743,19 +744,25 @@ static int debian_lookup(const struct job *job, const char *want, char **version
 	size_t n = 0;
 	int ret = -1;
 
+	*found = NULL;
+	*n_found = 0;
 	if (apt_sources_update(job) < 0 || job_run(job, true, argv, NULL, APT_TIMEOUT_MS, &o, NULL) < 0)
 		goto out;
 	parse_madison(o.data ? o.data : "", &l, &n);
 	for (size_t i = 0; i < n; i++) {
 		ml_autofree char *up = ml_source_upstream_version(l[i].version);
-		if (ml_str_eq(l[i].version, want) || ml_str_eq(up, want)) {
-			*version = strdup(l[i].version);
-			*suite = strdup(l[i].suite);
-			ret = 0;
-			goto out;
-		}
+		if (!ml_str_eq(l[i].version, want) && !ml_str_eq(up, want))
+			continue;
+		*found = realloc(*found, (*n_found + 1) * sizeof(**found));
+		if (!*found)
+			abort();
+		(*found)[*n_found].version = strdup(l[i].version);
+		(*found)[*n_found].suite = strdup(l[i].suite);
+		(*n_found)++;
 	}
-	{
+	if (*n_found) {
+		ret = 0;
+	} else {
 		ml_autofree char *all = listed_text(l, n);
 		ml_error("build provider '%s': Debian carries no QEMU source %s; the source indexes of "
 			 "%s list: %s", job->spec, want, "bookworm, bookworm-backports, trixie, "
@@ -798,18 +805,12 @@ static int debian_import(const struct job *job, const char *work, struct source 
 		if (job_run(job, true, argv, dl_in_root, APT_TIMEOUT_MS, NULL, &err) < 0) {
 			bool missing = err.data && strstr(err.data, "404");
 			ml_error_reset();
-			if (missing)
-				ml_error("build provider '%s': Debian lists QEMU source %s (%s, %s), but "
-					 "the mirror %s does not have its files (404 Not Found). "
-					 "Pick another version; apt said:\n%.800s",
-					 job->spec, src->s.version, src->debian_version, src->debian_suite,
-					 job->mirror, err.data);
-			else
-				ml_error("build provider '%s': downloading Debian's qemu %s failed:\n%.800s",
-					 job->spec, src->debian_version, err.data ? err.data : "");
+			ml_error("build provider '%s': downloading Debian's qemu %s (%s) failed:\n%.800s",
+				 job->spec, src->debian_version, src->debian_suite,
+				 err.data ? err.data : "");
 			ml_buf_free(&err);
 			ml_rm_rf(dl);
-			return -1;
+			return missing ? -2 : -1;
 		}
 	}
 	ml_buf_free(&err);
@@ -920,8 +921,33 @@ static int resolve_debian(const struct job *job, const char *work, struct source
 	ml_autofree char *record = debian_record_path(job, src->s.version);
 	json_t *j;
 
-	if (debian_lookup(job, src->s.version, &src->debian_version, &src->debian_suite) < 0 ||
-	    debian_import(job, work, src) < 0)
+	struct listed *l = NULL;
+	size_t n = 0;
+	int r = -1;
+
+	if (debian_lookup(job, src->s.version, &l, &n) < 0)
+		return -1;
+	/* Newest revisions may be listed before the mirror serves them (a
+	 * 404): try each package of that version before giving up. */
+	for (size_t i = 0; i < n; i++) {
+		free(src->debian_version);
+		free(src->debian_suite);
+		src->debian_version = strdup(l[i].version);
+		src->debian_suite = strdup(l[i].suite);
+		r = debian_import(job, work, src);
+		if (r != -2)
+			break;
+	}
+	if (r == -2) {
+		ml_autofree char *which = listed_text(l, n);
+		ml_autofree char *last = strdup(ml_error_message() ? ml_error_message() : "");
+		ml_error_reset();
+		ml_error("build provider '%s': Debian lists QEMU source %s as %s, but the mirror %s "
+			 "serves none of their files (404 Not Found); pick another version. "
+			 "The last attempt:\n%s", job->spec, src->s.version, which, job->mirror, last);
+	}
+	listed_free(l, n);
+	if (r < 0)
 		return -1;
 	j = json_object();
 	ml_json_set_str(j, "debian_version", src->debian_version);
