@@ -1004,7 +1004,9 @@ static int copy_subprojects(const struct job *job, const char *work, const char 
 		ml_autofree char *rel = ml_strdup_printf("subprojects/%s", name);
 		ml_autofree char *from = ml_path_join(dir, rel);
 		if (ml_is_dir(from)) {
-			if (ml_copy_tree(from, have) < 0) {
+			/* cp -a: a subproject may hold symlinks (ml_copy_tree skips them). */
+			const char *cp[] = { "/bin/cp", "-a", from, have, NULL };
+			if (job_run(job, false, cp, NULL, GIT_TIMEOUT_MS, NULL, NULL) < 0) {
 				ret = -1;
 				break;
 			}
@@ -1519,8 +1521,8 @@ int ml_source_export(const struct ml_config *cfg, const char *spec, const char *
 	struct job job = { .spec = spec, .mirror = cfg->mirror, .log_fd = -1 };
 	ml_autofree char *work = NULL;
 	ml_autofree char *msg = NULL;
-	ml_autofree char *dotgit = NULL;
 	ml_autoclose int lock = -1;
+	const char *ref = "refs/miglab/export";
 	int ret = -1;
 
 	if (ml_path_exists(dest)) {
@@ -1541,25 +1543,38 @@ int ml_source_export(const struct ml_config *cfg, const char *spec, const char *
 	if ((lock = work_lock(&t)) < 0 || work_repo_ready(&job, work) < 0 ||
 	    (!src.s.git && debian_record_load(&job, work, &src) != 0 &&
 	     resolve_debian(&job, work, &src) < 0) ||
-	    checkout(&job, work, &src) < 0 || apply_patches(&job, work, &src) < 0)
+	    (src.s.git && work_repo_borrow(work, src.s.dir) < 0))
 		goto out;
-	if (ml_copy_tree(work, dest) < 0)
-		goto out;
-	dotgit = ml_path_join(dest, ".git");
-	if (ml_rm_rf(dotgit) < 0)
-		goto out;
-	msg = ml_strdup_printf("QEMU source of %s (%s)", spec, src.describe);
+	/* Fetched, not copied: git keeps the tree exactly (symlinks, modes), so
+	 * the export's commit has the same tree and hence the same build key. */
 	{
+		const char *mark[] = { "update-ref", ref, src.commit, NULL };
+		const char *unmark[] = { "update-ref", "-d", ref, NULL };
 		const char *init[] = { "init", "--quiet", "--initial-branch=main", NULL };
-		const char *add[] = { "add", "-A", "-f", ".", NULL };
-		const char *commit[] = { "-c", "user.name=miglab", "-c", "user.email=miglab@localhost",
-					 "commit", "--quiet", "--no-verify", "-m", msg, NULL };
-		if (git(&job, dest, init, NULL) < 0 || git(&job, dest, add, NULL) < 0 ||
-		    git(&job, dest, commit, NULL) < 0)
+		const char *fetch[] = { "fetch", "--quiet", "--no-tags", work, ref, NULL };
+		const char *co[] = { "checkout", "--quiet", "-B", "main", "FETCH_HEAD", NULL };
+		int r;
+		if (git(&job, work, mark, NULL) < 0 || ml_mkdir_p(dest, 0755) < 0)
+			goto out;
+		r = git(&job, dest, init, NULL) < 0 || git(&job, dest, fetch, NULL) < 0 ||
+		    git(&job, dest, co, NULL) < 0;
+		git(&job, work, unmark, NULL);
+		if (r)
 			goto out;
 	}
-	fprintf(stderr, "miglab: %s: the source tree (%s) is a git repository at %s\n", spec,
-		src.describe, dest);
+	if (src.s.n_patches) {
+		const char *add[] = { "add", "-A", "-f", ".", NULL };
+		ml_autofree char *what = ml_strdup_printf("%s (%s)", src.commit, src.describe);
+		msg = ml_strdup_printf("The patches of %s", spec);
+		const char *commit[] = { "-c", "user.name=miglab", "-c", "user.email=miglab@localhost",
+					 "commit", "--quiet", "--no-verify", "-m", msg, NULL };
+		if (ml_source_apply_patches(spec, dest, (const char *const *)src.s.patches,
+					    src.s.n_patches, what) < 0 ||
+		    git(&job, dest, add, NULL) < 0 || git(&job, dest, commit, NULL) < 0)
+			goto out;
+	}
+	fprintf(stderr, "miglab: %s: the source tree (%s) is a git repository at %s (branch main)\n",
+		spec, src.describe, dest);
 	ret = 0;
 out:
 	toolchain_clear(&t);
