@@ -47,7 +47,7 @@ static const char toolchain_packages[] =
 	"ca-certificates,seabios,ipxe-qemu";
 
 /* x86_64 system emulation only, no docs, no GUI, no tools: what cells run. */
-const char *const ml_source_configure_args[] = {
+static const char *const configure_modern[] = {
 	"--prefix=" PREFIX,
 	"--target-list=x86_64-softmmu",
 	"--enable-slirp",
@@ -70,6 +70,37 @@ const char *const ml_source_configure_args[] = {
 	"--cxx=ccache g++",
 	NULL,
 };
+
+/* QEMU before 8.1 has no --disable-download (no python venv, no wraps to fetch). */
+static const char *const configure_old[] = {
+	"--prefix=" PREFIX,
+	"--target-list=x86_64-softmmu",
+	"--enable-slirp",
+	"--disable-docs",
+	"--disable-tools",
+	"--disable-user",
+	"--disable-gtk",
+	"--disable-sdl",
+	"--disable-vnc",
+	"--disable-opengl",
+	"--disable-spice",
+	"--disable-xen",
+	"--disable-werror",
+	/* No DWARF: a third less compile time and a binary of tens of MB instead
+	 * of hundreds; symbols stay, so backtraces still name functions. */
+	"--disable-debug-info",
+	"--disable-install-blobs",
+	"--cc=ccache gcc",
+	"--cxx=ccache g++",
+	NULL,
+};
+
+const char *const *ml_source_configure_args(const char *version)
+{
+	unsigned major = 0, minor = 0;
+	sscanf(version ? version : "", "%u.%u", &major, &minor);
+	return major > 8 || (major == 8 && minor >= 1) ? configure_modern : configure_old;
+}
 
 /* Suites whose deb-src indexes a debian-source: lookup reads. */
 static const char *const source_suites[] = { "bookworm", "bookworm-backports", "trixie",
@@ -1074,11 +1105,12 @@ static int apply_patches(const struct job *job, const char *work, const struct s
 				       src->s.n_patches, what);
 }
 
-static char *configure_line(void)
+static char *configure_line(const char *version)
 {
+	const char *const *args = ml_source_configure_args(version);
 	struct ml_buf b = ML_BUF_INIT(0);
-	for (size_t i = 0; ml_source_configure_args[i]; i++)
-		ml_buf_printf(&b, "%s\n", ml_source_configure_args[i]);
+	for (size_t i = 0; args[i]; i++)
+		ml_buf_printf(&b, "%s\n", args[i]);
 	return ml_buf_steal(&b);
 }
 
@@ -1089,7 +1121,7 @@ static int configure(const struct job *job, const struct source *src, const char
 {
 	ml_autofree char *bdir = ml_path_join(job->root, bdir_in_root + 1);
 	ml_autofree char *stamp = ml_path_join(bdir, "miglab-configured");
-	ml_autofree char *line = configure_line();
+	ml_autofree char *line = configure_line(src->version);
 	ml_autofree char *want = ml_strdup_printf("%s\n%s", src->version, line);
 	ml_autofree char *have = NULL;
 	size_t len;
@@ -1101,8 +1133,8 @@ static int configure(const struct job *job, const struct source *src, const char
 	if (ml_rm_rf(bdir) < 0 || ml_mkdir_p(bdir, 0755) < 0)
 		return -1;
 	argv[n++] = WORK_IN_ROOT "/configure";
-	for (size_t i = 0; ml_source_configure_args[i]; i++)
-		argv[n++] = ml_source_configure_args[i];
+	for (const char *const *a = ml_source_configure_args(src->version); *a; a++)
+		argv[n++] = *a;
 	argv[n] = NULL;
 	if (job_run(job, true, argv, bdir_in_root, CONFIGURE_TIMEOUT_MS, NULL, NULL) < 0)
 		return -1;
@@ -1236,7 +1268,7 @@ static void entry_init(struct entry *e, const char *root, const struct source *s
 		       const char *packages)
 {
 	ml_source_key(src->tree, (const char *const *)src->patch_sha, src->s.n_patches,
-		      ml_source_configure_args, packages, e->key);
+		      ml_source_configure_args(src->version), packages, e->key);
 	e->dir_in_root = ml_strdup_printf(BUILDS_IN_ROOT "/%s", e->key);
 	e->dir = ml_path_join(root, e->dir_in_root + 1);
 	e->manifest = ml_path_join(e->dir, "build.json");
@@ -1290,7 +1322,7 @@ static int entry_load(struct ml_build *b, const struct entry *e)
 static int build_entry(const struct job *job, const struct toolchain *t, const struct entry *e,
 		       struct source *src, struct ml_build *b)
 {
-	ml_autofree char *cfg_line = configure_line();
+	ml_autofree char *cfg_line = configure_line(src->version);
 	ml_autofree char *cfg_hash = NULL;
 	ml_autofree char *bdir_in_root = NULL, *bdir = NULL;
 	ml_autofree char *stage_in_root = ml_strdup_printf("%s/stage", e->dir_in_root);
@@ -1339,8 +1371,8 @@ static int build_entry(const struct job *job, const struct toolchain *t, const s
 	ml_json_set_str(j, "toolchain", t->suite);
 	{
 		json_t *args = json_array();
-		for (size_t i = 0; ml_source_configure_args[i]; i++)
-			json_array_append_new(args, json_string(ml_source_configure_args[i]));
+		for (const char *const *a = ml_source_configure_args(src->version); *a; a++)
+			json_array_append_new(args, json_string(*a));
 		ml_json_set(j, "configure_args", args);
 	}
 	ml_json_set(j, "firmware", fw);
