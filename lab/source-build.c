@@ -47,7 +47,7 @@ static const char toolchain_packages[] =
 	"ca-certificates,seabios,ipxe-qemu";
 
 /* x86_64 system emulation only, no docs, no GUI, no tools: what cells run. */
-const char *const ml_source_configure_args[] = {
+static const char *const configure_modern[] = {
 	"--prefix=" PREFIX,
 	"--target-list=x86_64-softmmu",
 	"--enable-slirp",
@@ -70,6 +70,37 @@ const char *const ml_source_configure_args[] = {
 	"--cxx=ccache g++",
 	NULL,
 };
+
+/* QEMU before 8.1 has no --disable-download (no python venv, no wraps to fetch). */
+static const char *const configure_old[] = {
+	"--prefix=" PREFIX,
+	"--target-list=x86_64-softmmu",
+	"--enable-slirp",
+	"--disable-docs",
+	"--disable-tools",
+	"--disable-user",
+	"--disable-gtk",
+	"--disable-sdl",
+	"--disable-vnc",
+	"--disable-opengl",
+	"--disable-spice",
+	"--disable-xen",
+	"--disable-werror",
+	/* No DWARF: a third less compile time and a binary of tens of MB instead
+	 * of hundreds; symbols stay, so backtraces still name functions. */
+	"--disable-debug-info",
+	"--disable-install-blobs",
+	"--cc=ccache gcc",
+	"--cxx=ccache g++",
+	NULL,
+};
+
+const char *const *ml_source_configure_args(const char *version)
+{
+	unsigned major = 0, minor = 0;
+	sscanf(version ? version : "", "%u.%u", &major, &minor);
+	return major > 8 || (major == 8 && minor >= 1) ? configure_modern : configure_old;
+}
 
 /* Suites whose deb-src indexes a debian-source: lookup reads. */
 static const char *const source_suites[] = { "bookworm", "bookworm-backports", "trixie",
@@ -733,9 +764,10 @@ static char *listed_text(const struct listed *l, size_t n)
 	return n ? ml_buf_steal(&b) : strdup("nothing");
 }
 
-/* Find Debian's qemu source package of upstream version want (or of that
- * exact Debian version), newest Debian revision first as apt lists them. */
-static int debian_lookup(const struct job *job, const char *want, char **version, char **suite)
+/* The qemu source packages of upstream version want (or of that exact Debian
+ * version) in Debian's source indexes, as apt lists them. */
+static int debian_lookup(const struct job *job, const char *want, struct listed **found,
+			 size_t *n_found)
 {
 	const char *argv[] = { "/usr/bin/apt-cache", "madison", "qemu", NULL };
 	struct ml_buf o = ML_BUF_INIT(0);
@@ -743,19 +775,25 @@ static int debian_lookup(const struct job *job, const char *want, char **version
 	size_t n = 0;
 	int ret = -1;
 
+	*found = NULL;
+	*n_found = 0;
 	if (apt_sources_update(job) < 0 || job_run(job, true, argv, NULL, APT_TIMEOUT_MS, &o, NULL) < 0)
 		goto out;
 	parse_madison(o.data ? o.data : "", &l, &n);
 	for (size_t i = 0; i < n; i++) {
 		ml_autofree char *up = ml_source_upstream_version(l[i].version);
-		if (ml_str_eq(l[i].version, want) || ml_str_eq(up, want)) {
-			*version = strdup(l[i].version);
-			*suite = strdup(l[i].suite);
-			ret = 0;
-			goto out;
-		}
+		if (!ml_str_eq(l[i].version, want) && !ml_str_eq(up, want))
+			continue;
+		*found = realloc(*found, (*n_found + 1) * sizeof(**found));
+		if (!*found)
+			abort();
+		(*found)[*n_found].version = strdup(l[i].version);
+		(*found)[*n_found].suite = strdup(l[i].suite);
+		(*n_found)++;
 	}
-	{
+	if (*n_found) {
+		ret = 0;
+	} else {
 		ml_autofree char *all = listed_text(l, n);
 		ml_error("build provider '%s': Debian carries no QEMU source %s; the source indexes of "
 			 "%s list: %s", job->spec, want, "bookworm, bookworm-backports, trixie, "
@@ -798,18 +836,12 @@ static int debian_import(const struct job *job, const char *work, struct source 
 		if (job_run(job, true, argv, dl_in_root, APT_TIMEOUT_MS, NULL, &err) < 0) {
 			bool missing = err.data && strstr(err.data, "404");
 			ml_error_reset();
-			if (missing)
-				ml_error("build provider '%s': Debian lists QEMU source %s (%s, %s), but "
-					 "the mirror %s does not have its files (404 Not Found). "
-					 "Pick another version; apt said:\n%.800s",
-					 job->spec, src->s.version, src->debian_version, src->debian_suite,
-					 job->mirror, err.data);
-			else
-				ml_error("build provider '%s': downloading Debian's qemu %s failed:\n%.800s",
-					 job->spec, src->debian_version, err.data ? err.data : "");
+			ml_error("build provider '%s': downloading Debian's qemu %s (%s) failed:\n%.800s",
+				 job->spec, src->debian_version, src->debian_suite,
+				 err.data ? err.data : "");
 			ml_buf_free(&err);
 			ml_rm_rf(dl);
-			return -1;
+			return missing ? -2 : -1;
 		}
 	}
 	ml_buf_free(&err);
@@ -920,8 +952,33 @@ static int resolve_debian(const struct job *job, const char *work, struct source
 	ml_autofree char *record = debian_record_path(job, src->s.version);
 	json_t *j;
 
-	if (debian_lookup(job, src->s.version, &src->debian_version, &src->debian_suite) < 0 ||
-	    debian_import(job, work, src) < 0)
+	struct listed *l = NULL;
+	size_t n = 0;
+	int r = -1;
+
+	if (debian_lookup(job, src->s.version, &l, &n) < 0)
+		return -1;
+	/* Newest revisions may be listed before the mirror serves them (a
+	 * 404): try each package of that version before giving up. */
+	for (size_t i = 0; i < n; i++) {
+		free(src->debian_version);
+		free(src->debian_suite);
+		src->debian_version = strdup(l[i].version);
+		src->debian_suite = strdup(l[i].suite);
+		r = debian_import(job, work, src);
+		if (r != -2)
+			break;
+	}
+	if (r == -2) {
+		ml_autofree char *which = listed_text(l, n);
+		ml_autofree char *last = strdup(ml_error_message() ? ml_error_message() : "");
+		ml_error_reset();
+		ml_error("build provider '%s': Debian lists QEMU source %s as %s, but the mirror %s "
+			 "serves none of their files (404 Not Found); pick another version. "
+			 "The last attempt:\n%s", job->spec, src->s.version, which, job->mirror, last);
+	}
+	listed_free(l, n);
+	if (r < 0)
 		return -1;
 	j = json_object();
 	ml_json_set_str(j, "debian_version", src->debian_version);
@@ -978,7 +1035,9 @@ static int copy_subprojects(const struct job *job, const char *work, const char 
 		ml_autofree char *rel = ml_strdup_printf("subprojects/%s", name);
 		ml_autofree char *from = ml_path_join(dir, rel);
 		if (ml_is_dir(from)) {
-			if (ml_copy_tree(from, have) < 0) {
+			/* cp -a: a subproject may hold symlinks (ml_copy_tree skips them). */
+			const char *cp[] = { "/bin/cp", "-a", from, have, NULL };
+			if (job_run(job, false, cp, NULL, GIT_TIMEOUT_MS, NULL, NULL) < 0) {
 				ret = -1;
 				break;
 			}
@@ -1046,11 +1105,12 @@ static int apply_patches(const struct job *job, const char *work, const struct s
 				       src->s.n_patches, what);
 }
 
-static char *configure_line(void)
+static char *configure_line(const char *version)
 {
+	const char *const *args = ml_source_configure_args(version);
 	struct ml_buf b = ML_BUF_INIT(0);
-	for (size_t i = 0; ml_source_configure_args[i]; i++)
-		ml_buf_printf(&b, "%s\n", ml_source_configure_args[i]);
+	for (size_t i = 0; args[i]; i++)
+		ml_buf_printf(&b, "%s\n", args[i]);
 	return ml_buf_steal(&b);
 }
 
@@ -1061,7 +1121,7 @@ static int configure(const struct job *job, const struct source *src, const char
 {
 	ml_autofree char *bdir = ml_path_join(job->root, bdir_in_root + 1);
 	ml_autofree char *stamp = ml_path_join(bdir, "miglab-configured");
-	ml_autofree char *line = configure_line();
+	ml_autofree char *line = configure_line(src->version);
 	ml_autofree char *want = ml_strdup_printf("%s\n%s", src->version, line);
 	ml_autofree char *have = NULL;
 	size_t len;
@@ -1073,8 +1133,8 @@ static int configure(const struct job *job, const struct source *src, const char
 	if (ml_rm_rf(bdir) < 0 || ml_mkdir_p(bdir, 0755) < 0)
 		return -1;
 	argv[n++] = WORK_IN_ROOT "/configure";
-	for (size_t i = 0; ml_source_configure_args[i]; i++)
-		argv[n++] = ml_source_configure_args[i];
+	for (const char *const *a = ml_source_configure_args(src->version); *a; a++)
+		argv[n++] = *a;
 	argv[n] = NULL;
 	if (job_run(job, true, argv, bdir_in_root, CONFIGURE_TIMEOUT_MS, NULL, NULL) < 0)
 		return -1;
@@ -1208,7 +1268,7 @@ static void entry_init(struct entry *e, const char *root, const struct source *s
 		       const char *packages)
 {
 	ml_source_key(src->tree, (const char *const *)src->patch_sha, src->s.n_patches,
-		      ml_source_configure_args, packages, e->key);
+		      ml_source_configure_args(src->version), packages, e->key);
 	e->dir_in_root = ml_strdup_printf(BUILDS_IN_ROOT "/%s", e->key);
 	e->dir = ml_path_join(root, e->dir_in_root + 1);
 	e->manifest = ml_path_join(e->dir, "build.json");
@@ -1262,7 +1322,7 @@ static int entry_load(struct ml_build *b, const struct entry *e)
 static int build_entry(const struct job *job, const struct toolchain *t, const struct entry *e,
 		       struct source *src, struct ml_build *b)
 {
-	ml_autofree char *cfg_line = configure_line();
+	ml_autofree char *cfg_line = configure_line(src->version);
 	ml_autofree char *cfg_hash = NULL;
 	ml_autofree char *bdir_in_root = NULL, *bdir = NULL;
 	ml_autofree char *stage_in_root = ml_strdup_printf("%s/stage", e->dir_in_root);
@@ -1311,8 +1371,8 @@ static int build_entry(const struct job *job, const struct toolchain *t, const s
 	ml_json_set_str(j, "toolchain", t->suite);
 	{
 		json_t *args = json_array();
-		for (size_t i = 0; ml_source_configure_args[i]; i++)
-			json_array_append_new(args, json_string(ml_source_configure_args[i]));
+		for (const char *const *a = ml_source_configure_args(src->version); *a; a++)
+			json_array_append_new(args, json_string(*a));
 		ml_json_set(j, "configure_args", args);
 	}
 	ml_json_set(j, "firmware", fw);
@@ -1493,8 +1553,8 @@ int ml_source_export(const struct ml_config *cfg, const char *spec, const char *
 	struct job job = { .spec = spec, .mirror = cfg->mirror, .log_fd = -1 };
 	ml_autofree char *work = NULL;
 	ml_autofree char *msg = NULL;
-	ml_autofree char *dotgit = NULL;
 	ml_autoclose int lock = -1;
+	const char *ref = "refs/miglab/export";
 	int ret = -1;
 
 	if (ml_path_exists(dest)) {
@@ -1515,25 +1575,38 @@ int ml_source_export(const struct ml_config *cfg, const char *spec, const char *
 	if ((lock = work_lock(&t)) < 0 || work_repo_ready(&job, work) < 0 ||
 	    (!src.s.git && debian_record_load(&job, work, &src) != 0 &&
 	     resolve_debian(&job, work, &src) < 0) ||
-	    checkout(&job, work, &src) < 0 || apply_patches(&job, work, &src) < 0)
+	    (src.s.git && work_repo_borrow(work, src.s.dir) < 0))
 		goto out;
-	if (ml_copy_tree(work, dest) < 0)
-		goto out;
-	dotgit = ml_path_join(dest, ".git");
-	if (ml_rm_rf(dotgit) < 0)
-		goto out;
-	msg = ml_strdup_printf("QEMU source of %s (%s)", spec, src.describe);
+	/* Fetched, not copied: git keeps the tree exactly (symlinks, modes), so
+	 * the export's commit has the same tree and hence the same build key. */
 	{
+		const char *mark[] = { "update-ref", ref, src.commit, NULL };
+		const char *unmark[] = { "update-ref", "-d", ref, NULL };
 		const char *init[] = { "init", "--quiet", "--initial-branch=main", NULL };
-		const char *add[] = { "add", "-A", "-f", ".", NULL };
-		const char *commit[] = { "-c", "user.name=miglab", "-c", "user.email=miglab@localhost",
-					 "commit", "--quiet", "--no-verify", "-m", msg, NULL };
-		if (git(&job, dest, init, NULL) < 0 || git(&job, dest, add, NULL) < 0 ||
-		    git(&job, dest, commit, NULL) < 0)
+		const char *fetch[] = { "fetch", "--quiet", "--no-tags", work, ref, NULL };
+		const char *co[] = { "checkout", "--quiet", "-B", "main", "FETCH_HEAD", NULL };
+		int r;
+		if (git(&job, work, mark, NULL) < 0 || ml_mkdir_p(dest, 0755) < 0)
+			goto out;
+		r = git(&job, dest, init, NULL) < 0 || git(&job, dest, fetch, NULL) < 0 ||
+		    git(&job, dest, co, NULL) < 0;
+		git(&job, work, unmark, NULL);
+		if (r)
 			goto out;
 	}
-	fprintf(stderr, "miglab: %s: the source tree (%s) is a git repository at %s\n", spec,
-		src.describe, dest);
+	if (src.s.n_patches) {
+		const char *add[] = { "add", "-A", "-f", ".", NULL };
+		ml_autofree char *what = ml_strdup_printf("%s (%s)", src.commit, src.describe);
+		msg = ml_strdup_printf("The patches of %s", spec);
+		const char *commit[] = { "-c", "user.name=miglab", "-c", "user.email=miglab@localhost",
+					 "commit", "--quiet", "--no-verify", "-m", msg, NULL };
+		if (ml_source_apply_patches(spec, dest, (const char *const *)src.s.patches,
+					    src.s.n_patches, what) < 0 ||
+		    git(&job, dest, add, NULL) < 0 || git(&job, dest, commit, NULL) < 0)
+			goto out;
+	}
+	fprintf(stderr, "miglab: %s: the source tree (%s) is a git repository at %s (branch main)\n",
+		spec, src.describe, dest);
 	ret = 0;
 out:
 	toolchain_clear(&t);

@@ -68,8 +68,9 @@ void ml_source_key(const char *tree, const char *const *patch_sha256, size_t n_p
 int ml_source_apply_patches(const char *spec, const char *tree, const char *const *patches,
 			    size_t n, const char *what);
 
-/* The configure arguments every build from source uses (NULL-terminated). */
-extern const char *const ml_source_configure_args[];
+/* The configure arguments of a build of QEMU version "X.Y[.Z]"
+ * (NULL-terminated): QEMU before 8.1 lacks --disable-download. */
+const char *const *ml_source_configure_args(const char *version);
 
 /* Make or reuse the build b (parsed by ml_build_parse as a source provider):
  * fills root, qemu, qemu_host_path, version, machines, packages and source. */

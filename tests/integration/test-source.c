@@ -8,7 +8,12 @@
  *     unknown ref are errors (exit 2) that cache nothing;
  *   - three commits on top, the second an incompatible VMState change (a
  *     field added to mc146818rtc without a version or subsection): bisect
- *     against debian:trixie names that commit.
+ *     against debian:trixie names that commit;
+ *   - a broken QEMU for the guest-ABI check: a patch that drops pse36 from the
+ *     qemu64 CPU model; migrating to it must fail the cell with the lost
+ *     feature named (abi-changed-live), though the stream itself loads.
+ *     (Dropping cx16 instead makes the guest panic at its next cmpxchg16b
+ *     under TCG: caught, but as guest-panicked, without the feature's name.)
  * The tests run in order and share the repository. Needs root. */
 #include <dirent.h>
 #include <stdio.h>
@@ -135,7 +140,8 @@ static void test_debian_source_build_records_what_it_used(void **state)
 	assert_non_null(ml_json_str(fw, "seabios"));
 	assert_non_null(ml_json_str(fw, "ipxe-qemu"));
 	assert_string_equal(ml_json_str(files, "bios-256k.bin"), "/usr/share/seabios/bios-256k.bin");
-	assert_string_equal(ml_json_str(files, "efi-virtio.rom"), "/usr/lib/ipxe/qemu/efi-virtio.rom");
+	/* trixie's ipxe-qemu installs its ROMs in /usr/share/qemu (bookworm's in /usr/lib/ipxe/qemu). */
+	assert_string_equal(ml_json_str(files, "efi-virtio.rom"), "/usr/share/qemu/efi-virtio.rom");
 	assert_non_null(strstr(ml_json_str(files, "pvh.bin"), "built from this tree"));
 	assert_true(ml_path_exists(log));
 	base_key = strdup(ml_json_str(src, "key"));
@@ -282,6 +288,34 @@ static void test_bisect_names_the_incompatible_commit(void **state)
 	ml_buf_free(&out);
 }
 
+/* The ABI check must catch a destination whose CPU model lost a feature: the
+ * stream carries no CPUID, so only the guest's own view can tell. */
+static void test_broken_cpu_model_is_caught(void **state)
+{
+	ml_autofree char *patch = ml_path_join(tmp, "no-pse36.patch");
+	ml_autofree char *mk = ml_strdup_printf(
+		"cd %s; git checkout -q %s;"
+		"sed -i '/.name = \"qemu64\"/,/CPUID_PSE36,/ s/CPUID_PSE36,/0, \\/* miglab test: no pse36 *\\//' target/i386/cpu.c;"
+		"git diff > %s; git checkout -q -- .; git checkout -q main; grep -q '^-  *CPUID_PSE36,' %s",
+		repo, commits[0], patch, patch);
+	ml_autofree char *good = NULL, *broken = NULL;
+	struct ml_buf out = ML_BUF_INIT(0);
+	(void)state;
+
+	sh(mk);
+	good = ml_strdup_printf("git:%s@%s", repo, commits[0]);
+	broken = ml_strdup_printf("git:%s@%s+patch:%s", repo, commits[0], patch);
+	{
+		const char *args[] = { "cell", "--src", good, "--dst", broken, "--machine", "pc-q35-10.0",
+				       "--kernel", "debian:bookworm", "--confirm", "0", "--run-id",
+				       "itest-no-pse36", NULL };
+		assert_int_equal(miglab(args, &out), 1);
+	}
+	assert_non_null(strstr(out.data, "abi-changed-live"));
+	assert_non_null(strstr(out.data, "EDX bit 17 (pse36): 1 -> 0"));
+	ml_buf_free(&out);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -315,6 +349,7 @@ int main(void)
 		cmocka_unit_test(test_make_commits),
 		cmocka_unit_test(test_bad_input_caches_nothing),
 		cmocka_unit_test(test_patch_changes_the_key),
+		cmocka_unit_test(test_broken_cpu_model_is_caught),
 		cmocka_unit_test(test_bisect_names_the_incompatible_commit),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

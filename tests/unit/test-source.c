@@ -225,7 +225,16 @@ static void test_key(void **state)
 	assert_string_not_equal(k, base); /* configure arguments */
 	ml_source_key("tree1", p1, 0, args, "gcc 14.1\n", k);
 	assert_string_not_equal(k, base); /* a toolchain package */
-	assert_non_null(ml_source_configure_args[0]);
+	{
+		/* 7.2 has no --disable-download; 8.1 and later need it (no network). */
+		bool old_has = false, new_has = false;
+		for (const char *const *a = ml_source_configure_args("7.2.22"); *a; a++)
+			old_has |= strcmp(*a, "--disable-download") == 0;
+		for (const char *const *a = ml_source_configure_args("10.0.13"); *a; a++)
+			new_has |= strcmp(*a, "--disable-download") == 0;
+		assert_false(old_has);
+		assert_true(new_has);
+	}
 }
 
 static void test_patches_apply_or_name_the_hunk(void **state)
