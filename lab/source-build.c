@@ -46,6 +46,12 @@ static const char toolchain_packages[] =
 	"libpixman-1-dev,zlib1g-dev,libslirp-dev,flex,bison,ccache,git,dpkg-dev,patch,"
 	"ca-certificates,seabios,ipxe-qemu";
 
+/* QEMU 7.2's x86_64-softmmu requires libfdt; later ones build without it. */
+static const char *toolchain_include(const char *suite)
+{
+	return strcmp(suite, "bookworm") == 0 ? "libfdt-dev," : "";
+}
+
 /* x86_64 system emulation only, no docs, no GUI, no tools: what cells run. */
 static const char *const configure_modern[] = {
 	"--prefix=" PREFIX,
@@ -431,6 +437,7 @@ struct toolchain {
 	char *dir;       /* <cache>/builds/toolchain-SUITE */
 	char *root;      /* dir/root */
 	char *ccache;    /* dir/ccache */
+	char *include;   /* mmdebstrap's --include list */
 	char *packages;  /* "name version\n" lines, sorted by dpkg */
 	json_t *pkgs;    /* { name: version } */
 	int lock_fd;     /* shared while in use */
@@ -442,6 +449,7 @@ static void toolchain_clear(struct toolchain *t)
 	free(t->dir);
 	free(t->root);
 	free(t->ccache);
+	free(t->include);
 	free(t->packages);
 	json_decref(t->pkgs);
 	if (t->lock_fd >= 0)
@@ -469,7 +477,7 @@ static bool toolchain_whole(const struct toolchain *t, const char *manifest)
 {
 	json_t *m = ml_json_load_file(manifest, 1 << 20);
 	bool ok = m && ml_json_int(m, "manifest_version", 0) == TOOLCHAIN_MANIFEST_VERSION &&
-		  ml_str_eq(ml_json_str(m, "include"), toolchain_packages) && ml_is_dir(t->root);
+		  ml_str_eq(ml_json_str(m, "include"), t->include) && ml_is_dir(t->root);
 	json_decref(m);
 	return ok;
 }
@@ -486,7 +494,7 @@ static int toolchain_make(const struct ml_config *cfg, struct toolchain *t, cons
 	fprintf(stderr, "miglab: making %s for QEMU builds from source (about 90 s)...\n", what);
 	unlink(manifest);
 	if (ml_rm_rf(tmp) < 0 ||
-	    ml_build_mmdebstrap(cfg, what, t->suite, toolchain_packages, tmp, log) < 0)
+	    ml_build_mmdebstrap(cfg, what, t->suite, t->include, tmp, log) < 0)
 		return -1;
 	{
 		const char *dirs[] = { SRC_IN_ROOT, CCACHE_IN_ROOT, BUILDS_IN_ROOT, NULL };
@@ -505,7 +513,7 @@ static int toolchain_make(const struct ml_config *cfg, struct toolchain *t, cons
 	j = json_object();
 	ml_json_set_int(j, "manifest_version", TOOLCHAIN_MANIFEST_VERSION);
 	ml_json_set_str(j, "suite", t->suite);
-	ml_json_set_str(j, "include", toolchain_packages);
+	ml_json_set_str(j, "include", t->include);
 	ml_json_set_int(j, "provision_ms", ml_now_ms() - t0);
 	r = ml_json_write_file(manifest, j);
 	json_decref(j);
@@ -528,6 +536,7 @@ static int toolchain_open(const struct ml_config *cfg, const char *suite, struct
 	t->dir = ml_path_join(builds, name);
 	t->root = ml_path_join(t->dir, "root");
 	t->ccache = ml_path_join(t->dir, "ccache");
+	t->include = ml_strdup_printf("%s%s", toolchain_include(suite), toolchain_packages);
 	manifest = ml_path_join(t->dir, "toolchain.json");
 	lockpath = ml_strdup_printf("%s.lock", t->dir);
 	what = ml_strdup_printf("the %s toolchain root (%s)", suite, t->dir);

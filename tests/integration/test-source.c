@@ -273,18 +273,39 @@ static void test_bisect_names_the_incompatible_commit(void **state)
 			       "--repeat", "1", "--run-id", "itest-bisect", NULL };
 	ml_autofree char *path = ml_strdup_printf("%s/bisect/itest-bisect/bisect.json", results_dir);
 	struct ml_buf out = ML_BUF_INIT(0);
-	json_t *b, *result;
+	json_t *b, *result, *first;
 	int rc;
 	(void)state;
 
 	rc = miglab(args, &out);
-	assert_int_equal(rc, 1); /* a bad commit was found */
+	assert_int_equal(rc, 0); /* the first bad commit was named */
 	b = ml_json_load_file(path, 16 << 20);
 	assert_non_null(b);
 	result = json_object_get(b, "result");
-	assert_string_equal(ml_json_str(result, "first_bad"), commits[2]);
+	assert_string_equal(ml_json_str(result, "outcome"), "first-bad");
+	first = json_object_get(result, "first_bad");
+	assert_non_null(first);
+	assert_string_equal(ml_json_str(first, "commit"), commits[2]);
+	assert_non_null(strstr(ml_json_str(first, "subject"), "rtc: migrate base_year"));
+	assert_string_equal(json_string_value(json_array_get(json_object_get(first, "files"), 0)),
+			    "hw/rtc/mc146818rtc.c");
+	assert_non_null(strstr(ml_json_str(result, "reproduce"), commits[2]));
+	/* Both ends and at least one commit between them were tested. */
+	assert_true(ml_json_int(b, "steps_count", 0) >= 3);
+	assert_true(json_array_size(json_object_get(b, "steps")) >= 3);
 	assert_non_null(strstr(out.data, commits[2]));
 	json_decref(b);
+	ml_buf_reset(&out);
+
+	/* The static vmstate check explains it down to the device and the field. */
+	{
+		ml_autofree char *bad_commit = ml_strdup_printf("git:%s@%s", repo, commits[2]);
+		const char *vm[] = { "vmstate", "--src", bad_commit, "--dst", "debian:trixie",
+				     "--machine", "pc-q35-10.0", NULL };
+		assert_int_equal(miglab(vm, &out), 1);
+		assert_non_null(strstr(out.data, "field-extra: mc146818rtc / base_year"));
+		assert_non_null(strstr(out.data, "field-missing: mc146818rtc / base_year"));
+	}
 	ml_buf_free(&out);
 }
 
