@@ -75,20 +75,10 @@ int ml_saved_lock(const char *base, const char *key)
 	ml_autofree char *name = ml_strdup_printf("%s.lock", key);
 	ml_autofree char *path = ml_path_join(base, name);
 	ml_autofree char *what = ml_strdup_printf("the saved guest %s", key);
-	int fd;
 
 	if (ml_mkdir_p(base, 0755) < 0)
 		return -1;
-	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		ml_error_errno(errno, "cannot open %s", path);
-		return -1;
-	}
-	if (ml_flock_wait(fd, LOCK_EX, what, -1) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
+	return ml_flock_open(path, LOCK_EX, what, -1);
 }
 
 int ml_saved_check(const char *dir, const char *key, json_t **rec, char **why)

@@ -52,60 +52,55 @@ static const char *toolchain_include(const char *suite)
 	return strcmp(suite, "bookworm") == 0 ? "libfdt-dev," : "";
 }
 
-/* x86_64 system emulation only, no docs, no GUI, no tools: what cells run. */
-static const char *const configure_modern[] = {
-	"--prefix=" PREFIX,
-	"--target-list=x86_64-softmmu",
-	"--enable-slirp",
-	"--disable-docs",
-	"--disable-tools",
-	"--disable-user",
-	"--disable-gtk",
-	"--disable-sdl",
-	"--disable-vnc",
-	"--disable-opengl",
-	"--disable-spice",
-	"--disable-xen",
-	"--disable-werror",
+/* x86_64 system emulation only, no docs, no GUI, no tools: what cells run.
+ * since: the first QEMU version (major * 100 + minor) that has the option. */
+static const struct {
+	const char *arg;
+	unsigned since;
+} configure_table[] = {
+	{ "--prefix=" PREFIX, 0 },
+	{ "--target-list=x86_64-softmmu", 0 },
+	{ "--enable-slirp", 0 },
+	{ "--disable-docs", 0 },
+	{ "--disable-tools", 0 },
+	{ "--disable-user", 0 },
+	{ "--disable-gtk", 0 },
+	{ "--disable-sdl", 0 },
+	{ "--disable-vnc", 0 },
+	{ "--disable-opengl", 0 },
+	{ "--disable-spice", 0 },
+	{ "--disable-xen", 0 },
+	{ "--disable-werror", 0 },
 	/* No DWARF: a third less compile time and a binary of tens of MB instead
 	 * of hundreds; symbols stay, so backtraces still name functions. */
-	"--disable-debug-info",
-	"--disable-download",
-	"--disable-install-blobs",
-	"--cc=ccache gcc",
-	"--cxx=ccache g++",
-	NULL,
-};
-
-/* QEMU before 8.1 has no --disable-download (no python venv, no wraps to fetch). */
-static const char *const configure_old[] = {
-	"--prefix=" PREFIX,
-	"--target-list=x86_64-softmmu",
-	"--enable-slirp",
-	"--disable-docs",
-	"--disable-tools",
-	"--disable-user",
-	"--disable-gtk",
-	"--disable-sdl",
-	"--disable-vnc",
-	"--disable-opengl",
-	"--disable-spice",
-	"--disable-xen",
-	"--disable-werror",
-	/* No DWARF: a third less compile time and a binary of tens of MB instead
-	 * of hundreds; symbols stay, so backtraces still name functions. */
-	"--disable-debug-info",
-	"--disable-install-blobs",
-	"--cc=ccache gcc",
-	"--cxx=ccache g++",
-	NULL,
+	{ "--disable-debug-info", 0 },
+	/* 8.1 fetches meson's subprojects unless told not to; miglab builds offline. */
+	{ "--disable-download", 801 },
+	{ "--disable-install-blobs", 0 },
+	{ "--cc=ccache gcc", 0 },
+	{ "--cxx=ccache g++", 0 },
 };
 
 const char *const *ml_source_configure_args(const char *version)
 {
-	unsigned major = 0, minor = 0;
+	/* One list per distinct answer; built on first use (provisioning is
+	 * single-threaded). */
+	static const char *modern[ML_ARRAY_SIZE(configure_table) + 1];
+	static const char *old[ML_ARRAY_SIZE(configure_table) + 1];
+	unsigned major = 0, minor = 0, v;
+	const char **list;
+	size_t n = 0;
+
 	sscanf(version ? version : "", "%u.%u", &major, &minor);
-	return major > 8 || (major == 8 && minor >= 1) ? configure_modern : configure_old;
+	v = major * 100 + minor;
+	list = v >= 801 ? modern : old;
+	if (list[0])
+		return list;
+	for (size_t i = 0; i < ML_ARRAY_SIZE(configure_table); i++)
+		if (v >= configure_table[i].since)
+			list[n++] = configure_table[i].arg;
+	list[n] = NULL;
+	return list;
 }
 
 /* Suites whose deb-src indexes a debian-source: lookup reads. */
@@ -1465,17 +1460,8 @@ static int work_lock(const struct toolchain *t)
 {
 	ml_autofree char *path = ml_strdup_printf("%s/miglab-src/work.lock", t->root);
 	ml_autofree char *what = ml_strdup_printf("the work tree of the %s toolchain root", t->suite);
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 
-	if (fd < 0) {
-		ml_error_errno(errno, "cannot open %s", path);
-		return -1;
-	}
-	if (ml_flock_wait(fd, LOCK_EX, what, -1) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
+	return ml_flock_open(path, LOCK_EX, what, -1);
 }
 
 int ml_source_provision(const struct ml_config *cfg, struct ml_build *b, bool refresh)

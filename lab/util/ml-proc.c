@@ -572,3 +572,18 @@ int ml_flock_wait(int fd, int op, const char *what, long long timeout_ms)
 	}
 	return 0;
 }
+
+int ml_flock_open(const char *path, int op, const char *what, long long timeout_ms)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+
+	if (fd < 0) {
+		ml_error_errno(errno, "cannot open %s", path);
+		return -1;
+	}
+	if (ml_flock_wait(fd, op, what, timeout_ms) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}

@@ -82,5 +82,9 @@ bool ml_check_interrupted(void);
  * what names the locked thing in the one "waiting for" line on stderr and in
  * the error. 0 when locked, -1 with the error set. */
 int ml_flock_wait(int fd, int op, const char *what, long long timeout_ms);
+/* Open (creating it, never through a symlink) the lock file path and lock it
+ * as ml_flock_wait does. Returns the descriptor, which holds the lock until
+ * closed, or -1 with the error set. */
+int ml_flock_open(const char *path, int op, const char *what, long long timeout_ms);
 
 #endif
