@@ -11,6 +11,8 @@ packages=(
   libjansson-dev libcmocka-dev libinih-dev libssl-dev liblzma-dev libzstd-dev
   mmdebstrap busybox-static cpio kmod iproute2 procps xz-utils zstd
   debian-archive-keyring acpica-tools
+  # builds from source and bisect run git on the host (docs/builds.md)
+  git
   # the fuzz targets (tests/fuzz, the fault label): Debian's default clang
   # and its libFuzzer runtime (libclang-rt-dev pulls libclang-rt-14-dev on
   # bookworm, the matching one on newer releases)
