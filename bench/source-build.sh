@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Figures of QEMU builds from source (issue 13): the toolchain root's making
 # time and size, a cold build (empty ccache, no build directory), a rebuild
-# after a one-file patch, and the size of what a build leaves in the cache.
+# after a one-file patch, the size of what a build leaves in the cache, and a
+# bisect over the integration test's repository (Debian's tree plus three
+# commits, the second an incompatible mc146818rtc VMState change) against
+# debian:trixie: its steps, its wall time and the commit it names.
 #   bench/source-build.sh [VERSION]      default VERSION: 10.0.13 (debian-source:)
 # Everything happens in a scratch cache directory (removed unless KEEP=1), so
 # the figures are those of a fresh machine and the real cache is not touched.
-# Needs root and Debian's mirror; about 20 minutes on 2 cores.
+# Needs root and Debian's mirror; about 25 minutes on 2 cores.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 miglab=${MIGLAB:-$top/build/lab/miglab}
@@ -47,3 +50,33 @@ t0=$(date +%s%N)
 manifest "debian-source:$ver" > /dev/null
 t1=$(date +%s%N)
 echo "a cached build, reused: $(secs "$t0" "$t1") s"
+
+# The bisect of tests/integration/test-source.c, builds included.
+repo=$cache/qemu
+"$miglab" fetch --cache-dir "$cache" --export-source "$repo" "debian-source:$ver" 2>/dev/null
+base=$(git -C "$repo" rev-parse HEAD)
+(
+  cd "$repo"; f=hw/rtc/mc146818rtc.c; c='git -c user.name=b -c user.email=b@localhost commit -qam'
+  sed -i '1i /* bench: a comment (1) */' $f; $c 'rtc: a comment'
+  sed -i 's/^\( *\)VMSTATE_UINT64_V(next_alarm_time, MC146818RtcState, 3),/&\n\1VMSTATE_INT32(base_year, MC146818RtcState),/' $f
+  $c 'rtc: migrate base_year (incompatible)'
+  sed -i '1i /* bench: a comment (3) */' $f; $c 'rtc: another comment'
+)
+"$miglab" fetch --cache-dir "$cache" debian:trixie --kernel debian:bookworm > /dev/null
+t0=$(date +%s%N)
+"$miglab" bisect --cache-dir "$cache" --results-dir "$cache/results" --run-id bench \
+  --good "git:$repo@$base" --bad "git:$repo@main" --against debian:trixie \
+  --machine pc-q35-10.0 --kernel debian:bookworm --repeat 1 > "$cache/bisect.out" 2>&1 || true
+t1=$(date +%s%N)
+python3 - "$cache/results/bisect/bench/bisect.json" "$(secs "$t0" "$t1")" <<'PY'
+import json, sys
+b = json.load(open(sys.argv[1]))
+r = b["result"]
+print(f"bisect (good = Debian's tree, bad = 3 commits on top, against debian:trixie, pc-q35-10.0, repeat 1): "
+      f"{b['steps_count']} steps, {sys.argv[2]} s wall")
+for s in b["steps"]:
+    print(f"  {s.get('role', 'step'):9} {s.get('commit', '')[:12]} {s.get('judgement', '?'):5} "
+          f"{s.get('wall_ms', 0) / 1000:6.1f} s (build and cells)  {s.get('subject', '')}")
+fb = r.get("first_bad") or {}
+print(f"first bad commit: {fb.get('commit', '-')[:12]} {fb.get('subject', r.get('outcome'))}")
+PY
