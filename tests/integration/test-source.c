@@ -166,6 +166,20 @@ static void test_exported_tree_is_the_same_build(void **state)
 	assert_string_equal(ml_json_str(json_object_get(m, "source"), "commit"), commits[0]);
 	assert_null(strstr(out.data, "building QEMU"));
 	json_decref(m);
+	ml_buf_reset(&out);
+
+	/* Uncommitted changes are not built, and miglab says so. */
+	{
+		ml_autofree char *dirty = ml_strdup_printf("cd %s; echo '/* dirty */' >> hw/rtc/mc146818rtc.c", repo);
+		ml_autofree char *clean = ml_strdup_printf("cd %s; git checkout -q -- .", repo);
+		sh(dirty);
+		m = fetch_json(spec, &out);
+		sh(clean);
+		assert_non_null(strstr(out.data, "has uncommitted changes; they are NOT built"));
+		assert_true(json_is_true(json_object_get(json_object_get(m, "source"), "checkout_dirty")));
+		assert_string_equal(ml_json_str(json_object_get(m, "source"), "key"), base_key);
+		json_decref(m);
+	}
 	ml_buf_free(&out);
 }
 
@@ -224,6 +238,24 @@ static void test_bad_input_caches_nothing(void **state)
 		assert_non_null(strstr(out.data, "patch 1 of 1"));
 		assert_non_null(strstr(out.data, "does not apply"));
 		assert_non_null(strstr(out.data, "patch failed: hw/rtc/mc146818rtc.c:1"));
+	}
+	{
+		/* A build that fails: the step, the log's last lines and its path. */
+		ml_autofree char *broken = ml_path_join(tmp, "broken.patch");
+		ml_autofree char *mk = ml_strdup_printf(
+			"cd %s; git checkout -q %s; sed -i '1i #error miglab test: this build must fail' "
+			"hw/rtc/mc146818rtc.c; git diff > %s; git checkout -q -- .; git checkout -q main",
+			repo, commits[0], broken);
+		ml_autofree char *spec = NULL;
+		sh(mk);
+		spec = ml_strdup_printf("git:%s@%s+patch:%s", repo, commits[0], broken);
+		const char *a[] = { "fetch", spec, NULL };
+		ml_buf_reset(&out);
+		assert_int_equal(miglab(a, &out), 2);
+		assert_non_null(strstr(out.data, "/usr/bin/make exited with status 2"));
+		assert_non_null(strstr(out.data, "last lines of the build log"));
+		assert_non_null(strstr(out.data, "#error miglab test: this build must fail"));
+		assert_non_null(strstr(out.data, "build.log)"));
 	}
 	{
 		/* A version Debian does not carry: the error lists what it does. */
