@@ -584,9 +584,11 @@ static int work_repo_borrow(const char *work, const char *dir)
 	ml_autofree char *alt = ml_path_join(work, ".git/objects/info/alternates");
 	ml_autofree char *objects = NULL;
 	ml_autofree char *text = NULL;
-	ml_autofree char *line = NULL;
 	ml_autofree char *real = realpath(dir, NULL);
+	struct ml_buf keep = ML_BUF_INIT(0);
+	char *save = NULL;
 	size_t len = 0;
+	int r;
 
 	if (!real) {
 		ml_error_errno(errno, "cannot resolve %s", dir);
@@ -600,13 +602,15 @@ static int work_repo_borrow(const char *work, const char *dir)
 	}
 	if (ml_read_file(alt, 1 << 20, &text, &len) < 0)
 		text = strdup("");
-	line = ml_strdup_printf("%s\n", objects);
-	if (strstr(text, line))
-		return 0;
-	{
-		ml_autofree char *all = ml_strdup_printf("%s%s", text, line);
-		return ml_write_atomic(alt, all, strlen(all), 0644);
-	}
+	/* Checkouts that are gone are dropped: git would complain about each on
+	 * every command. */
+	for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+		if (strcmp(l, objects) != 0 && ml_is_dir(l))
+			ml_buf_printf(&keep, "%s\n", l);
+	ml_buf_printf(&keep, "%s\n", objects);
+	r = ml_write_atomic(alt, keep.data, keep.len, 0644);
+	ml_buf_free(&keep);
+	return r;
 }
 
 /* ---------- resolving what to build ---------- */
@@ -1065,7 +1069,12 @@ static int copy_subprojects(const struct job *job, const char *work, const char 
 
 static int checkout(const struct job *job, const char *work, struct source *src)
 {
-	const char *co[] = { "checkout", "--force", "--quiet", "--detach", src->commit, NULL };
+	/* reset --hard, not checkout: it compares the index with the commit and
+	 * rewrites only the files that differ, even when the previous HEAD's
+	 * objects went away with a deleted checkout (checkout --force then
+	 * rewrote every file, and make rebuilt everything). Unchanged files keep
+	 * their mtimes, so make rebuilds only what the new commit changed. */
+	const char *co[] = { "reset", "--quiet", "--hard", src->commit, NULL };
 	const char *clean[] = { "clean", "-fdq", NULL };
 
 	if (src->s.git && work_repo_borrow(work, src->s.dir) < 0)
