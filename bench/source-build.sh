@@ -34,7 +34,7 @@ echo "toolchain root: $(size "$root") MiB in all after the build"
 echo "  the build's cache entry ($root/opt/miglab/$key): $(size "$root/opt/miglab/$key") MiB"
 echo "  the build directory (shared by the root's builds): $(size "$root"/miglab-src/build-*) MiB"
 echo "  the work repository: $(size "$root/miglab-src/work") MiB"
-echo "  ccache: $(size "$root/var/cache/miglab-ccache") MiB"
+echo "  ccache (beside the root): $(size "$(dirname "$root")/ccache") MiB"
 
 # A one-file patch: a comment at the top of hw/rtc/mc146818rtc.c.
 commit=$(echo "$m" | field 'm["source"]["commit"]')
