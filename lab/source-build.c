@@ -1336,7 +1336,6 @@ static int build_entry(const struct job *job, const struct toolchain *t, const s
 		       struct source *src, struct ml_build *b)
 {
 	ml_autofree char *cfg_line = configure_line(src->version);
-	ml_autofree char *cfg_hash = NULL;
 	ml_autofree char *bdir_in_root = NULL, *bdir = NULL;
 	ml_autofree char *stage_in_root = ml_strdup_printf("%s/stage", e->dir_in_root);
 	ml_autofree char *stage = ml_path_join(e->dir, "stage");
@@ -1349,9 +1348,7 @@ static int build_entry(const struct job *job, const struct toolchain *t, const s
 	char h[65];
 
 	ml_sha256_text(cfg_line, h);
-	h[16] = '\0';
-	cfg_hash = strdup(h);
-	bdir_in_root = ml_strdup_printf(SRC_IN_ROOT "/build-%s", cfg_hash);
+	bdir_in_root = ml_strdup_printf(SRC_IN_ROOT "/build-%.16s", h);
 	bdir = ml_path_join(t->root, bdir_in_root + 1);
 	if (ml_rm_rf(stage) < 0 || ml_rm_rf(prefix) < 0)
 		return -1;
@@ -1473,6 +1470,27 @@ static int work_lock(const struct toolchain *t)
 	return ml_flock_open(path, LOCK_EX, what, -1);
 }
 
+/* What provisioning and exporting share: parse the spec, hash its patches,
+ * resolve a git ref, and open the toolchain root of its QEMU version (held
+ * shared in t). debian-source: versions are resolved later, under the work
+ * lock, as they may need a download. */
+static int source_open(const struct ml_config *cfg, const char *spec, struct source *src,
+		       struct toolchain *t, struct job *job, char **work)
+{
+	if (ml_source_spec_parse(spec, &src->s) < 0 || patch_hashes(src) < 0)
+		return -1;
+	src->facts = json_object();
+	if (src->s.git && resolve_git(job, src) < 0)
+		return -1;
+	if (toolchain_open(cfg, ml_source_toolchain_suite(src->s.git ? src->version : src->s.version),
+			   t) < 0)
+		return -1;
+	job->root = t->root;
+	job->ccache = t->ccache;
+	*work = ml_path_join(t->root, WORK_IN_ROOT + 1);
+	return 0;
+}
+
 int ml_source_provision(const struct ml_config *cfg, struct ml_build *b, bool refresh)
 {
 	struct source src = { 0 };
@@ -1484,17 +1502,8 @@ int ml_source_provision(const struct ml_config *cfg, struct ml_build *b, bool re
 	bool resolved;
 	int ret = -1, r = 1;
 
-	if (ml_source_spec_parse(b->spec, &src.s) < 0 || patch_hashes(&src) < 0)
+	if (source_open(cfg, b->spec, &src, &t, &job, &work) < 0)
 		goto out;
-	src.facts = json_object();
-	if (src.s.git && resolve_git(&job, &src) < 0)
-		goto out;
-	if (toolchain_open(cfg, ml_source_toolchain_suite(src.s.git ? src.version : src.s.version),
-			   &t) < 0)
-		goto out;
-	job.root = t.root;
-	job.ccache = t.ccache;
-	work = ml_path_join(t.root, WORK_IN_ROOT + 1);
 	/* The common case, a cached build, needs no lock on the work tree. */
 	resolved = src.s.git || (!refresh && debian_record_load(&job, work, &src) == 0);
 	if (resolved && !refresh) {
@@ -1509,10 +1518,11 @@ int ml_source_provision(const struct ml_config *cfg, struct ml_build *b, bool re
 			goto out;
 		if (!resolved && resolve_debian(&job, work, &src) < 0)
 			goto out;
-		entry_clear(&e);
-		memset(&e, 0, sizeof(e));
-		entry_init(&e, t.root, &src, t.packages);
-		set_paths(b, &t, &e);
+		if (!e.dir) {
+			entry_init(&e, t.root, &src, t.packages);
+			set_paths(b, &t, &e);
+		}
+		/* Again under the lock: another process may have built it meanwhile. */
 		r = refresh ? 1 : entry_load(b, &e);
 	}
 	if (r == 1) {
@@ -1565,17 +1575,8 @@ int ml_source_export(const struct ml_config *cfg, const char *spec, const char *
 		ml_error("--export-source: %s exists; give a new directory", dest);
 		return -1;
 	}
-	if (ml_source_spec_parse(spec, &src.s) < 0 || patch_hashes(&src) < 0)
+	if (source_open(cfg, spec, &src, &t, &job, &work) < 0)
 		goto out;
-	src.facts = json_object();
-	if (src.s.git && resolve_git(&job, &src) < 0)
-		goto out;
-	if (toolchain_open(cfg, ml_source_toolchain_suite(src.s.git ? src.version : src.s.version),
-			   &t) < 0)
-		goto out;
-	job.root = t.root;
-	job.ccache = t.ccache;
-	work = ml_path_join(t.root, WORK_IN_ROOT + 1);
 	if ((lock = work_lock(&t)) < 0 || work_repo_ready(&job, work) < 0 ||
 	    (!src.s.git && debian_record_load(&job, work, &src) != 0 &&
 	     resolve_debian(&job, work, &src) < 0) ||
